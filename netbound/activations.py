@@ -1,0 +1,127 @@
+"""Activation functions: values, derivatives and their exact ranges over intervals.
+
+Every activation here is monotone non-decreasing, so its range over ``[lo, hi]`` is
+``[act(lo), act(hi)]``.  ``softmax`` acts on a whole layer; the margin never needs it,
+since a shared strictly increasing output map does not move the boundary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import expit
+
+FloatArray = NDArray[np.float64]
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity", "softmax")
+#: Activations that are bounded, so their units saturate as the input goes to +-infinity.
+BOUNDED = frozenset({"sigmoid", "tanh"})
+#: Activations whose networks are piecewise affine along a line.
+PIECEWISE_AFFINE = frozenset({"relu", "leaky_relu", "identity"})
+
+
+def softplus(u: FloatArray) -> FloatArray:
+    """Stable ``log(1 + exp(u))``."""
+    return np.logaddexp(0.0, u)
+
+
+def apply(name: str, u: FloatArray, alpha: float = 0.01) -> FloatArray:
+    """Apply activation ``name`` elementwise (``softmax`` along the last axis)."""
+    if name == "sigmoid":
+        return np.asarray(expit(u), dtype=np.float64)
+    if name == "tanh":
+        return np.tanh(u)
+    if name == "relu":
+        return np.maximum(u, 0.0)
+    if name == "leaky_relu":
+        return np.where(u >= 0.0, u, alpha * u)
+    if name == "softplus":
+        return softplus(u)
+    if name == "identity":
+        return u
+    if name == "softmax":
+        shifted = u - np.max(u, axis=-1, keepdims=True)
+        e = np.exp(shifted)
+        return np.asarray(e / np.sum(e, axis=-1, keepdims=True), dtype=np.float64)
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def derivative(name: str, u: FloatArray, alpha: float = 0.01) -> FloatArray:
+    """Derivative of an elementwise activation (the right derivative at a ReLU kink)."""
+    if name == "sigmoid":
+        s = expit(u)
+        return np.asarray(s * (1.0 - s), dtype=np.float64)
+    if name == "tanh":
+        t = np.tanh(u)
+        return 1.0 - t * t
+    if name == "relu":
+        return (u >= 0.0).astype(np.float64)
+    if name == "leaky_relu":
+        return np.where(u >= 0.0, 1.0, alpha)
+    if name == "softplus":
+        return np.asarray(expit(u), dtype=np.float64)
+    if name == "identity":
+        return np.ones_like(u)
+    raise ValueError(f"activation {name!r} has no elementwise derivative")
+
+
+def second_derivative(name: str, u: FloatArray, alpha: float = 0.01) -> FloatArray:
+    """Second derivative of an elementwise activation (0 for the piecewise affine ones)."""
+    if name == "sigmoid":
+        s = expit(u)
+        return np.asarray(s * (1.0 - s) * (1.0 - 2.0 * s), dtype=np.float64)
+    if name == "tanh":
+        t = np.tanh(u)
+        return -2.0 * t * (1.0 - t * t)
+    if name == "softplus":
+        s = expit(u)
+        return np.asarray(s * (1.0 - s), dtype=np.float64)
+    return np.zeros_like(u)
+
+
+def inverse(name: str, t: float, alpha: float = 0.01) -> float | None:
+    """The pre-activation at which the activation equals ``t``; None where there is none."""
+    if name == "sigmoid":
+        return float(np.log(t) - np.log1p(-t)) if 0.0 < t < 1.0 else None
+    if name == "tanh":
+        return float(np.arctanh(t)) if -1.0 < t < 1.0 else None
+    if name == "identity":
+        return t
+    if name == "leaky_relu":
+        return t if t >= 0.0 else t / alpha
+    if name == "softplus":
+        return float(t + np.log(-np.expm1(-t))) if t > 0.0 else None
+    if name == "relu":
+        return t if t > 0.0 else None
+    return None
+
+
+def range_of(name: str, lo: FloatArray, hi: FloatArray, alpha: float = 0.01) -> tuple[
+    FloatArray, FloatArray
+]:
+    """Exact range of a monotone activation over ``[lo, hi]`` (infinite ends allowed)."""
+    return apply(name, lo, alpha), apply(name, hi, alpha)
+
+
+def derivative_range(
+    name: str, lo: FloatArray, hi: FloatArray, alpha: float = 0.01
+) -> tuple[FloatArray, FloatArray]:
+    """Range of the activation's derivative over ``[lo, hi]``.
+
+    sigmoid' and tanh' are even and decrease in ``|u|``; softplus' is sigmoid, increasing;
+    the ReLU family's derivative jumps at 0, so an interval holding 0 gets both slopes.
+    """
+    if name in BOUNDED:
+        far = np.maximum(np.abs(lo), np.abs(hi))
+        near = np.where((lo <= 0.0) & (hi >= 0.0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
+        return derivative(name, far, alpha), derivative(name, near, alpha)
+    if name == "softplus":
+        return np.asarray(expit(lo), dtype=np.float64), np.asarray(expit(hi), dtype=np.float64)
+    if name in ("relu", "leaky_relu"):
+        low_slope = 0.0 if name == "relu" else alpha
+        dlo = np.where(lo >= 0.0, 1.0, low_slope)
+        dhi = np.where(hi > 0.0, 1.0, low_slope)
+        return np.minimum(dlo, dhi), np.maximum(dlo, dhi)
+    if name == "identity":
+        return np.ones_like(lo), np.ones_like(hi)
+    raise ValueError(f"activation {name!r} has no elementwise derivative")

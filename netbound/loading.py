@@ -1,0 +1,379 @@
+"""Reading network files: the layered JSON, the seed's named-edge JSON and ONNX.
+
+Every problem is a :class:`~netbound.errors.NetworkFileError` whose message names the file,
+the place in it and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from netbound.activations import ACTIVATIONS
+from netbound.errors import NetworkFileError, ProbeMismatchError
+from netbound.network import FloatArray, Layer, Network
+
+PROBE_RTOL = 1e-6
+_EDGE = re.compile(r"^\s*([xyz])(\d+)\s*(?:->|→)\s*([xyz])(\d+)\s*$")
+_UNIT = re.compile(r"^\s*([xyz])(\d+)\s*$")
+
+
+def load(path: str | Path) -> Network:
+    """Load a network from a layered JSON, named-edge JSON or ONNX file.
+
+    Parameters
+    ----------
+    path
+        The file; ``.onnx`` files need the ``onnx`` extra.
+
+    Raises
+    ------
+    NetworkFileError
+        The file is missing, unreadable or not a valid network; the message says where.
+    """
+    name = str(path)
+    p = Path(path)
+    if p.suffix.lower() == ".onnx":
+        from netbound.onnx_import import load_onnx
+
+        return load_onnx(p)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise NetworkFileError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise NetworkFileError(f"{name}: is a directory, not a network file") from None
+    except OSError as exc:
+        raise NetworkFileError(f"{name}: cannot read the file ({exc.strerror})") from None
+    return loads(raw, name)
+
+
+def loads(raw: bytes | str, name: str = "<string>") -> Network:
+    """Parse a network from the text of a JSON network file; ``name`` is used in messages."""
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise NetworkFileError(
+                f"{name}: not UTF-8 text (byte {exc.start}); a network file is JSON text"
+            ) from None
+    else:
+        text = raw
+    if not text.strip():
+        raise NetworkFileError(f"{name}: the file is empty; expected a JSON network")
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except _NonFinite as exc:
+        raise NetworkFileError(
+            f"{name}: {exc.args[0]} is not a finite number; write every weight as a finite number"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise NetworkFileError(
+            f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    except RecursionError:
+        raise NetworkFileError(f"{name}: not valid JSON (nested too deeply)") from None
+    return network_from_json(doc, name)
+
+
+class _NonFinite(Exception):
+    pass
+
+
+def _reject_constant(token: str) -> Any:
+    raise _NonFinite(token)
+
+
+def network_from_json(doc: Any, name: str) -> Network:
+    """Build a network from a parsed JSON document of either format."""
+    if not isinstance(doc, dict):
+        raise NetworkFileError(
+            f"{name}: the top level is {_kind(doc)}; expected an object with 'layers' "
+            "(layered format) or 'weights' and 'biases' (named-edge format)"
+        )
+    if "layers" in doc:
+        return _layered(doc, name)
+    if isinstance(doc.get("weights"), dict) or isinstance(doc.get("biases"), dict):
+        return _named_edges(doc, name)
+    raise NetworkFileError(
+        f"{name}: no 'layers' list and no 'weights' object; expected the layered format "
+        "(\"layers\": [...]) or the named-edge format (\"weights\": {\"x1->y1\": ...})"
+    )
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({json.dumps(value)})"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"a string ({json.dumps(shown)})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"{value!r}"
+
+
+def _number(value: Any, name: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise NetworkFileError(f"{name}: {where} is {_kind(value)}; expected a finite number")
+    try:
+        out = float(value)
+    except OverflowError:
+        raise NetworkFileError(
+            f"{name}: {where} is too large for a float; expected a finite number"
+        ) from None
+    if not math.isfinite(out):
+        raise NetworkFileError(f"{name}: {where} is {out}; expected a finite number")
+    return out
+
+
+def _vector(value: Any, name: str, where: str) -> FloatArray:
+    if not isinstance(value, list):
+        raise NetworkFileError(f"{name}: {where} is {_kind(value)}; expected a list of numbers")
+    return np.array([_number(v, name, f"{where}[{i}]") for i, v in enumerate(value)], dtype=float)
+
+
+def _matrix(value: Any, name: str, where: str) -> FloatArray:
+    if not isinstance(value, list) or not value:
+        what = "an empty list" if value == [] else _kind(value)
+        raise NetworkFileError(
+            f"{name}: {where} is {what}; expected a non-empty list of rows of numbers"
+        )
+    rows = [_vector(row, name, f"{where}[{i}]") for i, row in enumerate(value)]
+    width = len(rows[0])
+    if width == 0:
+        raise NetworkFileError(f"{name}: {where}[0] is empty; every row needs at least one weight")
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise NetworkFileError(
+                f"{name}: {where}[{i}] has {len(row)} entries but {where}[0] has {width}; "
+                "every row of a weight matrix has the same length"
+            )
+    return np.array(rows, dtype=float)
+
+
+def _names(value: Any, name: str, field: str, count: int, prefix: str) -> tuple[str, ...]:
+    if value is None:
+        return tuple(f"{prefix}{i + 1}" for i in range(count))
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise NetworkFileError(f"{name}: '{field}' is {_kind(value)}; expected a list of names")
+    for i, v in enumerate(value):
+        if not v.strip():
+            raise NetworkFileError(f"{name}: {field}[{i}] is empty; give every {field[:-1]} a name")
+    if len(value) != count:
+        raise NetworkFileError(
+            f"{name}: '{field}' has {len(value)} names but the network has {count} "
+            f"{field}; give one name per {field[:-1]}"
+        )
+    seen: set[str] = set()
+    for v in value:
+        if v in seen:
+            raise NetworkFileError(
+                f"{name}: {field} name {json.dumps(v)} appears twice; names must be unique"
+            )
+        seen.add(v)
+    return tuple(value)
+
+
+def _layered(doc: dict[str, Any], name: str) -> Network:
+    known = {"netbound", "inputs", "outputs", "layers", "layout", "probe", "name", "description"}
+    for key in doc:
+        if key not in known:
+            raise NetworkFileError(
+                f"{name}: unknown top-level field {json.dumps(key)}; "
+                f"the layered format has {', '.join(sorted(known))}"
+            )
+    version = doc.get("netbound", 1)
+    if version != 1 or isinstance(version, bool):
+        raise NetworkFileError(
+            f"{name}: 'netbound' is {_kind(version)}; this netbound reads format version 1"
+        )
+    top_layout = _layout(doc.get("layout", "out_in"), name, "layout")
+    raw_layers = doc["layers"]
+    if not isinstance(raw_layers, list) or not raw_layers:
+        what = "an empty list" if raw_layers == [] else _kind(raw_layers)
+        raise NetworkFileError(f"{name}: 'layers' is {what}; expected a non-empty list of layers")
+    layers: list[Layer] = []
+    for k, raw in enumerate(raw_layers):
+        where = f"layers[{k}]"
+        if not isinstance(raw, dict):
+            raise NetworkFileError(
+                f"{name}: {where} is {_kind(raw)}; expected an object with "
+                "'weights', 'biases' and 'activation'"
+            )
+        for key in raw:
+            if key not in ("weights", "biases", "activation", "alpha", "layout"):
+                raise NetworkFileError(
+                    f"{name}: {where} has unknown field {json.dumps(key)}; a layer has "
+                    "weights, biases, activation, alpha (leaky_relu) and layout"
+                )
+        for key in ("weights", "biases", "activation"):
+            if key not in raw:
+                raise NetworkFileError(f"{name}: {where} has no '{key}'")
+        weights = _matrix(raw["weights"], name, f"{where}.weights")
+        if _layout(raw.get("layout", top_layout), name, f"{where}.layout") == "in_out":
+            weights = weights.T.copy()
+        biases = _vector(raw["biases"], name, f"{where}.biases")
+        act = raw["activation"]
+        if not isinstance(act, str) or act not in ACTIVATIONS:
+            raise NetworkFileError(
+                f"{name}: {where}.activation is {_kind(act)}; expected one of "
+                f"{', '.join(ACTIVATIONS)}"
+            )
+        if act == "softmax" and k != len(raw_layers) - 1:
+            raise NetworkFileError(
+                f"{name}: {where}.activation is \"softmax\", allowed on the last layer only"
+            )
+        alpha = 0.01
+        if "alpha" in raw:
+            alpha = _number(raw["alpha"], name, f"{where}.alpha")
+            if alpha < 0.0:
+                raise NetworkFileError(
+                    f"{name}: {where}.alpha is {alpha}; a leaky_relu slope must be >= 0"
+                )
+        n_out = weights.shape[0]
+        if len(biases) != n_out:
+            raise NetworkFileError(
+                f"{name}: {where}.biases has {len(biases)} entries but {where}.weights has "
+                f"{n_out} rows (one per unit, out x in); give one bias per unit"
+                + (" or set \"layout\": \"in_out\"" if len(biases) == weights.shape[1] else "")
+            )
+        if layers and weights.shape[1] != layers[-1].n_out:
+            raise NetworkFileError(
+                f"{name}: {where}.weights rows have {weights.shape[1]} entries but "
+                f"layers[{k - 1}] has {layers[-1].n_out} units; each row holds one weight "
+                "per unit of the previous layer (out x in, or set \"layout\": \"in_out\")"
+            )
+        layers.append(Layer(weights, biases, act, alpha))
+    inputs = _names(doc.get("inputs"), name, "inputs", layers[0].n_in, "x")
+    outputs = _names(doc.get("outputs"), name, "outputs", layers[-1].n_out, "z")
+    net = Network(tuple(layers), inputs, outputs, source=name)
+    if "probe" in doc:
+        _check_probe(net, doc["probe"], name)
+    return net
+
+
+def _layout(value: Any, name: str, where: str) -> str:
+    if value not in ("out_in", "in_out"):
+        raise NetworkFileError(
+            f"{name}: {where} is {_kind(value)}; expected \"out_in\" (PyTorch) or "
+            "\"in_out\" (scikit-learn, Keras)"
+        )
+    return str(value)
+
+
+def _check_probe(net: Network, probe: Any, name: str) -> None:
+    if not isinstance(probe, dict) or "input" not in probe or "output" not in probe:
+        raise NetworkFileError(
+            f"{name}: 'probe' is {_kind(probe)}; expected {{\"input\": [...], \"output\": [...]}}"
+        )
+    x = _vector(probe["input"], name, "probe.input")
+    y = _vector(probe["output"], name, "probe.output")
+    if len(x) != net.n_inputs:
+        raise NetworkFileError(
+            f"{name}: probe.input has {len(x)} values but the network has {net.n_inputs} inputs"
+        )
+    if len(y) != net.n_outputs:
+        raise NetworkFileError(
+            f"{name}: probe.output has {len(y)} values but the network has "
+            f"{net.n_outputs} outputs"
+        )
+    got = net.forward(x)
+    scale = np.maximum(np.abs(y), 1e-300)
+    bad = np.abs(got - y) > PROBE_RTOL * np.maximum(scale, np.abs(got))
+    if np.any(bad):
+        j = int(np.argmax(bad))
+        raise ProbeMismatchError(
+            f"{name}: probe mismatch: output {net.output_names[j]} is {got[j]!r} for "
+            f"probe.input but probe.output says {y[j]!r}; the weights are probably transposed "
+            "or in another order (check \"layout\")"
+        )
+
+
+def _named_edges(doc: dict[str, Any], name: str) -> Network:
+    for key in doc:
+        if key not in ("weights", "biases"):
+            raise NetworkFileError(
+                f"{name}: unknown top-level field {json.dumps(key)}; the named-edge format "
+                "has 'weights' and 'biases'"
+            )
+    weights = doc.get("weights")
+    biases = doc.get("biases")
+    if not isinstance(weights, dict):
+        raise NetworkFileError(
+            f"{name}: 'weights' is {_kind(weights)}; expected an object like {{\"x1->y1\": 0.5}}"
+        )
+    if not isinstance(biases, dict):
+        raise NetworkFileError(
+            f"{name}: 'biases' is {_kind(biases)}; expected an object like {{\"y1\": 0.1}}"
+        )
+    edges: dict[tuple[str, int, str, int], float] = {}
+    for key, value in weights.items():
+        m = _EDGE.match(key)
+        if m is None or (m.group(1), m.group(3)) not in (("x", "y"), ("y", "z")):
+            raise NetworkFileError(
+                f"{name}: weights key {json.dumps(key)} is not an edge; write \"xI->yJ\" or "
+                "\"yI->zJ\" (inputs x, hidden units y, outputs z, numbered from 1)"
+            )
+        a, i, b, j = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
+        if i < 1 or j < 1:
+            raise NetworkFileError(f"{name}: weights key {json.dumps(key)}: units count from 1")
+        edges[(a, i, b, j)] = _number(value, name, f"weights[{json.dumps(key)}]")
+    units: dict[tuple[str, int], float] = {}
+    for key, value in biases.items():
+        m = _UNIT.match(key)
+        if m is None or m.group(1) == "x" or int(m.group(2)) < 1:
+            raise NetworkFileError(
+                f"{name}: biases key {json.dumps(key)} is not a unit; write \"yJ\" (hidden) "
+                "or \"zJ\" (output), numbered from 1"
+            )
+        units[(m.group(1), int(m.group(2)))] = _number(value, name, f"biases[{json.dumps(key)}]")
+    n = {
+        letter: max(
+            [i for a, i, b, j in edges if a == letter]
+            + [j for a, i, b, j in edges if b == letter]
+            + [i for u, i in units if u == letter]
+            + [0]
+        )
+        for letter in "xyz"
+    }
+    for letter, what in (("x", "inputs"), ("y", "hidden units"), ("z", "outputs")):
+        if n[letter] == 0:
+            raise NetworkFileError(f"{name}: no {what} ({letter}1, {letter}2, ...) in the file")
+    w1 = np.zeros((n["y"], n["x"]))
+    w2 = np.zeros((n["z"], n["y"]))
+    for (src, dst, mat) in (("x", "y", w1), ("y", "z", w2)):
+        for i in range(1, n[src] + 1):
+            for j in range(1, n[dst] + 1):
+                key = (src, i, dst, j)
+                if key not in edges:
+                    raise NetworkFileError(
+                        f"{name}: missing weight \"{src}{i}->{dst}{j}\"; every edge between "
+                        "consecutive layers needs a weight (write 0 for none)"
+                    )
+                mat[j - 1, i - 1] = edges[key]
+    b1 = np.zeros(n["y"])
+    b2 = np.zeros(n["z"])
+    for letter, vec in (("y", b1), ("z", b2)):
+        for j in range(1, n[letter] + 1):
+            if (letter, j) not in units:
+                raise NetworkFileError(
+                    f"{name}: missing bias \"{letter}{j}\"; every hidden and output unit needs "
+                    "a bias (write 0 for none)"
+                )
+            vec[j - 1] = units[(letter, j)]
+    layers = (Layer(w1, b1, "sigmoid"), Layer(w2, b2, "sigmoid"))
+    return Network(
+        layers,
+        tuple(f"x{i + 1}" for i in range(n["x"])),
+        tuple(f"z{i + 1}" for i in range(n["z"])),
+        source=name,
+    )
