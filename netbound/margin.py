@@ -1,0 +1,440 @@
+"""The margin along a line, at points and over intervals, with rigorous error bounds.
+
+The margin of a network between outputs a and b is ``f = pre_a - pre_b``, the difference of
+the output layer's pre-activations; for a threshold on a single output it is
+``pre - act^-1(threshold)``.  Either way it is a linear readout ``r . v + r0`` of the last
+hidden layer ``v``, which is how it is evaluated here: folding the readout into one row keeps
+the correlation between ``pre_a`` and ``pre_b`` that an interval evaluation of each would lose.
+
+Along a line (every input fixed but one, ``t``), the first layer is affine in ``t``:
+``u = w t + c``.  Three evaluations live here, each vectorized over many lines and points:
+
+* :meth:`Margin.points` -- ``f``, ``df/dt`` and a bound on the floating-point error of ``f``;
+* :meth:`Margin.cells` -- enclosures of ``f`` and ``df/dt`` over intervals ``[lo, hi]``;
+* :meth:`Margin.rays` -- enclosures of ``f`` over the rays ``t >= R`` and ``t <= -R``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from netbound import activations
+from netbound.errors import OptionError
+from netbound.network import FloatArray, Layer, Network
+
+EPS = float(np.finfo(np.float64).eps)
+TINY = 1e-300
+#: Safety factor on every rounding bound: the bounds below are first-order.
+SAFETY = 4.0
+#: Largest slope of each activation (its Lipschitz constant).
+_LIPSCHITZ = {
+    "sigmoid": 0.25,
+    "tanh": 1.0,
+    "relu": 1.0,
+    "softplus": 1.0,
+    "identity": 1.0,
+}
+IntArray = NDArray[np.intp]
+
+
+def _gamma(n: int) -> float:
+    """Relative error bound of an n-term dot product in floating point (Higham's gamma_n)."""
+    return SAFETY * (n + 2) * EPS
+
+
+def _lipschitz(layer: Layer) -> float:
+    if layer.activation == "leaky_relu":
+        return max(1.0, layer.alpha)
+    return _LIPSCHITZ[layer.activation]
+
+
+def _imul(
+    alo: FloatArray, ahi: FloatArray, blo: FloatArray, bhi: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Interval product, with 0 * inf taken as 0 (a zero factor here is exact)."""
+    with np.errstate(invalid="ignore"):
+        p = np.stack([alo * blo, alo * bhi, ahi * blo, ahi * bhi])
+    p = np.where(np.isnan(p), 0.0, p)
+    return p.min(axis=0), p.max(axis=0)
+
+
+def _idot(
+    weights: FloatArray, lo: FloatArray, hi: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Interval of ``weights @ v`` for ``v`` in ``[lo, hi]`` (batched over leading axes)."""
+    wp = np.maximum(weights, 0.0)
+    wn = np.minimum(weights, 0.0)
+    with np.errstate(invalid="ignore"):
+        # inf - inf cannot arise: lower ends are never +inf and upper ends never -inf.
+        out_lo = lo @ wp.T + hi @ wn.T
+        out_hi = hi @ wp.T + lo @ wn.T
+    return out_lo, out_hi
+
+
+@dataclass(frozen=True, eq=False)
+class Margin:
+    """The margin of a network as a function of its inputs.
+
+    Build one with :func:`margin_between` or :func:`margin_threshold`.
+    """
+
+    network: Network
+    hidden: tuple[Layer, ...]
+    readout: FloatArray
+    readout_abs: FloatArray
+    offset: float
+    offset_abs: float
+    label: str
+
+    @property
+    def piecewise_affine(self) -> bool:
+        """True when every hidden unit is ReLU-family or identity."""
+        return all(layer.activation in activations.PIECEWISE_AFFINE for layer in self.hidden)
+
+    def first_layer(self) -> tuple[FloatArray, FloatArray]:
+        """Weights and biases of the first layer that acts on the inputs (or of the readout)."""
+        if self.hidden:
+            return self.hidden[0].weights, self.hidden[0].biases
+        return self.readout[None, :], np.array([self.offset])
+
+    def value(self, x: ArrayLike) -> FloatArray:
+        """The margin at inputs ``x`` of shape ``(..., n_inputs)``."""
+        v = np.asarray(x, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for layer in self.hidden:
+                v = layer.activate(v @ layer.weights.T + layer.biases)
+            out: FloatArray = v @ self.readout + self.offset
+        return out
+
+    def gradient(self, x: ArrayLike) -> FloatArray:
+        """Gradient of the margin with respect to every input, shape ``(..., n_inputs)``."""
+        v = np.asarray(x, dtype=np.float64)
+        n = v.shape[-1]
+        jac: FloatArray = np.broadcast_to(np.eye(n), (*v.shape[:-1], n, n))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for layer in self.hidden:
+                pre = v @ layer.weights.T + layer.biases
+                slope = activations.derivative(layer.activation, pre, layer.alpha)
+                jac = slope[..., :, None] * np.einsum("mk,...kn->...mn", layer.weights, jac)
+                v = layer.activate(pre)
+            grad: FloatArray = np.einsum("...kn,k->...n", jac, self.readout)
+        return grad
+
+    # -- along lines ------------------------------------------------------------------------
+
+    def line_affine(self, base: FloatArray, axis: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """First-layer affine form ``u = w t + c`` of the lines through ``base`` along ``axis``.
+
+        Returns ``w`` (units,), ``c`` (lines, units) and ``cabs`` (lines, units), a bound on
+        the magnitudes summed into ``c`` (for its rounding error).
+        """
+        weights, biases = self.first_layer()
+        w = weights[:, axis].copy()
+        rest = weights.copy()
+        rest[:, axis] = 0.0
+        c = base @ rest.T + biases
+        cabs = np.abs(base) @ np.abs(rest).T + np.abs(biases)
+        return w, c, cabs
+
+    def _first(
+        self, w: FloatArray, c: FloatArray, cabs: FloatArray, t: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        u = w * t[:, None] + c
+        err = _gamma(1) * (np.abs(w) * np.abs(t)[:, None] + cabs + np.abs(c))
+        return u, err
+
+    def points(
+        self, w: FloatArray, c: FloatArray, cabs: FloatArray, t: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Margin, a bound on its rounding error, and its derivative at points of lines.
+
+        ``c`` and ``cabs`` are per point (rows already gathered for each point's line).
+        """
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            if not self.hidden:
+                f = w[0] * t + c[:, 0]
+                err = _gamma(1) * (np.abs(w[0] * t) + cabs[:, 0])
+                return f, err, np.full_like(t, w[0])
+            u, err = self._first(w, c, cabs, t)
+            du = np.broadcast_to(w, u.shape)
+            layer = self.hidden[0]
+            v = layer.activate(u)
+            dv = activations.derivative(layer.activation, u, layer.alpha) * du
+            err = _lipschitz(layer) * err + SAFETY * EPS * np.abs(v) + TINY
+            for layer in self.hidden[1:]:
+                p = v @ layer.weights.T + layer.biases
+                aw = np.abs(layer.weights)
+                perr = err @ aw.T + _gamma(layer.n_in) * (np.abs(v) @ aw.T + np.abs(layer.biases))
+                dp = dv @ layer.weights.T
+                v = layer.activate(p)
+                dv = activations.derivative(layer.activation, p, layer.alpha) * dp
+                err = _lipschitz(layer) * perr + SAFETY * EPS * np.abs(v) + TINY
+            f = v @ self.readout + self.offset
+            ferr = err @ self.readout_abs + _gamma(len(self.readout)) * (
+                np.abs(v) @ self.readout_abs + self.offset_abs
+            )
+            df = dv @ self.readout
+        return f, ferr, df
+
+    def cells(
+        self,
+        w: FloatArray,
+        c: FloatArray,
+        cabs: FloatArray,
+        lo: FloatArray,
+        hi: FloatArray,
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Enclosures ``[flo, fhi]`` of the margin and ``[dlo, dhi]`` of its derivative on cells.
+
+        Plain interval propagation, widened at every layer by a bound on the rounding error,
+        so that a root can never be excluded by floating-point error.
+        """
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            if not self.hidden:
+                a = w[0] * lo + c[:, 0]
+                b = w[0] * hi + c[:, 0]
+                e = _gamma(1) * (np.abs(w[0]) * np.maximum(np.abs(lo), np.abs(hi)) + cabs[:, 0])
+                d = np.full_like(lo, w[0])
+                return np.minimum(a, b) - e, np.maximum(a, b) + e, d, d
+            ua = w * lo[:, None] + c
+            ub = w * hi[:, None] + c
+            mag = np.abs(w) * np.maximum(np.abs(lo), np.abs(hi))[:, None] + cabs + np.abs(c)
+            e = _gamma(1) * mag
+            plo = np.minimum(ua, ub) - e
+            phi = np.maximum(ua, ub) + e
+            dplo = dphi = np.broadcast_to(w, plo.shape)
+            for k, layer in enumerate(self.hidden):
+                if k > 0:
+                    aw = np.abs(layer.weights)
+                    vmag = np.maximum(np.abs(vlo), np.abs(vhi))
+                    plo, phi = _idot(layer.weights, vlo, vhi)
+                    e = _gamma(layer.n_in) * (vmag @ aw.T + np.abs(layer.biases))
+                    plo = plo + layer.biases - e
+                    phi = phi + layer.biases + e
+                    dplo, dphi = _idot(layer.weights, dvlo, dvhi)
+                    de = _gamma(layer.n_in) * (np.maximum(np.abs(dvlo), np.abs(dvhi)) @ aw.T)
+                    dplo, dphi = dplo - de, dphi + de
+                alo, ahi = activations.range_of(layer.activation, plo, phi, layer.alpha)
+                slo, shi = activations.derivative_range(layer.activation, plo, phi, layer.alpha)
+                ve = SAFETY * EPS * np.maximum(np.abs(alo), np.abs(ahi)) + TINY
+                vlo, vhi = alo - ve, ahi + ve
+                dvlo, dvhi = _imul(slo, shi, dplo, dphi)
+                de = SAFETY * EPS * np.maximum(np.abs(dvlo), np.abs(dvhi)) + TINY
+                dvlo, dvhi = dvlo - de, dvhi + de
+            flo, fhi = _idot(self.readout[None, :], vlo, vhi)
+            n = len(self.readout)
+            fe = _gamma(n) * (np.maximum(np.abs(vlo), np.abs(vhi)) @ self.readout_abs)
+            fe = fe[:, None] + _gamma(n) * self.offset_abs
+            dlo, dhi = _idot(self.readout[None, :], dvlo, dvhi)
+            de = _gamma(n) * (np.maximum(np.abs(dvlo), np.abs(dvhi)) @ self.readout_abs)[:, None]
+        return (
+            flo[:, 0] + self.offset - fe[:, 0],
+            fhi[:, 0] + self.offset + fe[:, 0],
+            dlo[:, 0] - de[:, 0],
+            dhi[:, 0] + de[:, 0],
+        )
+
+    def rays(
+        self, w: FloatArray, c: FloatArray, cabs: FloatArray, radius: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """Where the margin's sign is proven on the ray ``t >= radius`` (per line).
+
+        Each quantity is carried as ``[qlo, qhi] + [blo, bhi] * t`` for ``t >= radius > 0``:
+        linear layers keep that form exactly; a saturating unit becomes a constant interval;
+        a ReLU-family or softplus unit whose input has a proven sign keeps the affine form
+        (softplus(q) = q + softplus(-q), the second term a small interval).  Returns the sign
+        on the whole ray (+1, -1, or 0 when not proven) and the margin's limit slope bound.
+
+        Call it with ``-w`` for the ray ``t <= -radius``.
+        """
+        n_lines = c.shape[0]
+        r = radius[:, None]
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            e = _gamma(1) * (cabs + np.abs(c))
+            qlo, qhi = c - e, c + e
+            we = _gamma(1) * np.abs(w)
+            blo = np.broadcast_to(w - we, c.shape).copy()
+            bhi = np.broadcast_to(w + we, c.shape).copy()
+            if not self.hidden:
+                return self._ray_sign(qlo[:, 0], qhi[:, 0], blo[:, 0], bhi[:, 0], radius), blo[
+                    :, 0
+                ]
+            ok = np.ones(n_lines, dtype=bool)
+            for k, layer in enumerate(self.hidden):
+                if k > 0:
+                    aw = np.abs(layer.weights)
+                    mag = np.maximum(np.abs(qlo), np.abs(qhi))
+                    bmag = np.maximum(np.abs(blo), np.abs(bhi))
+                    qlo, qhi = _idot(layer.weights, qlo, qhi)
+                    e = _gamma(layer.n_in) * (mag @ aw.T + np.abs(layer.biases))
+                    qlo, qhi = qlo + layer.biases - e, qhi + layer.biases + e
+                    blo, bhi = _idot(layer.weights, blo, bhi)
+                    be = _gamma(layer.n_in) * (bmag @ aw.T)
+                    blo, bhi = blo - be, bhi + be
+                qlo, qhi, blo, bhi, good = _ray_activate(layer, qlo, qhi, blo, bhi, r)
+                ok &= good
+            n = len(self.readout)
+            mag = np.maximum(np.abs(qlo), np.abs(qhi))
+            bmag = np.maximum(np.abs(blo), np.abs(bhi))
+            flo, fhi = _idot(self.readout[None, :], qlo, qhi)
+            fe = _gamma(n) * (mag @ self.readout_abs + self.offset_abs)
+            slo, shi = _idot(self.readout[None, :], blo, bhi)
+            se = _gamma(n) * (bmag @ self.readout_abs)
+            sign = self._ray_sign(
+                flo[:, 0] + self.offset - fe,
+                fhi[:, 0] + self.offset + fe,
+                slo[:, 0] - se,
+                shi[:, 0] + se,
+                radius,
+            )
+        return np.where(ok, sign, 0.0), slo[:, 0] - se
+
+    @staticmethod
+    def _ray_sign(
+        qlo: FloatArray, qhi: FloatArray, blo: FloatArray, bhi: FloatArray, radius: FloatArray
+    ) -> FloatArray:
+        # f(t) >= qlo + blo * t >= qlo + blo * R on t >= R when blo >= 0; likewise above.
+        positive = (blo >= 0.0) & (qlo + blo * radius > 0.0)
+        negative = (bhi <= 0.0) & (qhi + bhi * radius < 0.0)
+        out = np.zeros_like(qlo)
+        out[positive] = 1.0
+        out[negative] = -1.0
+        return np.where(np.isfinite(qlo) & np.isfinite(qhi), out, 0.0)
+
+
+def _ray_activate(
+    layer: Layer,
+    qlo: FloatArray,
+    qhi: FloatArray,
+    blo: FloatArray,
+    bhi: FloatArray,
+    r: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, NDArray[np.bool_]]:
+    """Apply an activation to ``[qlo, qhi] + [blo, bhi] t`` on ``t >= r``."""
+    # Range of q over the ray.
+    low = np.where(blo >= 0.0, qlo + blo * r, -np.inf)
+    high = np.where(bhi <= 0.0, qhi + bhi * r, np.inf)
+    act, alpha = layer.activation, layer.alpha
+    zero = np.zeros_like(qlo)
+    if act in activations.BOUNDED:
+        vlo, vhi = activations.range_of(act, low, high, alpha)
+        ve = SAFETY * EPS * np.maximum(np.abs(vlo), np.abs(vhi)) + TINY
+        good = np.ones(qlo.shape[0], dtype=bool)
+        return vlo - ve, vhi + ve, zero, zero.copy(), good
+    if act == "identity":
+        return qlo, qhi, blo, bhi, np.ones(qlo.shape[0], dtype=bool)
+    nonneg = low >= 0.0
+    nonpos = high <= 0.0
+    constant = (blo == 0.0) & (bhi == 0.0)
+    good = np.all(nonneg | nonpos | constant, axis=1)
+    if act in ("relu", "leaky_relu"):
+        slope = 0.0 if act == "relu" else alpha
+        # On a constant interval the unit's range is exact; otherwise the sign is proven.
+        clo, chi = activations.range_of(act, qlo, qhi, alpha)
+        out_lo = np.where(nonneg, qlo, np.where(nonpos, slope * qlo, clo))
+        out_hi = np.where(nonneg, qhi, np.where(nonpos, slope * qhi, chi))
+        out_blo = np.where(nonneg, blo, np.where(nonpos, slope * blo, 0.0))
+        out_bhi = np.where(nonneg, bhi, np.where(nonpos, slope * bhi, 0.0))
+        return out_lo, out_hi, out_blo, out_bhi, good
+    # softplus: q + softplus(-q) where q >= low > 0; softplus(q) in [0, softplus(high)] where
+    # q <= high <= 0; a constant interval maps exactly.
+    tail_pos = activations.softplus(-np.where(nonneg, low, 0.0))
+    tail_neg = activations.softplus(np.where(nonpos, high, 0.0))
+    clo, chi = activations.range_of(act, qlo, qhi, alpha)
+    out_lo = np.where(nonneg, qlo, np.where(nonpos, 0.0, clo))
+    out_hi = np.where(nonneg, qhi + tail_pos, np.where(nonpos, tail_neg, chi))
+    out_blo = np.where(nonneg, blo, 0.0)
+    out_bhi = np.where(nonneg, bhi, 0.0)
+    e = SAFETY * EPS * (np.abs(out_lo) + np.abs(out_hi)) + TINY
+    return out_lo - e, out_hi + e, out_blo, out_bhi, good
+
+
+def _readout_rows(net: Network) -> tuple[tuple[Layer, ...], FloatArray, FloatArray]:
+    last = net.layers[-1]
+    return net.layers[:-1], last.weights, last.biases
+
+
+def margin_between(net: Network, a: str, b: str) -> Margin:
+    """The margin ``pre_a - pre_b`` between outputs ``a`` and ``b`` (by name).
+
+    Raises
+    ------
+    OptionError
+        An output name is unknown, the two are the same, or the output activation is not
+        strictly increasing (so ``z_a = z_b`` is not ``pre_a = pre_b``).
+    """
+    names = net.output_names
+    for name in (a, b):
+        if name not in names:
+            raise OptionError(
+                f"unknown output {name!r}; the network's outputs are {', '.join(names)}"
+            )
+    if a == b:
+        raise OptionError(f"--between needs two different outputs, got {a} twice")
+    if net.output_activation == "relu":
+        raise OptionError(
+            "the output activation is relu, which is not strictly increasing: z_a = z_b holds "
+            "on whole regions where both are 0; netbound solves pre-activation boundaries only "
+            "for sigmoid, tanh, softmax, softplus, leaky_relu and identity outputs"
+        )
+    hidden, weights, biases = _readout_rows(net)
+    i, j = names.index(a), names.index(b)
+    return Margin(
+        network=net,
+        hidden=hidden,
+        readout=weights[i] - weights[j],
+        readout_abs=np.abs(weights[i]) + np.abs(weights[j]),
+        offset=float(biases[i] - biases[j]),
+        offset_abs=float(abs(biases[i]) + abs(biases[j])),
+        label=f"{a} = {b}",
+    )
+
+
+def default_threshold(net: Network) -> float:
+    """The default threshold of a single-output network: 0.5 for sigmoid, else 0."""
+    return 0.5 if net.output_activation == "sigmoid" else 0.0
+
+
+def margin_threshold(net: Network, threshold: float | None = None, output: int = 0) -> Margin:
+    """The margin ``pre - act^-1(threshold)`` of one output against a threshold.
+
+    Raises
+    ------
+    OptionError
+        The threshold is outside the output activation's range.
+    """
+    t = default_threshold(net) if threshold is None else float(threshold)
+    last = net.layers[-1]
+    if last.activation == "softmax":
+        raise OptionError(
+            "a softmax output of one unit is constant (1); use --between with two outputs"
+        )
+    level = activations.inverse(last.activation, t, last.alpha)
+    if level is None or not np.isfinite(level):
+        raise OptionError(
+            f"threshold {t!r} is outside the range of the {last.activation} output; "
+            + {
+                "sigmoid": "give a value strictly between 0 and 1",
+                "tanh": "give a value strictly between -1 and 1",
+            }.get(last.activation, "give a value the output can take")
+        )
+    hidden, weights, biases = _readout_rows(net)
+    name = net.output_names[output]
+    return Margin(
+        network=net,
+        hidden=hidden,
+        readout=weights[output].copy(),
+        readout_abs=np.abs(weights[output]),
+        offset=float(biases[output] - level),
+        offset_abs=float(abs(biases[output]) + abs(level)),
+        label=f"{name} = {t!r}",
+    )
+
+
+def gather(rows: FloatArray, index: IntArray) -> FloatArray:
+    """Rows of a per-line array for each point or cell (``index`` holds line numbers)."""
+    out: FloatArray = rows[index]
+    return out

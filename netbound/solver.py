@@ -1,0 +1,742 @@
+"""Certified root isolation of the margin along lines, vectorized over all lines at once.
+
+The method (see ``NOTES-certified-roots.md``):
+
+1. Tails.  On the rays ``t >= R`` and ``t <= -R`` the margin is enclosed in an affine form
+   (:meth:`Margin.rays`); ``R`` doubles until the sign there is proven.
+2. Cells.  ``[-R, R]`` is cut at the first layer's kinks and saturation points.  On each cell
+   the margin and its derivative are enclosed (interval and mean-value forms).  A cell whose
+   enclosure excludes 0 has no root; a cell on which the margin is monotone has exactly one
+   root if the end values differ in sign and none otherwise; every other cell is bisected.
+   All cells of all lines are evaluated in one batch per round.
+3. Polishing.  Isolated crossings are refined together by Chandrupatla's method
+   (``scipy.optimize.elementwise.find_root``).
+4. Tangencies.  Cells that shrink to the tangency scale while the margin at their midpoint is
+   within its rounding error are merged; the extremum in each cluster (a root of ``f'``) is a
+   ``touching`` root if the margin there is within its error, else the cluster is reported
+   as ``unresolved``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations, islice
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import brentq
+from scipy.optimize import elementwise as _elementwise
+
+from netbound.errors import OptionError
+from netbound.margin import EPS, FloatArray, IntArray, Margin, margin_between, margin_threshold
+from netbound.network import Network
+
+Kind = Literal["crossing", "touching"]
+#: Width below which a cell whose midpoint value is lost in rounding stops being split
+#: (relative to max(1, |t|)): the scale at which a double root becomes a cluster.
+TANGENCY_SCALE = 1e-7
+#: Saturation level of the first-layer units used to place the first radius.
+SATURATION = 40.0
+MAX_ROUNDS = 400
+MAX_RADIUS_DOUBLINGS = 80
+CHUNK = 2048
+
+
+@dataclass(frozen=True)
+class Root:
+    """One point of the boundary on a line.
+
+    Attributes
+    ----------
+    x1
+        The root (the value of the solved-for input).
+    kind
+        ``"crossing"`` (the margin changes sign) or ``"touching"`` (a double root).
+    from_output, to_output
+        With ``argmax``: the predicted class before and after the root (increasing x1).
+    """
+
+    x1: float
+    kind: Kind
+    from_output: str | None = None
+    to_output: str | None = None
+
+
+@dataclass(frozen=True)
+class LineSolution:
+    """Roots of the margin along one line, in the line's own coordinate."""
+
+    roots: tuple[tuple[float, Kind], ...]
+    unresolved: tuple[tuple[float, float], ...]
+    everywhere: bool
+    complete: bool
+    evaluations: int
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    """The boundary on the line ``x2 = const``.
+
+    Attributes
+    ----------
+    x2
+        The value of the swept input.
+    roots
+        Sorted roots.
+    unresolved
+        ``(lo, hi)`` intervals that may hold a root that could be neither excluded nor
+        isolated; an infinite end means a ray.
+    everywhere
+        The margin is identically zero along the line.
+    complete
+        Proven: no root lies outside ``roots`` and ``unresolved``.
+    evaluations
+        Margin evaluations spent on this line (points and cell enclosures).
+    """
+
+    x2: float
+    roots: tuple[Root, ...]
+    unresolved: tuple[tuple[float, float], ...]
+    everywhere: bool
+    complete: bool
+    evaluations: int = field(default=0, compare=False)
+
+
+# -- the certified solver ---------------------------------------------------------------------
+
+
+@dataclass
+class _Cells:
+    lo: FloatArray
+    hi: FloatArray
+    line: IntArray
+    flo: FloatArray
+    elo: FloatArray
+    fhi: FloatArray
+    ehi: FloatArray
+
+    def take(self, mask: NDArray[np.bool_] | IntArray) -> _Cells:
+        return _Cells(
+            self.lo[mask],
+            self.hi[mask],
+            self.line[mask],
+            self.flo[mask],
+            self.elo[mask],
+            self.fhi[mask],
+            self.ehi[mask],
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[_Cells]) -> _Cells:
+        return _Cells(
+            *(np.concatenate([getattr(p, name) for p in parts]) for name in _CELL_FIELDS)
+        )
+
+
+_CELL_FIELDS = ("lo", "hi", "line", "flo", "elo", "fhi", "ehi")
+
+
+class _Line:
+    """A margin restricted to a batch of lines, with an evaluation counter per line."""
+
+    def __init__(self, margin: Margin, base: FloatArray, axis: int) -> None:
+        self.margin = margin
+        self.w, self.c, self.cabs = margin.line_affine(base, axis)
+        self.n = base.shape[0]
+        self.count = np.zeros(self.n, dtype=np.int64)
+
+    def points(self, t: FloatArray, line: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        self.count += np.bincount(line, minlength=self.n)
+        return self.margin.points(self.w, self.c[line], self.cabs[line], t)
+
+    def cells(
+        self, lo: FloatArray, hi: FloatArray, line: IntArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        self.count += np.bincount(line, minlength=self.n)
+        return self.margin.cells(self.w, self.c[line], self.cabs[line], lo, hi)
+
+    def value(self, t: FloatArray, line: IntArray) -> FloatArray:
+        return self.points(t, line)[0]
+
+
+def _check_window(window: tuple[float, float] | None) -> None:
+    if window is None:
+        return
+    lo, hi = window
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise OptionError(f"--x1-range must be finite, got {lo!r} {hi!r}")
+    if not lo < hi:
+        raise OptionError(f"--x1-range needs LO < HI, got {lo!r} {hi!r}")
+
+
+def solve_lines(
+    margin: Margin,
+    base: FloatArray,
+    axis: int = 0,
+    window: tuple[float, float] | None = None,
+) -> list[LineSolution]:
+    """Every root of ``margin`` along the lines ``base + t * e_axis``.
+
+    Parameters
+    ----------
+    margin
+        The margin (see :func:`netbound.margin.margin_between`).
+    base
+        Array ``(lines, n_inputs)``; the entry at ``axis`` is ignored.
+    axis
+        The input that varies along the lines.
+    window
+        Search only ``lo <= t <= hi``; default the whole real line.
+
+    Returns
+    -------
+    list of LineSolution
+        One per line, in order.
+    """
+    _check_window(window)
+    base = np.atleast_2d(np.asarray(base, dtype=np.float64))
+    lines = _Line(margin, base, axis)
+    n = lines.n
+    roots: list[list[tuple[float, Kind]]] = [[] for _ in range(n)]
+    unresolved: list[list[tuple[float, float]]] = [[] for _ in range(n)]
+    everywhere = np.zeros(n, dtype=bool)
+    if n == 0:
+        return []
+
+    # A margin that does not depend on t is constant along the line.
+    influence = np.any(lines.w != 0.0) and (not margin.hidden or np.any(margin.readout != 0.0))
+    if not influence:
+        f, err, _ = lines.points(np.zeros(n), np.arange(n))
+        everywhere = np.abs(f) <= err
+        return [
+            LineSolution((), (), bool(everywhere[i]), True, int(lines.count[i])) for i in range(n)
+        ]
+
+    if window is None:
+        lo_edge, hi_edge, ray_lo, ray_hi = _tails(lines)
+        for i in np.flatnonzero(~np.isfinite(ray_lo)):
+            unresolved[i].append((-np.inf, float(lo_edge[i])))
+        for i in np.flatnonzero(~np.isfinite(ray_hi)):
+            unresolved[i].append((float(hi_edge[i]), np.inf))
+    else:
+        lo_edge = np.full(n, float(window[0]))
+        hi_edge = np.full(n, float(window[1]))
+
+    cells = _initial_cells(lines, lo_edge, hi_edge)
+    brackets: list[_Cells] = []
+    stuck: list[_Cells] = []
+    for _ in range(MAX_ROUNDS):
+        if cells.lo.size == 0:
+            break
+        mid = 0.5 * (cells.lo + cells.hi)
+        fm, em, _ = lines.points(mid, cells.line)
+        flo, fhi, dlo, dhi = lines.cells(cells.lo, cells.hi, cells.line)
+        # Mean-value form f(X) in f(m) + f'(X) (X - m); keep the tighter enclosure.
+        half = 0.5 * (cells.hi - cells.lo) * (1.0 + 4.0 * EPS)
+        slope = np.maximum(np.abs(dlo), np.abs(dhi))
+        with np.errstate(invalid="ignore", over="ignore"):
+            mv = slope * half
+            flo = np.fmax(flo, fm - em - mv)
+            fhi = np.fmin(fhi, fm + em + mv)
+        excluded = (flo > 0.0) | (fhi < 0.0)
+        monotone = ~excluded & ((dlo > 0.0) | (dhi < 0.0))
+        change = (cells.flo >= 0.0) != (cells.fhi >= 0.0)
+        crossing = monotone & change
+        # An exact zero at a shared end is counted once: sign(0) is taken as +.
+        brackets.append(cells.take(crossing))
+        undecided = ~excluded & ~monotone
+        scale = np.maximum(1.0, np.abs(mid))
+        width = cells.hi - cells.lo
+        tiny = width <= 8.0 * EPS * scale
+        at_tangency = (np.abs(fm) <= em) & (width <= TANGENCY_SCALE * scale)
+        # Splitting cannot help once the enclosure is as narrow as the rounding error.
+        flat = (fhi - flo) <= 4.0 * em + 1e-300
+        stop = undecided & (tiny | at_tangency | flat | (mid <= cells.lo) | (mid >= cells.hi))
+        if np.any(stop):
+            stuck.append(cells.take(stop))
+        split = undecided & ~stop
+        parent = cells.take(split)
+        m = mid[split]
+        fmid, emid = fm[split], em[split]
+        left = _Cells(parent.lo, m, parent.line, parent.flo, parent.elo, fmid, emid)
+        right = _Cells(m, parent.hi, parent.line, fmid, emid, parent.fhi, parent.ehi)
+        cells = _Cells.concat([left, right])
+    else:
+        stuck.append(cells)
+
+    crossing_cells = _Cells.concat(brackets) if brackets else None
+    if crossing_cells is not None and crossing_cells.lo.size:
+        for t, i in zip(*_polish(lines, crossing_cells), strict=True):
+            roots[i].append((t, "crossing"))
+    if stuck:
+        _tangencies(lines, _Cells.concat(stuck), roots, unresolved)
+
+    out = []
+    for i in range(n):
+        found = sorted(set(roots[i]))
+        merged = _dedupe(found)
+        complete = not unresolved[i]
+        out.append(
+            LineSolution(
+                tuple(merged),
+                tuple(sorted(unresolved[i])),
+                bool(everywhere[i]),
+                complete,
+                int(lines.count[i]),
+            )
+        )
+    return out
+
+
+def _dedupe(found: list[tuple[float, Kind]]) -> list[tuple[float, Kind]]:
+    """Drop a root reported twice (the same point found from two adjacent cells)."""
+    out: list[tuple[float, Kind]] = []
+    for t, kind in found:
+        if out and abs(t - out[-1][0]) <= 4.0 * EPS * max(1.0, abs(t)):
+            if kind == "crossing":
+                out[-1] = (t, kind)
+            continue
+        out.append((t, kind))
+    return out
+
+
+def _tails(lines: _Line) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Radii beyond which the margin's sign is proven, per line and side.
+
+    Returns the search edges ``-R_left``, ``R_right`` and, for each side, the proven sign
+    (nan where no radius up to the limit proved it: that ray stays unresolved).
+    """
+    w, c = lines.w, lines.c
+    n = lines.n
+    nz = w != 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reach = np.where(nz, (np.abs(c) + SATURATION) / np.abs(np.where(nz, w, 1.0)), 0.0)
+    start = np.maximum(1.0, reach.max(axis=1))
+    edges = []
+    signs = []
+    for direction in (-1.0, 1.0):
+        radius = start.copy()
+        sign = np.full(n, np.nan)
+        todo = np.arange(n)
+        for _ in range(MAX_RADIUS_DOUBLINGS):
+            if todo.size == 0:
+                break
+            lines.count[todo] += 1
+            s, _ = lines.margin.rays(direction * w, c[todo], lines.cabs[todo], radius[todo])
+            done = s != 0.0
+            sign[todo[done]] = s[done]
+            todo = todo[~done]
+            radius[todo] *= 2.0
+        radius[todo] /= 2.0
+        edges.append(direction * radius)
+        signs.append(sign)
+    return edges[0], edges[1], signs[0], signs[1]
+
+
+def _initial_cells(lines: _Line, lo_edge: FloatArray, hi_edge: FloatArray) -> _Cells:
+    """Cells cut at the first layer's kinks and the edges of its units' linear regimes."""
+    w, c = lines.w, lines.c
+    nz = w != 0.0
+    offsets = np.array([-8.0, -2.0, 0.0, 2.0, 8.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pts = (offsets[None, None, :] - c[:, :, None]) / np.where(nz, w, np.nan)[None, :, None]
+    pts = pts.reshape(lines.n, -1)
+    inside = (pts > lo_edge[:, None]) & (pts < hi_edge[:, None])
+    pts = np.where(inside, pts, np.nan)
+    pts = np.concatenate([lo_edge[:, None], hi_edge[:, None], pts], axis=1)
+    pts.sort(axis=1)
+    valid = ~np.isnan(pts)
+    line_of = np.broadcast_to(np.arange(lines.n)[:, None], pts.shape)
+    flat_t = pts[valid]
+    flat_line = line_of[valid]
+    f, e, _ = lines.points(flat_t, flat_line)
+    # Consecutive valid points of the same line bound a cell.
+    same = flat_line[1:] == flat_line[:-1]
+    wide = flat_t[1:] > flat_t[:-1]
+    keep = same & wide
+    idx = np.flatnonzero(keep)
+    return _Cells(
+        flat_t[idx], flat_t[idx + 1], flat_line[idx], f[idx], e[idx], f[idx + 1], e[idx + 1]
+    )
+
+
+def _polish(lines: _Line, cells: _Cells) -> tuple[list[float], list[int]]:
+    """Refine every bracketed crossing at once to near machine precision."""
+    lo, hi, line = cells.lo, cells.hi, cells.line
+    at_lo = cells.flo == 0.0
+    at_hi = (cells.fhi == 0.0) & ~at_lo
+    inner = ~at_lo & ~at_hi
+    t = np.where(at_lo, lo, hi).astype(np.float64)
+    if np.any(inner):
+        res = _elementwise.find_root(
+            lines.value, (lo[inner], hi[inner]), args=(line[inner],)
+        )
+        t[inner] = res.x
+    return [float(v) for v in t], [int(i) for i in line]
+
+
+def _tangencies(
+    lines: _Line,
+    stuck: _Cells,
+    roots: list[list[tuple[float, Kind]]],
+    unresolved: list[list[tuple[float, float]]],
+) -> None:
+    """Merge adjacent undecided cells; classify each cluster as touching or unresolved."""
+    order = np.lexsort((stuck.lo, stuck.line))
+    s = stuck.take(order)
+    new_cluster = np.ones(s.lo.size, dtype=bool)
+    new_cluster[1:] = (s.line[1:] != s.line[:-1]) | (s.lo[1:] > s.hi[:-1])
+    starts = np.flatnonzero(new_cluster)
+    ends = np.append(starts[1:], s.lo.size) - 1
+    lo, hi, line = s.lo[starts], s.hi[ends], s.line[starts]
+    # The extremum: bisect f' over the cluster where it changes sign, else take the end or
+    # midpoint of least |f|.
+    probe = np.stack([lo, 0.5 * (lo + hi), hi])
+    _, _, dprobe = lines.points(probe.ravel(), np.tile(line, 3))
+    dprobe = dprobe.reshape(3, -1)
+    a, b = lo.copy(), hi.copy()
+    da = dprobe[0]
+    for _ in range(60):
+        m = 0.5 * (a + b)
+        _, _, dm = lines.points(m, line)
+        go_right = (dm > 0.0) == (da > 0.0)
+        a = np.where(go_right, m, a)
+        da = np.where(go_right, dm, da)
+        b = np.where(go_right, b, m)
+    has_turn = (dprobe[0] > 0.0) != (dprobe[2] > 0.0)
+    candidates = np.stack([lo, 0.5 * (lo + hi), hi, 0.5 * (a + b)])
+    fc, ec, _ = lines.points(candidates.ravel(), np.tile(line, 4))
+    fc, ec = fc.reshape(4, -1), ec.reshape(4, -1)
+    pick = np.where(has_turn, 3, np.argmin(np.abs(fc[:3]), axis=0))
+    cols = np.arange(lo.size)
+    x_star, f_star, e_star = candidates[pick, cols], fc[pick, cols], ec[pick, cols]
+    within = np.abs(f_star) <= e_star
+    scale = np.maximum(1.0, np.abs(x_star))
+    # A point tangency turns (f' changes sign) in a narrow cluster; a flat piece does not.
+    narrow = has_turn & ((hi - lo) <= 1e4 * TANGENCY_SCALE * scale)
+    # The sign on each side, just outside the cluster, where it is no longer lost in rounding.
+    side = np.zeros((2, lo.size))
+    for step in (1.0, 4.0, 16.0, 64.0, 256.0):
+        d = step * np.maximum(hi - lo, TANGENCY_SCALE * scale)
+        pts = np.concatenate([lo - d, hi + d])
+        fo, eo, _ = lines.points(pts, np.tile(line, 2))
+        known = (np.abs(fo) > eo).reshape(2, -1)
+        side = np.where((side == 0.0) & known, np.sign(fo).reshape(2, -1), side)
+    for k in range(lo.size):
+        i = int(line[k])
+        if within[k] and narrow[k] and side[0, k] != 0.0 and side[0, k] == side[1, k]:
+            roots[i].append((float(x_star[k]), "touching"))
+        elif within[k] and narrow[k] and side[0, k] != 0.0 and side[0, k] == -side[1, k]:
+            roots[i].append((float(x_star[k]), "crossing"))
+        else:
+            unresolved[i].append((float(lo[k]), float(hi[k])))
+
+
+# -- the public entry point -------------------------------------------------------------------
+
+
+def _resolve_at(net: Network, at: dict[str, float] | None) -> dict[int, float]:
+    at = dict(at or {})
+    fixed: dict[int, float] = {}
+    for name, value in at.items():
+        if name not in net.input_names:
+            raise OptionError(
+                f"--at names unknown input {name!r}; the network's inputs are "
+                f"{', '.join(net.input_names)}"
+            )
+        index = net.input_names.index(name)
+        if index < 2:
+            raise OptionError(
+                f"--at {name}: {name} is the solved or swept input; "
+                f"--at sets only inputs beyond the first two"
+            )
+        if not np.isfinite(value):
+            raise OptionError(f"--at {name}={value!r}: the value must be finite")
+        fixed[index] = float(value)
+    missing = [net.input_names[k] for k in range(2, net.n_inputs) if k not in fixed]
+    if missing:
+        raise OptionError(
+            f"the network has inputs beyond x1 and x2 with no value: give "
+            + " ".join(f"--at {m}=VALUE" for m in missing)
+        )
+    return fixed
+
+
+def _margins(
+    net: Network,
+    between: tuple[str, str] | None,
+    threshold: float | None,
+    argmax: bool,
+) -> list[Margin]:
+    if net.n_inputs < 2:
+        raise OptionError(
+            f"the network has {net.n_inputs} input; netbound solves for x1 along lines of "
+            "constant x2, which needs at least two inputs"
+        )
+    if argmax:
+        if between is not None or threshold is not None:
+            raise OptionError("--argmax cannot be combined with --between or --threshold")
+        if net.n_outputs < 2:
+            raise OptionError("--argmax needs a network with two or more outputs")
+        names = net.output_names
+        return [margin_between(net, a, b) for a, b in combinations(names, 2)]
+    if net.n_outputs == 1:
+        if between is not None:
+            raise OptionError(
+                "--between needs two outputs; this network has one (use --threshold)"
+            )
+        return [margin_threshold(net, threshold)]
+    if threshold is not None:
+        raise OptionError(
+            f"--threshold is for single-output networks; this one has {net.n_outputs} "
+            "outputs (use --between A B)"
+        )
+    a, b = between if between is not None else net.output_names[:2]
+    return [margin_between(net, a, b)]
+
+
+def _bases(net: Network, x2: FloatArray, fixed: dict[int, float]) -> FloatArray:
+    base = np.zeros((x2.size, net.n_inputs))
+    base[:, 1] = x2
+    for k, v in fixed.items():
+        base[:, k] = v
+    return base
+
+
+def solve_iter(
+    network: Network,
+    x2: Iterable[float],
+    *,
+    between: tuple[str, str] | None = None,
+    threshold: float | None = None,
+    argmax: bool = False,
+    at: dict[str, float] | None = None,
+    x1_range: tuple[float, float] | None = None,
+    chunk: int = CHUNK,
+) -> Iterator[SliceResult]:
+    """Like :func:`solve`, but lazily: slices are solved ``chunk`` at a time.
+
+    Memory stays bounded however long ``x2`` is; results come out in input order.
+    """
+    margins = _margins(network, between, threshold, argmax)
+    fixed = _resolve_at(network, at)
+    _check_window(x1_range)
+    if chunk < 1:
+        raise OptionError(f"chunk must be >= 1, got {chunk}")
+    values = iter(x2)
+    while True:
+        block = np.fromiter(islice(values, chunk), dtype=np.float64)
+        if block.size == 0:
+            return
+        bad = ~np.isfinite(block)
+        if np.any(bad):
+            raise OptionError(f"x2 value {block[bad][0]!r} is not finite")
+        base = _bases(network, block, fixed)
+        if argmax:
+            yield from _argmax_results(network, margins, base, block, x1_range)
+        else:
+            for value, sol in zip(block, solve_lines(margins[0], base, 0, x1_range), strict=True):
+                yield SliceResult(
+                    float(value),
+                    tuple(Root(t, kind) for t, kind in sol.roots),
+                    sol.unresolved,
+                    sol.everywhere,
+                    sol.complete,
+                    sol.evaluations,
+                )
+
+
+def solve(
+    network: Network,
+    x2: Iterable[float],
+    *,
+    between: tuple[str, str] | None = None,
+    threshold: float | None = None,
+    argmax: bool = False,
+    at: dict[str, float] | None = None,
+    x1_range: tuple[float, float] | None = None,
+) -> list[SliceResult]:
+    """Every x1 on the decision boundary, for each x2, certified.
+
+    Parameters
+    ----------
+    network
+        The network (see :func:`netbound.load`).
+    x2
+        Values of the second input; one result per value, in order.
+    between
+        The two outputs whose boundary ``z_a = z_b`` is sought; default the first two.
+    threshold
+        For single-output networks: the boundary is ``z = threshold`` (default 0.5 for a
+        sigmoid output, 0 otherwise).
+    argmax
+        Find where the predicted class (the largest output) changes instead.
+    at
+        Values of the inputs beyond the first two, by name.
+    x1_range
+        Search only ``lo <= x1 <= hi``; default the whole real line.
+
+    Returns
+    -------
+    list of SliceResult
+        One per x2 value.
+
+    Examples
+    --------
+    >>> import netbound
+    >>> net = netbound.Network.from_layers([([[1.0, 1.0]], [0.0], "sigmoid")])
+    >>> [r.x1 for r in netbound.solve(net, [0.5])[0].roots]
+    [-0.5]
+    """
+    return list(
+        solve_iter(
+            network,
+            x2,
+            between=between,
+            threshold=threshold,
+            argmax=argmax,
+            at=at,
+            x1_range=x1_range,
+        )
+    )
+
+
+def _argmax_results(
+    net: Network,
+    margins: list[Margin],
+    base: FloatArray,
+    x2: FloatArray,
+    window: tuple[float, float] | None,
+) -> Iterator[SliceResult]:
+    """Where the largest output changes: pairwise roots at which the pair is on top."""
+    names = net.output_names
+    per_pair = [solve_lines(m, base, 0, window) for m in margins]
+    pairs = list(combinations(range(len(names)), 2))
+    for s in range(base.shape[0]):
+        found: list[Root] = []
+        unresolved: list[tuple[float, float]] = []
+        complete = True
+        evaluations = 0
+        for (a, b), sols in zip(pairs, per_pair, strict=True):
+            sol = sols[s]
+            evaluations += sol.evaluations
+            complete &= sol.complete
+            if sol.everywhere:
+                continue
+            for t, kind in sol.roots:
+                root = _class_change(net, base[s], t, a, b, kind)
+                if root is not None:
+                    found.append(root)
+            for lo, hi in sol.unresolved:
+                if not _dominated(net, margins, base[s], lo, hi, a, b):
+                    unresolved.append((lo, hi))
+        found.sort(key=lambda r: r.x1)
+        yield SliceResult(
+            float(x2[s]),
+            tuple(found),
+            tuple(sorted(unresolved)),
+            False,
+            complete and not unresolved,
+            evaluations,
+        )
+
+
+def _class_change(
+    net: Network, base: FloatArray, t: float, a: int, b: int, kind: Kind
+) -> Root | None:
+    """The class change at a root of ``pre_a - pre_b``, or None if another class is on top."""
+    x = base.copy()
+    x[0] = t
+    pre = net.preactivations(x[None, :])[0]
+    scale = float(np.max(np.abs(pre))) + 1.0
+    tol = 1e-9 * scale
+    top = max(pre[a], pre[b])
+    others = np.delete(pre, [a, b])
+    if others.size and np.max(others) > top + tol:
+        return None
+    names = net.output_names
+    step = 1e-7 * max(1.0, abs(t))
+    xs = np.stack([x, x])
+    xs[0, 0], xs[1, 0] = t - step, t + step
+    side = np.argmax(net.preactivations(xs), axis=1)
+    left, right = names[int(side[0])], names[int(side[1])]
+    if kind == "crossing" and left == right:
+        left, right = (names[b], names[a]) if side[1] == a else (names[a], names[b])
+    return Root(t, kind, left, right)
+
+
+def _dominated(
+    net: Network,
+    margins: list[Margin],
+    base: FloatArray,
+    lo: float,
+    hi: float,
+    a: int,
+    b: int,
+) -> bool:
+    """True when some third output is provably above both a and b on ``[lo, hi]``."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return False
+    pairs = list(combinations(range(net.n_outputs), 2))
+    for c in range(net.n_outputs):
+        if c in (a, b):
+            continue
+        above = True
+        for other in (a, b):
+            key = (min(c, other), max(c, other))
+            margin = margins[pairs.index(key)]
+            w, cc, cabs = margin.line_affine(base[None, :], 0)
+            flo, fhi, _, _ = margin.cells(w, cc, cabs, np.array([lo]), np.array([hi]))
+            # margin is pre_key0 - pre_key1; c above other means its sign favours c.
+            proven = flo[0] > 0.0 if key[0] == c else fhi[0] < 0.0
+            above &= bool(proven)
+        if above:
+            return True
+    return False
+
+
+# -- the design's method, kept as the baseline ------------------------------------------------
+
+
+def solve_grid(
+    network: Network,
+    x2: Sequence[float],
+    *,
+    between: tuple[str, str] | None = None,
+    threshold: float | None = None,
+    at: dict[str, float] | None = None,
+    x1_range: tuple[float, float] = (-50.0, 50.0),
+    points: int = 2001,
+) -> list[SliceResult]:
+    """The design's original method: sign changes on a grid, refined by ``brentq``.
+
+    Kept as the baseline of the benchmarks.  It misses pairs of roots closer than the grid
+    step, every tangency and everything outside ``x1_range``, so ``complete`` is False.
+    """
+    margin = _margins(network, between, threshold, False)[0]
+    fixed = _resolve_at(network, at)
+    grid = np.linspace(x1_range[0], x1_range[1], points)
+    out = []
+    for value in x2:
+        base = _bases(network, np.array([float(value)]), fixed)[0]
+        xs = np.tile(base, (points, 1))
+        xs[:, 0] = grid
+        f = margin.value(xs)
+        idx = np.flatnonzero(np.signbit(f[:-1]) != np.signbit(f[1:]))
+        found = []
+        for i in idx:
+            one: Callable[[float], float] = _scalar(margin, base)
+            found.append(Root(float(brentq(one, grid[i], grid[i + 1], xtol=1e-15)), "crossing"))
+        out.append(SliceResult(float(value), tuple(found), (), False, False, points))
+    return out
+
+
+def _scalar(margin: Margin, base: FloatArray) -> Callable[[float], float]:
+    def f(t: float) -> float:
+        x = base.copy()
+        x[0] = t
+        return float(margin.value(x))
+
+    return f
