@@ -25,6 +25,12 @@ def softplus(u: FloatArray) -> FloatArray:
     return np.logaddexp(0.0, u)
 
 
+def _sigmoid_slope(u: FloatArray) -> FloatArray:
+    """sigmoid'(u) = sigmoid(u) * sigmoid(-u): accurate for both signs, unlike s * (1 - s),
+    which cancels to 0 for u > 37 while sigmoid'(-u) is still about 1e-17."""
+    return np.asarray(expit(u) * expit(-u), dtype=np.float64)
+
+
 def apply(name: str, u: FloatArray, alpha: float = 0.01) -> FloatArray:
     """Apply activation ``name`` elementwise (``softmax`` along the last axis)."""
     if name == "sigmoid":
@@ -34,6 +40,8 @@ def apply(name: str, u: FloatArray, alpha: float = 0.01) -> FloatArray:
     if name == "relu":
         return np.maximum(u, 0.0)
     if name == "leaky_relu":
+        if alpha == 0.0:  # 0 * -inf would be NaN
+            return np.maximum(u, 0.0)
         return np.where(u >= 0.0, u, alpha * u)
     if name == "softplus":
         return softplus(u)
@@ -49,11 +57,9 @@ def apply(name: str, u: FloatArray, alpha: float = 0.01) -> FloatArray:
 def derivative(name: str, u: FloatArray, alpha: float = 0.01) -> FloatArray:
     """Derivative of an elementwise activation (the right derivative at a ReLU kink)."""
     if name == "sigmoid":
-        s = expit(u)
-        return np.asarray(s * (1.0 - s), dtype=np.float64)
-    if name == "tanh":
-        t = np.tanh(u)
-        return 1.0 - t * t
+        return _sigmoid_slope(u)
+    if name == "tanh":  # 1 - tanh(u)^2 = 4 sigmoid'(2u), without the cancellation
+        return 4.0 * _sigmoid_slope(2.0 * np.asarray(u, dtype=np.float64))
     if name == "relu":
         return (u >= 0.0).astype(np.float64)
     if name == "leaky_relu":
@@ -67,15 +73,12 @@ def derivative(name: str, u: FloatArray, alpha: float = 0.01) -> FloatArray:
 
 def second_derivative(name: str, u: FloatArray, alpha: float = 0.01) -> FloatArray:
     """Second derivative of an elementwise activation (0 for the piecewise affine ones)."""
-    if name == "sigmoid":
-        s = expit(u)
-        return np.asarray(s * (1.0 - s) * (1.0 - 2.0 * s), dtype=np.float64)
+    if name == "sigmoid":  # s (1 - s) (1 - 2 s), with 1 - 2 s = -tanh(u / 2)
+        return -_sigmoid_slope(u) * np.tanh(0.5 * np.asarray(u, dtype=np.float64))
     if name == "tanh":
-        t = np.tanh(u)
-        return -2.0 * t * (1.0 - t * t)
+        return -2.0 * np.tanh(u) * derivative("tanh", u)
     if name == "softplus":
-        s = expit(u)
-        return np.asarray(s * (1.0 - s), dtype=np.float64)
+        return _sigmoid_slope(u)
     return np.zeros_like(u)
 
 
@@ -88,7 +91,9 @@ def inverse(name: str, t: float, alpha: float = 0.01) -> float | None:
     if name == "identity":
         return t
     if name == "leaky_relu":
-        return t if t >= 0.0 else t / alpha
+        if t >= 0.0:
+            return t
+        return t / alpha if alpha > 0.0 else None
     if name == "softplus":
         return float(t + np.log(-np.expm1(-t))) if t > 0.0 else None
     if name == "relu":

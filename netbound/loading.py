@@ -19,8 +19,9 @@ from netbound.errors import NetworkFileError, ProbeMismatchError
 from netbound.network import FloatArray, Layer, Network
 
 PROBE_RTOL = 1e-6
-_EDGE = re.compile(r"^\s*([xyz])(\d+)\s*(?:->|→)\s*([xyz])(\d+)\s*$")
-_UNIT = re.compile(r"^\s*([xyz])(\d+)\s*$")
+# At most 9 digits: int() refuses strings of thousands of digits with a ValueError.
+_EDGE = re.compile(r"^\s*([xyz])(\d{1,9})\s*(?:->|→)\s*([xyz])(\d{1,9})\s*$")
+_UNIT = re.compile(r"^\s*([xyz])(\d{1,9})\s*$")
 
 
 def load(path: str | Path) -> Network:
@@ -78,6 +79,11 @@ def loads(raw: bytes | str, name: str = "<string>") -> Network:
         ) from None
     except RecursionError:
         raise NetworkFileError(f"{name}: not valid JSON (nested too deeply)") from None
+    except ValueError:  # int() refuses integers longer than sys.get_int_max_str_digits()
+        raise NetworkFileError(
+            f"{name}: an integer in the file has thousands of digits, far too large for a float; "
+            "expected finite numbers"
+        ) from None
     return network_from_json(doc, name)
 
 
@@ -163,9 +169,13 @@ def _matrix(value: Any, name: str, where: str) -> FloatArray:
 def _names(value: Any, name: str, field: str, count: int, prefix: str) -> tuple[str, ...]:
     if value is None:
         return tuple(f"{prefix}{i + 1}" for i in range(count))
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, list):
         raise NetworkFileError(f"{name}: '{field}' is {_kind(value)}; expected a list of names")
     for i, v in enumerate(value):
+        if not isinstance(v, str):
+            raise NetworkFileError(
+                f"{name}: {field}[{i}] is {_kind(v)}; expected a name (a string)"
+            )
         if not v.strip():
             raise NetworkFileError(f"{name}: {field}[{i}] is empty; give every {field[:-1]} a name")
     if len(value) != count:
@@ -177,7 +187,7 @@ def _names(value: Any, name: str, field: str, count: int, prefix: str) -> tuple[
     for v in value:
         if v in seen:
             raise NetworkFileError(
-                f"{name}: {field} name {json.dumps(v)} appears twice; names must be unique"
+                f"{name}: {field[:-1]} name {json.dumps(v)} appears twice; names must be unique"
             )
         seen.add(v)
     return tuple(value)
@@ -219,7 +229,8 @@ def _layered(doc: dict[str, Any], name: str) -> Network:
             if key not in raw:
                 raise NetworkFileError(f"{name}: {where} has no '{key}'")
         weights = _matrix(raw["weights"], name, f"{where}.weights")
-        if _layout(raw.get("layout", top_layout), name, f"{where}.layout") == "in_out":
+        in_out = _layout(raw.get("layout", top_layout), name, f"{where}.layout") == "in_out"
+        if in_out:
             weights = weights.T.copy()
         biases = _vector(raw["biases"], name, f"{where}.biases")
         act = raw["activation"]
@@ -241,12 +252,24 @@ def _layered(doc: dict[str, Any], name: str) -> Network:
                 )
         n_out = weights.shape[0]
         if len(biases) != n_out:
+            if in_out:  # the file holds the matrix in x out: one column per unit
+                shape = f"{n_out} columns (one per unit, in x out as \"layout\" is \"in_out\")"
+                hint = " or set \"layout\": \"out_in\""
+            else:
+                shape = f"{n_out} rows (one per unit, out x in)"
+                hint = " or set \"layout\": \"in_out\""
             raise NetworkFileError(
                 f"{name}: {where}.biases has {len(biases)} entries but {where}.weights has "
-                f"{n_out} rows (one per unit, out x in); give one bias per unit"
-                + (" or set \"layout\": \"in_out\"" if len(biases) == weights.shape[1] else "")
+                f"{shape}; give one bias per unit"
+                + (hint if len(biases) == weights.shape[1] else "")
             )
         if layers and weights.shape[1] != layers[-1].n_out:
+            if in_out:
+                raise NetworkFileError(
+                    f"{name}: {where}.weights has {weights.shape[1]} rows but "
+                    f"layers[{k - 1}] has {layers[-1].n_out} units; with \"layout\": \"in_out\" "
+                    "there is one row per unit of the previous layer (in x out)"
+                )
             raise NetworkFileError(
                 f"{name}: {where}.weights rows have {weights.shape[1]} entries but "
                 f"layers[{k - 1}] has {layers[-1].n_out} units; each row holds one weight "
@@ -271,10 +294,15 @@ def _layout(value: Any, name: str, where: str) -> str:
 
 
 def _check_probe(net: Network, probe: Any, name: str) -> None:
-    if not isinstance(probe, dict) or "input" not in probe or "output" not in probe:
+    if not isinstance(probe, dict):
         raise NetworkFileError(
             f"{name}: 'probe' is {_kind(probe)}; expected {{\"input\": [...], \"output\": [...]}}"
         )
+    for key in ("input", "output"):
+        if key not in probe:
+            raise NetworkFileError(
+                f"{name}: 'probe' has no '{key}'; expected {{\"input\": [...], \"output\": [...]}}"
+            )
     x = _vector(probe["input"], name, "probe.input")
     y = _vector(probe["output"], name, "probe.output")
     if len(x) != net.n_inputs:
@@ -288,13 +316,14 @@ def _check_probe(net: Network, probe: Any, name: str) -> None:
         )
     got = net.forward(x)
     scale = np.maximum(np.abs(y), 1e-300)
-    bad = np.abs(got - y) > PROBE_RTOL * np.maximum(scale, np.abs(got))
+    # Written as "not within" so that a NaN output (overflowing weights) is a mismatch too.
+    bad = ~(np.abs(got - y) <= PROBE_RTOL * np.maximum(scale, np.abs(got)))
     if np.any(bad):
         j = int(np.argmax(bad))
         raise ProbeMismatchError(
-            f"{name}: probe mismatch: output {net.output_names[j]} is {got[j]!r} for "
-            f"probe.input but probe.output says {y[j]!r}; the weights are probably transposed "
-            "or in another order (check \"layout\")"
+            f"{name}: probe mismatch: output {net.output_names[j]} is {float(got[j])!r} for "
+            f"probe.input but probe.output says {float(y[j])!r}; the weights are probably "
+            "transposed or in another order (check \"layout\")"
         )
 
 
@@ -304,6 +333,12 @@ def _named_edges(doc: dict[str, Any], name: str) -> Network:
             raise NetworkFileError(
                 f"{name}: unknown top-level field {json.dumps(key)}; the named-edge format "
                 "has 'weights' and 'biases'"
+            )
+    for key in ("weights", "biases"):
+        if key not in doc:
+            example = '{"x1->y1": 0.5}' if key == "weights" else '{"y1": 0.1}'
+            raise NetworkFileError(
+                f"{name}: no '{key}'; the named-edge format needs an object like {example}"
             )
     weights = doc.get("weights")
     biases = doc.get("biases")
@@ -348,28 +383,30 @@ def _named_edges(doc: dict[str, Any], name: str) -> Network:
     for letter, what in (("x", "inputs"), ("y", "hidden units"), ("z", "outputs")):
         if n[letter] == 0:
             raise NetworkFileError(f"{name}: no {what} ({letter}1, {letter}2, ...) in the file")
-    w1 = np.zeros((n["y"], n["x"]))
-    w2 = np.zeros((n["z"], n["y"]))
-    for (src, dst, mat) in (("x", "y", w1), ("y", "z", w2)):
+    # Check completeness before allocating: a key like "x99999999999->y1" must give a
+    # "missing weight" message, not a MemoryError.  Among any len(edges) + 1 distinct keys one
+    # is missing, so these loops stop early when the file is incomplete.
+    for src, dst in (("x", "y"), ("y", "z")):
         for i in range(1, n[src] + 1):
             for j in range(1, n[dst] + 1):
-                key = (src, i, dst, j)
-                if key not in edges:
+                if (src, i, dst, j) not in edges:
                     raise NetworkFileError(
                         f"{name}: missing weight \"{src}{i}->{dst}{j}\"; every edge between "
                         "consecutive layers needs a weight (write 0 for none)"
                     )
-                mat[j - 1, i - 1] = edges[key]
-    b1 = np.zeros(n["y"])
-    b2 = np.zeros(n["z"])
-    for letter, vec in (("y", b1), ("z", b2)):
+    for letter in "yz":
         for j in range(1, n[letter] + 1):
             if (letter, j) not in units:
                 raise NetworkFileError(
                     f"{name}: missing bias \"{letter}{j}\"; every hidden and output unit needs "
                     "a bias (write 0 for none)"
                 )
-            vec[j - 1] = units[(letter, j)]
+    w1 = np.zeros((n["y"], n["x"]))
+    w2 = np.zeros((n["z"], n["y"]))
+    for (a, i, _b, j), value in edges.items():
+        (w1 if a == "x" else w2)[j - 1, i - 1] = value
+    b1 = np.array([units[("y", j)] for j in range(1, n["y"] + 1)], dtype=float)
+    b2 = np.array([units[("z", j)] for j in range(1, n["z"] + 1)], dtype=float)
     layers = (Layer(w1, b1, "sigmoid"), Layer(w2, b2, "sigmoid"))
     return Network(
         layers,

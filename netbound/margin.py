@@ -88,6 +88,10 @@ class Margin:
     offset: float
     offset_abs: float
     label: str
+    #: The readout as signed (row, bias) parts of the output layer and the threshold level,
+    #: kept unrounded for the exact limit of the margin in :meth:`rays`.
+    parts: tuple[tuple[int, FloatArray, float], ...] = ()
+    level: float = 0.0
 
     @property
     def piecewise_affine(self) -> bool:
@@ -290,7 +294,78 @@ class Margin:
                 shi[:, 0] + se,
                 radius,
             )
-        return np.where(ok, sign, 0.0), slo[:, 0] - se
+        sign = np.where(ok, sign, 0.0)
+        if np.any(sign == 0.0) and self._saturating_single_layer():
+            todo = sign == 0.0
+            sign[todo] = self._asymptotic_sign(w, c[todo], radius[todo])
+        return sign, slo[:, 0] - se
+
+    def _saturating_single_layer(self) -> bool:
+        return (
+            len(self.hidden) == 1
+            and self.hidden[0].activation in activations.BOUNDED
+            and bool(self.parts)
+        )
+
+    def _asymptotic_sign(self, w: FloatArray, c: FloatArray, radius: FloatArray) -> FloatArray:
+        """The sign on the ray ``t >= R`` from the exponential decay of each unit to its limit.
+
+        For one hidden layer of saturating units the margin is ``L + sum_i A_i g_i(t)``, with
+        ``L`` its limit and ``g_i = sigma(-(rho_i t + q_i))`` decaying like ``e^{-rho_i t}``
+        (sigmoid: rho = |w|; tanh(u) = +-(1 - 2 sigma(-2|u|)): rho = 2|w|).  When ``L`` is
+        exactly 0 -- a limit computed exactly from the weights as fractions -- the slowest
+        decaying terms decide the sign, once they outweigh all faster ones at ``t = R``.
+        """
+        from fractions import Fraction
+
+        layer = self.hidden[0]
+        tanh = layer.activation == "tanh"
+        m = 2.0 if tanh else 1.0
+        k = 2.0 if tanh else 1.0
+        out = np.zeros(c.shape[0])
+        if np.any(w == 0.0):
+            return out  # a constant unit's value is not exact: no exact limit
+        lim = np.where(w > 0.0, 1.0, -1.0 if tanh else 0.0)
+        exact = -Fraction(self.level)
+        for sign, row, bias in self.parts:
+            total = Fraction(bias) + sum(
+                (Fraction(float(x)) * Fraction(float(y)) for x, y in zip(row, lim, strict=True)),
+                Fraction(0),
+            )
+            exact += sign * total
+        if exact != 0:
+            return out  # a nonzero limit is proven by the interval test once R is large
+        d = self.readout
+        live = d != 0.0
+        if not np.any(live):
+            return out
+        s = np.sign(w)
+        rho = m * np.abs(w)
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            # log |A_i| and the sign of A_i (the deviation from the limit is -sgn(w) k g_i).
+            log_a = np.log(np.abs(d) * k)[None, :] - m * s[None, :] * c
+            sign_a = -s * np.sign(d)
+            z_r = m * (np.abs(w)[None, :] * radius[:, None] + s[None, :] * c)
+            shrink = 1.0 / (1.0 + np.exp(-z_r))
+            slow = np.min(np.where(live, rho, np.inf))
+            lead = live & (rho == slow)
+            scale = np.max(np.where(lead[None, :], log_a, -np.inf), axis=1, keepdims=True)
+            a = np.exp(log_a - scale)
+            g_lo = np.where(sign_a > 0.0, a * shrink, -a)
+            g_hi = np.where(sign_a > 0.0, a, -a * shrink)
+            lead_lo = np.sum(np.where(lead, g_lo, 0.0), axis=1)
+            lead_hi = np.sum(np.where(lead, g_hi, 0.0), axis=1)
+            rest = np.sum(
+                np.where(
+                    live & ~lead, np.exp(log_a - scale - (rho - slow) * radius[:, None]), 0.0
+                ),
+                axis=1,
+            )
+            margin = 1e-9 * (np.abs(lead_lo) + np.abs(lead_hi)) + rest
+            ok = np.all(z_r > 0.0, axis=1)
+        out[ok & (lead_lo > margin)] = 1.0
+        out[ok & (lead_hi < -margin)] = -1.0
+        return out
 
     @staticmethod
     def _ray_sign(
@@ -390,6 +465,7 @@ def margin_between(net: Network, a: str, b: str) -> Margin:
         offset=float(biases[i] - biases[j]),
         offset_abs=float(abs(biases[i]) + abs(biases[j])),
         label=f"{a} = {b}",
+        parts=((1, weights[i], float(biases[i])), (-1, weights[j], float(biases[j]))),
     )
 
 
@@ -431,6 +507,8 @@ def margin_threshold(net: Network, threshold: float | None = None, output: int =
         offset=float(biases[output] - level),
         offset_abs=float(abs(biases[output]) + abs(level)),
         label=f"{name} = {t!r}",
+        parts=((1, weights[output], float(biases[output])),),
+        level=float(level),
     )
 
 

@@ -84,7 +84,9 @@ class Network:
         >>> net.forward([[2.0, 5.0]]).tolist()
         [[2.0]]
         """
-        return self.layers[-1].activate(self.preactivations(x))
+        pre = self.preactivations(x)
+        with np.errstate(over="ignore", invalid="ignore"):  # softmax of overflowed (inf) values
+            return self.layers[-1].activate(pre)
 
     def to_json(self) -> dict[str, Any]:
         """The network as a layered-JSON document (CONTRACT section 2)."""

@@ -37,8 +37,6 @@ Kind = Literal["crossing", "touching"]
 #: Width below which a cell whose midpoint value is lost in rounding stops being split
 #: (relative to max(1, |t|)): the scale at which a double root becomes a cluster.
 TANGENCY_SCALE = 1e-7
-#: Saturation level of the first-layer units used to place the first radius.
-SATURATION = 40.0
 MAX_ROUNDS = 400
 MAX_RADIUS_DOUBLINGS = 80
 CHUNK = 2048
@@ -312,7 +310,7 @@ def _tails(lines: _Line) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray
     n = lines.n
     nz = w != 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        reach = np.where(nz, (np.abs(c) + SATURATION) / np.abs(np.where(nz, w, 1.0)), 0.0)
+        reach = np.where(nz, (np.abs(c) + 2.0) / np.abs(np.where(nz, w, 1.0)), 0.0)
     start = np.maximum(1.0, reach.max(axis=1))
     edges = []
     signs = []
