@@ -1,6 +1,13 @@
-"""netbound: every point of the decision boundary of small feed-forward networks, certified."""
+"""netbound: every point of the decision boundary of small feed-forward networks, certified.
+
+The public API is imported lazily (PEP 562), so that the command line answers ``--version``
+and ``--help`` without loading numpy and scipy.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from netbound.errors import (
     DataError,
@@ -10,15 +17,49 @@ from netbound.errors import (
     OptionError,
     ProbeMismatchError,
 )
-from netbound.loading import load, loads
-from netbound.margin import Margin, margin_between, margin_threshold
-from netbound.network import Layer, Network
-from netbound.solver import LineSolution, Root, SliceResult, solve, solve_grid, solve_iter, solve_lines
+
+if TYPE_CHECKING:
+    from netbound.expsum import ExpSum, expsum
+    from netbound.frameworks import from_sklearn, from_torch
+    from netbound.loading import load, loads
+    from netbound.margin import Margin, margin_between, margin_threshold
+    from netbound.network import Layer, Network
+    from netbound.solver import (
+        LineSolution,
+        Root,
+        SliceResult,
+        solve,
+        solve_grid,
+        solve_iter,
+        solve_lines,
+    )
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "ExpSum": "expsum",
+    "expsum": "expsum",
+    "from_sklearn": "frameworks",
+    "from_torch": "frameworks",
+    "load": "loading",
+    "loads": "loading",
+    "Margin": "margin",
+    "margin_between": "margin",
+    "margin_threshold": "margin",
+    "Layer": "network",
+    "Network": "network",
+    "LineSolution": "solver",
+    "Root": "solver",
+    "SliceResult": "solver",
+    "solve": "solver",
+    "solve_grid": "solver",
+    "solve_iter": "solver",
+    "solve_lines": "solver",
+}
+
 __all__ = [
     "DataError",
+    "ExpSum",
     "Layer",
     "LineSolution",
     "Margin",
@@ -31,6 +72,9 @@ __all__ = [
     "Root",
     "SliceResult",
     "__version__",
+    "expsum",
+    "from_sklearn",
+    "from_torch",
     "load",
     "loads",
     "margin_between",
@@ -40,3 +84,16 @@ __all__ = [
     "solve_iter",
     "solve_lines",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'netbound' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"netbound.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

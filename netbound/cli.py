@@ -65,6 +65,7 @@ def _boundary_options(func: F) -> F:
             "--threshold",
             type=float,
             default=None,
+            metavar="T",
             help="Single-output networks: the boundary z = T (default 0.5 for a sigmoid "
             "output, else 0).",
         ),

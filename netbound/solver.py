@@ -26,8 +26,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import brentq
-from scipy.optimize import elementwise as _elementwise
 
 from netbound.errors import OptionError
 from netbound.margin import EPS, FloatArray, IntArray, Margin, margin_between, margin_threshold
@@ -368,7 +366,9 @@ def _polish(lines: _Line, cells: _Cells) -> tuple[list[float], list[int]]:
     inner = ~at_lo & ~at_hi
     t = np.where(at_lo, lo, hi).astype(np.float64)
     if np.any(inner):
-        res = _elementwise.find_root(
+        from scipy.optimize import elementwise  # imported here: it is slow to import
+
+        res = elementwise.find_root(
             lines.value, (lo[inner], hi[inner]), args=(line[inner],)
         )
         t[inner] = res.x
@@ -713,6 +713,8 @@ def solve_grid(
     Kept as the baseline of the benchmarks.  It misses pairs of roots closer than the grid
     step, every tangency and everything outside ``x1_range``, so ``complete`` is False.
     """
+    from scipy.optimize import brentq
+
     margin = _margins(network, between, threshold, False)[0]
     fixed = _resolve_at(network, at)
     grid = np.linspace(x1_range[0], x1_range[1], points)
