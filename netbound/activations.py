@@ -26,9 +26,12 @@ def softplus(u: FloatArray) -> FloatArray:
 
 
 def _sigmoid_slope(u: FloatArray) -> FloatArray:
-    """sigmoid'(u) = sigmoid(u) * sigmoid(-u): accurate for both signs, unlike s * (1 - s),
-    which cancels to 0 for u > 37 while sigmoid'(-u) is still about 1e-17."""
-    return np.asarray(expit(u) * expit(-u), dtype=np.float64)
+    """sigmoid'(u) = e / (1 + e)^2 with e = exp(-|u|): one exponential that cannot overflow,
+    accurate for both signs, unlike s * (1 - s), which cancels to 0 for u > 37 while
+    sigmoid'(-u) is still about 1e-17."""
+    e = np.exp(-np.abs(u))
+    one_e = 1.0 + e
+    return np.asarray(e / (one_e * one_e), dtype=np.float64)
 
 
 def apply(name: str, u: FloatArray, alpha: float = 0.01) -> FloatArray:
@@ -101,9 +104,9 @@ def inverse(name: str, t: float, alpha: float = 0.01) -> float | None:
     return None
 
 
-def range_of(name: str, lo: FloatArray, hi: FloatArray, alpha: float = 0.01) -> tuple[
-    FloatArray, FloatArray
-]:
+def range_of(
+    name: str, lo: FloatArray, hi: FloatArray, alpha: float = 0.01
+) -> tuple[FloatArray, FloatArray]:
     """Exact range of a monotone activation over ``[lo, hi]`` (infinite ends allowed)."""
     return apply(name, lo, alpha), apply(name, hi, alpha)
 

@@ -64,9 +64,7 @@ def read_expected(path: Path, network: Network) -> Expected:
             raise DataError(f"{name}:{lineno}: values must be finite")
         kind = row[2].strip()
         if kind not in ("crossing", "touching"):
-            raise DataError(
-                f"{name}:{lineno}: kind {kind!r} is neither 'crossing' nor 'touching'"
-            )
+            raise DataError(f"{name}:{lineno}: kind {kind!r} is neither 'crossing' nor 'touching'")
         extra = (row[3].strip(), row[4].strip()) if out.argmax else ("", "")
         if x2 not in index:
             index[x2] = len(out.x2)

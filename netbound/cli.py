@@ -7,6 +7,7 @@ and ``--help`` answer at once.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +21,7 @@ from netbound.errors import DataError, NetboundError, OptionError
 
 if TYPE_CHECKING:
     from netbound.network import Network
+    from netbound.output import Format
     from netbound.solver import SliceResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -230,9 +232,7 @@ def _parse_x2_lines(stream: TextIO, label: str, sweep_name: str) -> Iterator[flo
         raise DataError(f"{label}: not UTF-8 text; the x2 file is plain text") from None
 
 
-def _progress(
-    results: Iterator[SliceResult], total: int | None, fmt: str
-) -> Iterator[SliceResult]:
+def _progress(results: Iterator[SliceResult], total: int | None, fmt: str) -> Iterator[SliceResult]:
     """Show a progress bar on stderr for long sweeps when stderr is a terminal."""
     if not sys.stderr.isatty() or (total is not None and total < 2000):
         yield from results
@@ -250,7 +250,9 @@ def _progress(
 
 @main.command()
 @click.argument("net", metavar="NET")
-@click.option("--x2", "x2", type=float, multiple=True, metavar="V", help="An x2 value (repeatable).")
+@click.option(
+    "--x2", "x2", type=float, multiple=True, metavar="V", help="An x2 value (repeatable)."
+)
 @click.option(
     "--x2-range",
     nargs=3,
@@ -286,7 +288,7 @@ def solve(
     threshold: float | None,
     argmax: bool,
     at: tuple[str, ...],
-    fmt: str,
+    fmt: Format,
 ) -> None:
     """Every x1 on the decision boundary of NET, for each x2.
 
@@ -312,12 +314,17 @@ def solve(
     results = solve_iter(
         network,
         values,
-        between=tuple(between) if between else None,  # type: ignore[arg-type]
+        between=between,
         threshold=threshold,
         argmax=argmax,
         at=at_values,
         x1_range=x1_range,
     )
+    # solve_iter and the x2 file are lazy: take the first result before any output, so that
+    # a bad option or an unreadable x2 file is reported with nothing written to stdout.
+    first = next(results, None)
+    if first is not None:
+        results = itertools.chain([first], results)
     names = (network.input_names[0], sweep_name)
     columns = [names[1], names[0], "kind"] + (["from", "to"] if argmax else [])
     pair = _pair_label(network, between, threshold, argmax)
@@ -334,8 +341,14 @@ def solve(
         header["argmax"] = True
     incomplete: list[float] = []
     title = f"{_describe(network, pair, argmax)}: every {names[0]} on the boundary"
-    with Renderer(fmt, sys.stdout, [*columns, "complete"] if fmt == "table" else columns,
-                  header, "results", title) as out:  # type: ignore[arg-type]
+    with Renderer(
+        fmt,
+        sys.stdout,
+        [*columns, "complete"] if fmt == "table" else columns,
+        header,
+        "results",
+        title,
+    ) as out:
         for result in _progress(results, total, fmt):
             if not result.complete:
                 incomplete.append(result.x2)
@@ -392,7 +405,7 @@ def constants(
     threshold: float | None,
     argmax: bool,
     at: tuple[str, ...],
-    fmt: str,
+    fmt: Format,
 ) -> None:
     """The exponential sum E(x1) of a one-hidden-layer sigmoid network at one x2.
 
@@ -411,9 +424,14 @@ def constants(
 
     if argmax:
         raise click.UsageError("constants takes one boundary: use --between, not --argmax")
+    if not math.isfinite(x2):
+        raise click.BadParameter(f"{x2!r} is not finite", param_hint="'--x2'")
     network = _load(net)
     margin = _margins(
-        network, tuple(between) if between else None, threshold, False  # type: ignore[arg-type]
+        network,
+        between,
+        threshold,
+        False,
     )[0]
     base = _bases(network, np.array([x2]), _resolve_at(network, _parse_at(at)))[0]
     es = expsum(margin, base)
@@ -430,7 +448,7 @@ def constants(
     }
     title = f"E(x1) at {network.input_names[1]}={x2!r}: Descartes bound V = {es.descartes_bound}"
     columns = ["label", "subset", "coefficient", "rate", "offset"]
-    with Renderer(fmt, sys.stdout, columns, header, "terms", title) as out:  # type: ignore[arg-type]
+    with Renderer(fmt, sys.stdout, columns, header, "terms", title) as out:
         for t in es.terms:
             subset = "{" + ",".join(map(str, t.subset)) + "}"
             out.add(
@@ -457,7 +475,7 @@ def json_log(value: float) -> float | None:
 # -- eval ----------------------------------------------------------------------------------
 
 
-@main.command("eval")
+@main.command("eval", context_settings={"ignore_unknown_options": True})
 @click.argument("net", metavar="NET")
 @click.argument("values", nargs=-1, type=float, metavar="V1 V2 ...")
 @_boundary_options
@@ -470,7 +488,7 @@ def eval_command(
     threshold: float | None,
     argmax: bool,
     at: tuple[str, ...],
-    fmt: str,
+    fmt: Format,
 ) -> None:
     """Run NET on one input vector: every output, the margin and the predicted output.
 
@@ -485,6 +503,9 @@ def eval_command(
     network = _load(net)
     if at:
         raise click.UsageError("eval takes every input as a value; --at is for solve")
+    for v in values:
+        if not math.isfinite(v):
+            raise click.BadParameter(f"{v!r} is not finite", param_hint="'V1 V2 ...'")
     if len(values) != network.n_inputs:
         raise click.UsageError(
             f"the network has {network.n_inputs} inputs ({', '.join(network.input_names)}); "
@@ -516,7 +537,7 @@ def eval_command(
     f = float(margin.value(x))
     header["margin"] = f
     rows.append([label, number(f)])
-    with Renderer(fmt, sys.stdout, ["name", "value"], header, None, net) as out:  # type: ignore[arg-type]
+    with Renderer(fmt, sys.stdout, ["name", "value"], header, None, net) as out:
         out.add(None, rows)
 
 
@@ -555,11 +576,16 @@ def check(
     if not (tol >= 0.0 and math.isfinite(tol)):
         raise click.BadParameter(f"must be a finite number >= 0, got {tol!r}", param_hint="'--tol'")
     network = _load(net)
+    if network.n_inputs < 2:
+        raise OptionError(
+            f"the network has {network.n_inputs} input; netbound solves for x1 along lines of "
+            "constant x2, which needs at least two inputs"
+        )
     table = read_expected(Path(expected), network)
     results = solve(
         network,
         table.x2,
-        between=tuple(between) if between else None,  # type: ignore[arg-type]
+        between=between,
         threshold=threshold,
         argmax=argmax or table.argmax,
         at=_parse_at(at),

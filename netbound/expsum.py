@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import numpy as np
 
 from netbound.errors import OptionError
-from netbound.margin import FloatArray, Margin
+from netbound.margin import Margin
+from netbound.network import FloatArray
 
 #: The derivation's names for H = 3: C0..C7 by subset (1-based unit numbers).
 SEED_LABELS = {
@@ -104,10 +105,8 @@ def expsum(margin: Margin, base: FloatArray) -> ExpSum:
             outside = [j for j in range(h) if j not in subset]
             coefficient = float(sum(d[j] for j in outside) - delta_b)
             one_based = tuple(i + 1 for i in subset)
-            if h == 3:
-                label = SEED_LABELS[one_based]
-            else:
-                label = "C{" + ",".join(map(str, one_based)) + "}"
+            generic = "C{" + ",".join(map(str, one_based)) + "}"
+            label = SEED_LABELS[one_based] if h == 3 else generic
             terms.append(
                 Term(
                     one_based,
@@ -119,7 +118,7 @@ def expsum(margin: Margin, base: FloatArray) -> ExpSum:
             )
     merged = _merge(terms)
     signs = [m.sign for m in merged if m.sign != 0]
-    changes = sum(1 for a, b in zip(signs, signs[1:], strict=False) if a != b)
+    changes = sum(1 for a, b in pairwise(signs) if a != b)
     return ExpSum(tuple(terms), tuple(merged), changes)
 
 

@@ -54,24 +54,45 @@ def _lipschitz(layer: Layer) -> float:
 def _imul(
     alo: FloatArray, ahi: FloatArray, blo: FloatArray, bhi: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Interval product, with 0 * inf taken as 0 (a zero factor here is exact)."""
-    with np.errstate(invalid="ignore"):
-        p = np.stack([alo * blo, alo * bhi, ahi * blo, ahi * bhi])
-    p = np.where(np.isnan(p), 0.0, p)
-    return p.min(axis=0), p.max(axis=0)
+    """Interval product ``[alo, ahi] * [blo, bhi]`` for a non-negative first factor.
+
+    (Activation slopes are never negative: every activation here is monotone.)
+    """
+    return blo * np.where(blo < 0.0, ahi, alo), bhi * np.where(bhi > 0.0, ahi, alo)
+
+
+def _mm(a: FloatArray, w: FloatArray) -> FloatArray:
+    """``a @ w.T`` for a batch of rows; einsum's plain loops beat BLAS for small layers."""
+    out: FloatArray = np.einsum("...k,mk->...m", a, w)
+    return out
+
+
+def _mv(a: FloatArray, r: FloatArray) -> FloatArray:
+    """``a @ r`` for a batch of rows."""
+    out: FloatArray = np.einsum("...k,k->...", a, r)
+    return out
 
 
 def _idot(
-    weights: FloatArray, lo: FloatArray, hi: FloatArray
+    weights: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    abs_weights: FloatArray | None = None,
+    gamma: float = 0.0,
 ) -> tuple[FloatArray, FloatArray]:
-    """Interval of ``weights @ v`` for ``v`` in ``[lo, hi]`` (batched over leading axes)."""
-    wp = np.maximum(weights, 0.0)
-    wn = np.minimum(weights, 0.0)
-    with np.errstate(invalid="ignore"):
-        # inf - inf cannot arise: lower ends are never +inf and upper ends never -inf.
-        out_lo = lo @ wp.T + hi @ wn.T
-        out_hi = hi @ wp.T + lo @ wn.T
-    return out_lo, out_hi
+    """Interval of ``weights @ v`` for ``v`` in ``[lo, hi]`` (batched over leading axes).
+
+    Midpoint-radius form ``W m +- |W| r``: two products instead of four.  ``r`` is rounded up
+    to cover the rounding of ``m`` and ``r``, and by ``gamma (|m| + r)``, which bounds the
+    rounding error of the products themselves (``gamma |W| max|v|``).  ``abs_weights`` may
+    be any bound on ``|W|`` (default ``|W|``).
+    """
+    mid = 0.5 * (lo + hi)
+    amid = np.abs(mid)
+    rad = 0.5 * (hi - lo) * (1.0 + 4.0 * EPS + gamma) + (EPS + gamma) * amid
+    centre = _mm(mid, weights)
+    spread = _mm(rad, np.abs(weights) if abs_weights is None else abs_weights)
+    return centre - spread, centre + spread
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,8 +130,8 @@ class Margin:
         v = np.asarray(x, dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             for layer in self.hidden:
-                v = layer.activate(v @ layer.weights.T + layer.biases)
-            out: FloatArray = v @ self.readout + self.offset
+                v = layer.activate(_mm(v, layer.weights) + layer.biases)
+            out: FloatArray = _mv(v, self.readout) + self.offset
         return out
 
     def gradient(self, x: ArrayLike) -> FloatArray:
@@ -120,7 +141,7 @@ class Margin:
         jac: FloatArray = np.broadcast_to(np.eye(n), (*v.shape[:-1], n, n))
         with np.errstate(over="ignore", invalid="ignore"):
             for layer in self.hidden:
-                pre = v @ layer.weights.T + layer.biases
+                pre = _mm(v, layer.weights) + layer.biases
                 slope = activations.derivative(layer.activation, pre, layer.alpha)
                 jac = slope[..., :, None] * np.einsum("mk,...kn->...mn", layer.weights, jac)
                 v = layer.activate(pre)
@@ -139,8 +160,8 @@ class Margin:
         w = weights[:, axis].copy()
         rest = weights.copy()
         rest[:, axis] = 0.0
-        c = base @ rest.T + biases
-        cabs = np.abs(base) @ np.abs(rest).T + np.abs(biases)
+        c = _mm(base, rest) + biases
+        cabs = _mm(np.abs(base), np.abs(rest)) + np.abs(biases)
         return w, c, cabs
 
     def _first(
@@ -151,11 +172,17 @@ class Margin:
         return u, err
 
     def points(
-        self, w: FloatArray, c: FloatArray, cabs: FloatArray, t: FloatArray
+        self,
+        w: FloatArray,
+        c: FloatArray,
+        cabs: FloatArray,
+        t: FloatArray,
+        derivative: bool = True,
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Margin, a bound on its rounding error, and its derivative at points of lines.
 
         ``c`` and ``cabs`` are per point (rows already gathered for each point's line).
+        With ``derivative=False`` the third array is empty (the slopes are not computed).
         """
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             if not self.hidden:
@@ -163,24 +190,26 @@ class Margin:
                 err = _gamma(1) * (np.abs(w[0] * t) + cabs[:, 0])
                 return f, err, np.full_like(t, w[0])
             u, err = self._first(w, c, cabs, t)
-            du = np.broadcast_to(w, u.shape)
             layer = self.hidden[0]
             v = layer.activate(u)
-            dv = activations.derivative(layer.activation, u, layer.alpha) * du
+            dv = activations.derivative(layer.activation, u, layer.alpha) * w if derivative else u
             err = _lipschitz(layer) * err + SAFETY * EPS * np.abs(v) + TINY
             for layer in self.hidden[1:]:
-                p = v @ layer.weights.T + layer.biases
+                p = _mm(v, layer.weights) + layer.biases
                 aw = np.abs(layer.weights)
-                perr = err @ aw.T + _gamma(layer.n_in) * (np.abs(v) @ aw.T + np.abs(layer.biases))
-                dp = dv @ layer.weights.T
+                perr = _mm(err, aw) + _gamma(layer.n_in) * (
+                    _mm(np.abs(v), aw) + np.abs(layer.biases)
+                )
                 v = layer.activate(p)
-                dv = activations.derivative(layer.activation, p, layer.alpha) * dp
+                if derivative:
+                    dp = _mm(dv, layer.weights)
+                    dv = activations.derivative(layer.activation, p, layer.alpha) * dp
                 err = _lipschitz(layer) * perr + SAFETY * EPS * np.abs(v) + TINY
-            f = v @ self.readout + self.offset
-            ferr = err @ self.readout_abs + _gamma(len(self.readout)) * (
-                np.abs(v) @ self.readout_abs + self.offset_abs
+            f = _mv(v, self.readout) + self.offset
+            ferr = _mv(err, self.readout_abs) + _gamma(len(self.readout)) * (
+                _mv(np.abs(v), self.readout_abs) + self.offset_abs
             )
-            df = dv @ self.readout
+            df = _mv(dv, self.readout) if derivative else np.empty(0)
         return f, ferr, df
 
     def cells(
@@ -190,11 +219,13 @@ class Margin:
         cabs: FloatArray,
         lo: FloatArray,
         hi: FloatArray,
+        derivative: bool = True,
     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """Enclosures ``[flo, fhi]`` of the margin and ``[dlo, dhi]`` of its derivative on cells.
 
         Plain interval propagation, widened at every layer by a bound on the rounding error,
-        so that a root can never be excluded by floating-point error.
+        so that a root can never be excluded by floating-point error.  With
+        ``derivative=False`` only the margin is enclosed (the last two arrays are empty).
         """
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             if not self.hidden:
@@ -209,37 +240,30 @@ class Margin:
             e = _gamma(1) * mag
             plo = np.minimum(ua, ub) - e
             phi = np.maximum(ua, ub) + e
-            dplo = dphi = np.broadcast_to(w, plo.shape)
-            for k, layer in enumerate(self.hidden):
-                if k > 0:
-                    aw = np.abs(layer.weights)
-                    vmag = np.maximum(np.abs(vlo), np.abs(vhi))
-                    plo, phi = _idot(layer.weights, vlo, vhi)
-                    e = _gamma(layer.n_in) * (vmag @ aw.T + np.abs(layer.biases))
-                    plo = plo + layer.biases - e
-                    phi = phi + layer.biases + e
-                    dplo, dphi = _idot(layer.weights, dvlo, dvhi)
-                    de = _gamma(layer.n_in) * (np.maximum(np.abs(dvlo), np.abs(dvhi)) @ aw.T)
-                    dplo, dphi = dplo - de, dphi + de
-                alo, ahi = activations.range_of(layer.activation, plo, phi, layer.alpha)
-                slo, shi = activations.derivative_range(layer.activation, plo, phi, layer.alpha)
-                ve = SAFETY * EPS * np.maximum(np.abs(alo), np.abs(ahi)) + TINY
-                vlo, vhi = alo - ve, ahi + ve
-                dvlo, dvhi = _imul(slo, shi, dplo, dphi)
-                de = SAFETY * EPS * np.maximum(np.abs(dvlo), np.abs(dvhi)) + TINY
-                dvlo, dvhi = dvlo - de, dvhi + de
-            flo, fhi = _idot(self.readout[None, :], vlo, vhi)
+            dplo: FloatArray = np.broadcast_to(w, plo.shape)
+            vlo, vhi, dvlo, dvhi = _activate_cells(self.hidden[0], plo, phi, dplo, dplo, derivative)
+            for layer in self.hidden[1:]:
+                g = _gamma(layer.n_in)
+                plo, phi = _idot(layer.weights, vlo, vhi, gamma=g)
+                plo = plo + (layer.biases - g * np.abs(layer.biases))
+                phi = phi + (layer.biases + g * np.abs(layer.biases))
+                dplo, dphi = _idot(layer.weights, dvlo, dvhi, gamma=g) if derivative else (plo, phi)
+                vlo, vhi, dvlo, dvhi = _activate_cells(layer, plo, phi, dplo, dphi, derivative)
             n = len(self.readout)
-            fe = _gamma(n) * (np.maximum(np.abs(vlo), np.abs(vhi)) @ self.readout_abs)
-            fe = fe[:, None] + _gamma(n) * self.offset_abs
-            dlo, dhi = _idot(self.readout[None, :], dvlo, dvhi)
-            de = _gamma(n) * (np.maximum(np.abs(dvlo), np.abs(dvhi)) @ self.readout_abs)[:, None]
-        return (
-            flo[:, 0] + self.offset - fe[:, 0],
-            fhi[:, 0] + self.offset + fe[:, 0],
-            dlo[:, 0] - de[:, 0],
-            dhi[:, 0] + de[:, 0],
-        )
+            g = _gamma(n)
+            r = self.readout[None, :]
+            flo, fhi = _idot(r, vlo, vhi, self.readout_abs[None, :], g)
+            fe = g * self.offset_abs
+            if derivative:
+                dlo, dhi = _idot(r, dvlo, dvhi, self.readout_abs[None, :], g)
+                return (
+                    flo[:, 0] + (self.offset - fe),
+                    fhi[:, 0] + (self.offset + fe),
+                    dlo[:, 0],
+                    dhi[:, 0],
+                )
+        empty = np.empty(0)
+        return flo[:, 0] + (self.offset - fe), fhi[:, 0] + (self.offset + fe), empty, empty
 
     def rays(
         self, w: FloatArray, c: FloatArray, cabs: FloatArray, radius: FloatArray
@@ -263,9 +287,7 @@ class Margin:
             blo = np.broadcast_to(w - we, c.shape).copy()
             bhi = np.broadcast_to(w + we, c.shape).copy()
             if not self.hidden:
-                return self._ray_sign(qlo[:, 0], qhi[:, 0], blo[:, 0], bhi[:, 0], radius), blo[
-                    :, 0
-                ]
+                return self._ray_sign(qlo[:, 0], qhi[:, 0], blo[:, 0], bhi[:, 0], radius), blo[:, 0]
             ok = np.ones(n_lines, dtype=bool)
             for k, layer in enumerate(self.hidden):
                 if k > 0:
@@ -273,10 +295,10 @@ class Margin:
                     mag = np.maximum(np.abs(qlo), np.abs(qhi))
                     bmag = np.maximum(np.abs(blo), np.abs(bhi))
                     qlo, qhi = _idot(layer.weights, qlo, qhi)
-                    e = _gamma(layer.n_in) * (mag @ aw.T + np.abs(layer.biases))
+                    e = _gamma(layer.n_in) * (_mm(mag, aw) + np.abs(layer.biases))
                     qlo, qhi = qlo + layer.biases - e, qhi + layer.biases + e
                     blo, bhi = _idot(layer.weights, blo, bhi)
-                    be = _gamma(layer.n_in) * (bmag @ aw.T)
+                    be = _gamma(layer.n_in) * (_mm(bmag, aw))
                     blo, bhi = blo - be, bhi + be
                 qlo, qhi, blo, bhi, good = _ray_activate(layer, qlo, qhi, blo, bhi, r)
                 ok &= good
@@ -284,9 +306,9 @@ class Margin:
             mag = np.maximum(np.abs(qlo), np.abs(qhi))
             bmag = np.maximum(np.abs(blo), np.abs(bhi))
             flo, fhi = _idot(self.readout[None, :], qlo, qhi)
-            fe = _gamma(n) * (mag @ self.readout_abs + self.offset_abs)
+            fe = _gamma(n) * (_mv(mag, self.readout_abs) + self.offset_abs)
             slo, shi = _idot(self.readout[None, :], blo, bhi)
-            se = _gamma(n) * (bmag @ self.readout_abs)
+            se = _gamma(n) * (_mv(bmag, self.readout_abs))
             sign = self._ray_sign(
                 flo[:, 0] + self.offset - fe,
                 fhi[:, 0] + self.offset + fe,
@@ -356,9 +378,7 @@ class Margin:
             lead_lo = np.sum(np.where(lead, g_lo, 0.0), axis=1)
             lead_hi = np.sum(np.where(lead, g_hi, 0.0), axis=1)
             rest = np.sum(
-                np.where(
-                    live & ~lead, np.exp(log_a - scale - (rho - slow) * radius[:, None]), 0.0
-                ),
+                np.where(live & ~lead, np.exp(log_a - scale - (rho - slow) * radius[:, None]), 0.0),
                 axis=1,
             )
             margin = 1e-9 * (np.abs(lead_lo) + np.abs(lead_hi)) + rest
@@ -378,6 +398,25 @@ class Margin:
         out[positive] = 1.0
         out[negative] = -1.0
         return np.where(np.isfinite(qlo) & np.isfinite(qhi), out, 0.0)
+
+
+def _activate_cells(
+    layer: Layer,
+    plo: FloatArray,
+    phi: FloatArray,
+    dplo: FloatArray,
+    dphi: FloatArray,
+    derivative: bool,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Enclosures of a layer's outputs and their slopes from those of its pre-activations."""
+    alo, ahi = activations.range_of(layer.activation, plo, phi, layer.alpha)
+    ve = SAFETY * EPS * np.maximum(np.abs(alo), np.abs(ahi)) + TINY
+    if not derivative:
+        return alo - ve, ahi + ve, alo, ahi
+    slo, shi = activations.derivative_range(layer.activation, plo, phi, layer.alpha)
+    dvlo, dvhi = _imul(slo, shi, dplo, dphi)
+    de = SAFETY * EPS * np.maximum(np.abs(dvlo), np.abs(dvhi)) + TINY
+    return alo - ve, ahi + ve, dvlo - de, dvhi + de
 
 
 def _ray_activate(

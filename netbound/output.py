@@ -152,8 +152,9 @@ def slice_table_rows(result: SliceResult, argmax: bool) -> list[list[str]]:
     extra = ["", ""] if argmax else []
     rows = [[*row, "yes" if result.complete else "no"] for row in slice_rows(result, argmax)]
     for lo, hi in result.unresolved:
-        rows.append([number(result.x2), f"[{number(lo)}, {number(hi)}]", "unresolved", *extra,
-                     "no"])
+        rows.append(
+            [number(result.x2), f"[{number(lo)}, {number(hi)}]", "unresolved", *extra, "no"]
+        )
     if result.everywhere:
         rows.append([number(result.x2), "every x1", "everywhere", *extra, "yes"])
     elif not rows:

@@ -22,14 +22,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations, islice
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from netbound.errors import OptionError
-from netbound.margin import EPS, FloatArray, IntArray, Margin, margin_between, margin_threshold
-from netbound.network import Network
+from netbound.margin import EPS, IntArray, Margin, margin_between, margin_threshold
+from netbound.network import FloatArray, Network
 
 Kind = Literal["crossing", "touching"]
 #: Width below which a cell whose midpoint value is lost in rounding stops being split
@@ -40,8 +40,7 @@ MAX_RADIUS_DOUBLINGS = 80
 CHUNK = 2048
 
 
-@dataclass(frozen=True)
-class Root:
+class Root(NamedTuple):
     """One point of the boundary on a line.
 
     Attributes
@@ -126,9 +125,10 @@ class _Cells:
 
     @staticmethod
     def concat(parts: Sequence[_Cells]) -> _Cells:
-        return _Cells(
-            *(np.concatenate([getattr(p, name) for p in parts]) for name in _CELL_FIELDS)
-        )
+        if not parts:
+            empty = np.empty(0)
+            return _Cells(empty, empty, np.empty(0, np.intp), empty, empty, empty, empty)
+        return _Cells(*(np.concatenate([getattr(p, name) for p in parts]) for name in _CELL_FIELDS))
 
 
 _CELL_FIELDS = ("lo", "hi", "line", "flo", "elo", "fhi", "ehi")
@@ -143,15 +143,17 @@ class _Line:
         self.n = base.shape[0]
         self.count = np.zeros(self.n, dtype=np.int64)
 
-    def points(self, t: FloatArray, line: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def points(
+        self, t: FloatArray, line: IntArray, derivative: bool = False
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         self.count += np.bincount(line, minlength=self.n)
-        return self.margin.points(self.w, self.c[line], self.cabs[line], t)
+        return self.margin.points(self.w, self.c[line], self.cabs[line], t, derivative)
 
     def cells(
-        self, lo: FloatArray, hi: FloatArray, line: IntArray
+        self, lo: FloatArray, hi: FloatArray, line: IntArray, derivative: bool = True
     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         self.count += np.bincount(line, minlength=self.n)
-        return self.margin.cells(self.w, self.c[line], self.cabs[line], lo, hi)
+        return self.margin.cells(self.w, self.c[line], self.cabs[line], lo, hi, derivative)
 
     def value(self, t: FloatArray, line: IntArray) -> FloatArray:
         return self.points(t, line)[0]
@@ -195,7 +197,6 @@ def solve_lines(
     base = np.atleast_2d(np.asarray(base, dtype=np.float64))
     lines = _Line(margin, base, axis)
     n = lines.n
-    roots: list[list[tuple[float, Kind]]] = [[] for _ in range(n)]
     unresolved: list[list[tuple[float, float]]] = [[] for _ in range(n)]
     everywhere = np.zeros(n, dtype=bool)
     if n == 0:
@@ -224,6 +225,12 @@ def solve_lines(
     brackets: list[_Cells] = []
     stuck: list[_Cells] = []
     for _ in range(MAX_ROUNDS):
+        if cells.lo.size == 0:
+            break
+        # Most cells are excluded by the plain enclosure of f alone: drop them before the
+        # costlier enclosure of f' and the midpoint evaluation.
+        flo, fhi, _, _ = lines.cells(cells.lo, cells.hi, cells.line, derivative=False)
+        cells = cells.take((flo <= 0.0) & (fhi >= 0.0))
         if cells.lo.size == 0:
             break
         mid = 0.5 * (cells.lo + cells.hi)
@@ -262,40 +269,44 @@ def solve_lines(
     else:
         stuck.append(cells)
 
-    crossing_cells = _Cells.concat(brackets) if brackets else None
-    if crossing_cells is not None and crossing_cells.lo.size:
-        for t, i in zip(*_polish(lines, crossing_cells), strict=True):
-            roots[i].append((t, "crossing"))
+    crossing_cells = _Cells.concat(brackets)
+    t_cross, line_cross = _polish(lines, crossing_cells)
+    t_extra: list[float] = []
+    line_extra: list[int] = []
+    kind_extra: list[int] = []
     if stuck:
-        _tangencies(lines, _Cells.concat(stuck), roots, unresolved)
-
-    out = []
-    for i in range(n):
-        found = sorted(set(roots[i]))
-        merged = _dedupe(found)
-        complete = not unresolved[i]
-        out.append(
-            LineSolution(
-                tuple(merged),
-                tuple(sorted(unresolved[i])),
-                bool(everywhere[i]),
-                complete,
-                int(lines.count[i]),
-            )
+        _tangencies(lines, _Cells.concat(stuck), t_extra, line_extra, kind_extra, unresolved)
+    t_all = np.concatenate([t_cross, np.array(t_extra, dtype=np.float64)])
+    line_all = np.concatenate([line_cross, np.array(line_extra, dtype=np.intp)])
+    kind_all = np.concatenate([np.zeros(t_cross.size, np.intp), np.array(kind_extra, np.intp)])
+    order = np.lexsort((kind_all, t_all, line_all))
+    t_all, line_all, kind_all = t_all[order], line_all[order], kind_all[order]
+    # The same root found from two adjacent cells is reported once (a crossing first).
+    dup = np.zeros(t_all.size, dtype=bool)
+    dup[1:] = (line_all[1:] == line_all[:-1]) & (
+        np.abs(np.diff(t_all)) <= 4.0 * EPS * np.maximum(1.0, np.abs(t_all[1:]))
+    )
+    t_all, line_all, kind_all = t_all[~dup], line_all[~dup], kind_all[~dup]
+    bounds = np.searchsorted(line_all, np.arange(n + 1)).tolist()
+    ts = t_all.tolist()
+    kinds = [_KINDS[k] for k in kind_all.tolist()]
+    counts = lines.count.tolist()
+    everywhere_list = everywhere.tolist()
+    return [
+        LineSolution(
+            tuple(
+                zip(ts[bounds[i] : bounds[i + 1]], kinds[bounds[i] : bounds[i + 1]], strict=True)
+            ),
+            tuple(sorted(unresolved[i])) if unresolved[i] else (),
+            everywhere_list[i],
+            not unresolved[i],
+            counts[i],
         )
-    return out
+        for i in range(n)
+    ]
 
 
-def _dedupe(found: list[tuple[float, Kind]]) -> list[tuple[float, Kind]]:
-    """Drop a root reported twice (the same point found from two adjacent cells)."""
-    out: list[tuple[float, Kind]] = []
-    for t, kind in found:
-        if out and abs(t - out[-1][0]) <= 4.0 * EPS * max(1.0, abs(t)):
-            if kind == "crossing":
-                out[-1] = (t, kind)
-            continue
-        out.append((t, kind))
-    return out
+_KINDS: tuple[Kind, Kind] = ("crossing", "touching")
 
 
 def _tails(lines: _Line) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -335,7 +346,7 @@ def _initial_cells(lines: _Line, lo_edge: FloatArray, hi_edge: FloatArray) -> _C
     """Cells cut at the first layer's kinks and the edges of its units' linear regimes."""
     w, c = lines.w, lines.c
     nz = w != 0.0
-    offsets = np.array([-8.0, -2.0, 0.0, 2.0, 8.0])
+    offsets = np.array([-3.0, 3.0])
     with np.errstate(divide="ignore", invalid="ignore"):
         pts = (offsets[None, None, :] - c[:, :, None]) / np.where(nz, w, np.nan)[None, :, None]
     pts = pts.reshape(lines.n, -1)
@@ -358,7 +369,7 @@ def _initial_cells(lines: _Line, lo_edge: FloatArray, hi_edge: FloatArray) -> _C
     )
 
 
-def _polish(lines: _Line, cells: _Cells) -> tuple[list[float], list[int]]:
+def _polish(lines: _Line, cells: _Cells) -> tuple[FloatArray, IntArray]:
     """Refine every bracketed crossing at once to near machine precision."""
     lo, hi, line = cells.lo, cells.hi, cells.line
     at_lo = cells.flo == 0.0
@@ -368,17 +379,17 @@ def _polish(lines: _Line, cells: _Cells) -> tuple[list[float], list[int]]:
     if np.any(inner):
         from scipy.optimize import elementwise  # imported here: it is slow to import
 
-        res = elementwise.find_root(
-            lines.value, (lo[inner], hi[inner]), args=(line[inner],)
-        )
+        res = elementwise.find_root(lines.value, (lo[inner], hi[inner]), args=(line[inner],))
         t[inner] = res.x
-    return [float(v) for v in t], [int(i) for i in line]
+    return t, line
 
 
 def _tangencies(
     lines: _Line,
     stuck: _Cells,
-    roots: list[list[tuple[float, Kind]]],
+    t_out: list[float],
+    line_out: list[int],
+    kind_out: list[int],
     unresolved: list[list[tuple[float, float]]],
 ) -> None:
     """Merge adjacent undecided cells; classify each cluster as touching or unresolved."""
@@ -392,13 +403,13 @@ def _tangencies(
     # The extremum: bisect f' over the cluster where it changes sign, else take the end or
     # midpoint of least |f|.
     probe = np.stack([lo, 0.5 * (lo + hi), hi])
-    _, _, dprobe = lines.points(probe.ravel(), np.tile(line, 3))
+    _, _, dprobe = lines.points(probe.ravel(), np.tile(line, 3), derivative=True)
     dprobe = dprobe.reshape(3, -1)
     a, b = lo.copy(), hi.copy()
     da = dprobe[0]
     for _ in range(60):
         m = 0.5 * (a + b)
-        _, _, dm = lines.points(m, line)
+        _, _, dm = lines.points(m, line, derivative=True)
         go_right = (dm > 0.0) == (da > 0.0)
         a = np.where(go_right, m, a)
         da = np.where(go_right, dm, da)
@@ -424,10 +435,10 @@ def _tangencies(
         side = np.where((side == 0.0) & known, np.sign(fo).reshape(2, -1), side)
     for k in range(lo.size):
         i = int(line[k])
-        if within[k] and narrow[k] and side[0, k] != 0.0 and side[0, k] == side[1, k]:
-            roots[i].append((float(x_star[k]), "touching"))
-        elif within[k] and narrow[k] and side[0, k] != 0.0 and side[0, k] == -side[1, k]:
-            roots[i].append((float(x_star[k]), "crossing"))
+        if within[k] and narrow[k] and side[0, k] != 0.0 and abs(side[1, k]) == 1.0:
+            t_out.append(float(x_star[k]))
+            line_out.append(i)
+            kind_out.append(1 if side[0, k] == side[1, k] else 0)
         else:
             unresolved[i].append((float(lo[k]), float(hi[k])))
 
@@ -456,7 +467,7 @@ def _resolve_at(net: Network, at: dict[str, float] | None) -> dict[int, float]:
     missing = [net.input_names[k] for k in range(2, net.n_inputs) if k not in fixed]
     if missing:
         raise OptionError(
-            f"the network has inputs beyond x1 and x2 with no value: give "
+            "the network has inputs beyond x1 and x2 with no value: give "
             + " ".join(f"--at {m}=VALUE" for m in missing)
         )
     return fixed
@@ -482,9 +493,7 @@ def _margins(
         return [margin_between(net, a, b) for a, b in combinations(names, 2)]
     if net.n_outputs == 1:
         if between is not None:
-            raise OptionError(
-                "--between needs two outputs; this network has one (use --threshold)"
-            )
+            raise OptionError("--between needs two outputs; this network has one (use --threshold)")
         return [margin_threshold(net, threshold)]
     if threshold is not None:
         raise OptionError(
@@ -535,10 +544,11 @@ def solve_iter(
         if argmax:
             yield from _argmax_results(network, margins, base, block, x1_range)
         else:
-            for value, sol in zip(block, solve_lines(margins[0], base, 0, x1_range), strict=True):
+            solutions = solve_lines(margins[0], base, 0, x1_range)
+            for value, sol in zip(block.tolist(), solutions, strict=True):
                 yield SliceResult(
-                    float(value),
-                    tuple(Root(t, kind) for t, kind in sol.roots),
+                    value,
+                    tuple([Root(t, kind) for t, kind in sol.roots]),
                     sol.unresolved,
                     sol.everywhere,
                     sol.complete,
