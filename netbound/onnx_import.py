@@ -63,6 +63,9 @@ _TAIL_OPS = frozenset(
         "ZipMap",
         "ArrayFeatureExtractor",
         "LabelEncoder",
+        "Binarizer",
+        "Slice",
+        "Split",
         "Gather",
         "Reshape",
         "Cast",
@@ -114,10 +117,9 @@ def _label(index: int, node: Any) -> str:
     return f'"{node.name}"' if node.name else f"#{index} (unnamed)"
 
 
-def _refuse_op(g: _Graph | str, index: int, node: Any) -> NetworkFileError:
-    name = g if isinstance(g, str) else g.name
+def _refuse_op(g: _Graph, index: int, node: Any) -> NetworkFileError:
     return NetworkFileError(
-        f"{name}: unsupported ONNX operation {node.op_type} (node {_label(index, node)}); "
+        f"{g.name}: unsupported ONNX operation {node.op_type} (node {_label(index, node)}); "
         f"netbound reads feed-forward networks made of {SUPPORTED_OPS}"
     )
 
@@ -285,6 +287,11 @@ def _cast_dtype(g: _Graph, to: int) -> np.dtype[Any]:
     return dtype
 
 
+def _cast(x: np.ndarray[Any, Any], to: np.dtype[Any]) -> np.ndarray[Any, Any]:
+    """A Cast: the network computes in float64, so a cast to float32 does not round."""
+    return x.astype(np.float64 if np.issubdtype(to, np.floating) else to)
+
+
 def _softmax_axis_ok(g: _Graph, node: Any, rank: int) -> bool:
     default = -1 if g.opset >= 13 else 1
     axis = int(_attrs(g, node).get("axis", default))
@@ -422,7 +429,7 @@ def _fold(g: _Graph, index: int, node: Any, args: list[_Value | None]) -> np.nda
         perm = attrs.get("perm")
         return np.transpose(x, list(perm) if perm else None)
     if op == "Cast":
-        return _widen(x.astype(_cast_dtype(g, int(attrs["to"]))))
+        return _cast(x, _cast_dtype(g, int(attrs["to"])))
     if op == "Identity":
         return x
     return _interpret_reshape(x, consts[1] if len(consts) > 1 else None, attrs)
@@ -438,6 +445,7 @@ def _activation(g: _Graph, index: int, node: Any, v: _Affine, layers: list[Layer
     act = _ACTIVATION_OPS[node.op_type]
     alpha = 0.01
     if act == "leaky_relu":
+        # a float32 attribute, widened exactly like the weights (0.1 is 0.10000000149011612)
         alpha = float(_attrs(g, node).get("alpha", 0.01))
         if alpha < 0.0 or not math.isfinite(alpha):
             raise _refuse_use(g, index, node, f"has slope alpha={alpha}; netbound needs alpha >= 0")
@@ -630,9 +638,7 @@ def _run_node(
     if op in ("Identity", "Dropout"):
         return a
     if op == "Cast":
-        to = _cast_dtype(g, int(attrs["to"]))
-        # The network computes in float64: a cast to float32 is not a rounding step.
-        return a.astype(np.float64 if np.issubdtype(to, np.floating) else to)
+        return _cast(a, _cast_dtype(g, int(attrs["to"])))
     if op == "Flatten":
         axis = int(attrs.get("axis", 1))
         axis = axis + a.ndim if axis < 0 else axis
