@@ -340,7 +340,7 @@ def solve(
     if argmax:
         header["argmax"] = True
     incomplete: list[float] = []
-    title = f"{_describe(network, pair, argmax)}: every {names[0]} on the boundary"
+    title = f"{_describe(network, pair, header['threshold'])}: every {names[0]} on the boundary"
     with Renderer(
         fmt,
         sys.stdout,
@@ -381,12 +381,12 @@ def _threshold_value(network: Network, threshold: float | None, argmax: bool) ->
     return default_threshold(network) if threshold is None else threshold
 
 
-def _describe(network: Network, pair: list[str] | None, argmax: bool) -> str:
-    if argmax:
-        return "argmax of " + ", ".join(network.output_names)
+def _describe(network: Network, pair: list[str] | None, threshold: float | None) -> str:
     if pair is not None:
         return f"{pair[0]} = {pair[1]}"
-    return f"{network.output_names[0]} = threshold"
+    if threshold is not None:
+        return f"{network.output_names[0]} = {threshold!r}"
+    return "argmax of " + ", ".join(network.output_names)
 
 
 # -- constants -----------------------------------------------------------------------------

@@ -316,8 +316,9 @@ def _check_probe(net: Network, probe: Any, name: str) -> None:
         )
     got = net.forward(x)
     scale = np.maximum(np.abs(y), 1e-300)
-    # Written as "not within" so that a NaN output (overflowing weights) is a mismatch too.
-    bad = ~(np.abs(got - y) <= PROBE_RTOL * np.maximum(scale, np.abs(got)))
+    # probe.output is finite, so an infinite or NaN output (overflowing weights) is a mismatch;
+    # without the isfinite, the tolerance below would be infinite or the comparison False.
+    bad = ~(np.isfinite(got) & (np.abs(got - y) <= PROBE_RTOL * np.maximum(scale, np.abs(got))))
     if np.any(bad):
         j = int(np.argmax(bad))
         raise ProbeMismatchError(

@@ -1,0 +1,166 @@
+"""Unit and regression tests of the certified solver's own mechanisms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+import netbound
+from netbound import Network, OptionError
+
+N = Network.from_layers
+
+# The layered example of CONTRACT.md section 2.  Its margin tends to exactly 0 as x1 -> -inf
+# (d3 = 0.5 - 0.2 = 0.3 = b_z2 - b_z1), which the interval test alone cannot prove.
+CONTRACT_EXAMPLE = N(
+    [
+        ([[0.5, -1.2], [1.0, 0.3], [-0.7, 2.0]], [0.1, -0.2, 0.05], "sigmoid"),
+        ([[1.0, -2.0, 0.5], [-1.0, 1.5, 0.2]], [0.0, 0.3], "sigmoid"),
+    ]
+)
+
+
+def roots(result: netbound.SliceResult) -> list[float]:
+    return [r.x1 for r in result.roots]
+
+
+def test_zero_limit_tail_is_proven_by_the_slowest_exponential() -> None:
+    # Regression: the ray x1 -> -inf was reported unresolved and a root at -9.52 was missed.
+    # Reference root by mpmath findroot at 40 digits: -9.522944925084242190764...
+    (result,) = netbound.solve(CONTRACT_EXAMPLE, [3.0])
+    assert result.complete
+    assert result.unresolved == ()
+    assert_allclose(roots(result), [-9.522944925084242190764], rtol=1e-14)
+
+
+def test_x1_range_restricts_the_search() -> None:
+    net = netbound.load("sample_nets/seed.json")
+    (full,) = netbound.solve(net, [0.5])
+    (left,) = netbound.solve(net, [0.5], x1_range=(-10.0, 0.0))
+    assert len(roots(full)) == 2
+    assert roots(left) == [roots(full)[0]]
+    assert left.complete
+
+
+@pytest.mark.parametrize("window", [(1.0, 1.0), (2.0, -2.0), (float("-inf"), 0.0)])
+def test_bad_x1_range_is_refused(window: tuple[float, float]) -> None:
+    with pytest.raises(OptionError, match="--x1-range"):
+        netbound.solve(CONTRACT_EXAMPLE, [0.0], x1_range=window)
+
+
+def test_identical_outputs_are_everywhere() -> None:
+    net = N(
+        [
+            ([[1.0, 0.0], [2.0, 1.0]], [0.0, 0.5], "sigmoid"),
+            ([[1.0, 1.0], [1.0, 1.0]], [0.2, 0.2], "identity"),
+        ]
+    )
+    (result,) = netbound.solve(net, [0.0])
+    assert result.everywhere
+    assert result.roots == ()
+    assert result.complete
+
+
+def test_margin_zero_on_a_half_line_is_unresolved_not_dropped() -> None:
+    # relu(x - 1) - relu(x + 1) + 2 is 0 for every x >= 1.
+    net = N(
+        [
+            ([[1.0, 0.0], [1.0, 0.0]], [-1.0, 1.0], "relu"),
+            ([[1.0, -1.0], [0.0, 0.0]], [2.0, 0.0], "identity"),
+        ]
+    )
+    (result,) = netbound.solve(net, [0.0])
+    assert not result.complete
+    assert result.roots == ()
+    assert result.unresolved[0][0] == pytest.approx(1.0, abs=1e-9)
+    assert result.unresolved[-1][1] == float("inf")
+
+
+def test_affine_network_without_hidden_layer() -> None:
+    net = N([([[1.0, 2.0]], [-3.0], "identity")])
+    (result,) = netbound.solve(net, [0.5])
+    assert roots(result) == [2.0]
+    assert result.complete
+
+
+@pytest.mark.parametrize("activation", ["softplus", "leaky_relu", "relu", "tanh", "sigmoid"])
+def test_every_activation_gives_a_complete_answer_matching_bisection(activation: str) -> None:
+    net = N(
+        [
+            ([[1.0, 0.5], [-2.0, 1.0], [0.5, -1.0]], [0.1, -0.3, 0.2], activation),
+            ([[1.0, -0.5, 2.0], [0.3, 0.7, -1.0]], [0.0, 0.1], "identity"),
+        ]
+    )
+    (result,) = netbound.solve(net, [0.0])
+    assert result.complete
+    margin = netbound.margin_between(net, "z1", "z2")
+    # Independent check on a fine grid: every sign change is next to a reported root.
+    xs = np.linspace(-50.0, 50.0, 200001)
+    f = margin.value(np.column_stack([xs, np.zeros_like(xs)]))
+    changes = xs[np.flatnonzero(np.signbit(f[1:]) != np.signbit(f[:-1]))]
+    assert len(changes) == len(result.roots)
+    assert_allclose(sorted(roots(result)), changes, atol=1e-3)
+
+
+def test_far_root_is_found_without_options() -> None:
+    net = N(
+        [
+            ([[0.001, 0.0], [1.0, 0.0]], [-10.0, 0.0], "tanh"),
+            ([[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0], "identity"),
+        ]
+    )
+    (result,) = netbound.solve(net, [0.0])
+    assert result.complete
+    # tanh(0.001 x - 10) = tanh(x) has one root with x < 0.
+    assert len(result.roots) == 1
+    x = result.roots[0].x1
+    assert_allclose(np.tanh(0.001 * x - 10.0), np.tanh(x), atol=1e-15)
+
+
+def test_root_at_ten_thousand() -> None:
+    net = N([([[1e-3, 0.0]], [-10.0], "sigmoid"), ([[1.0], [0.0]], [-0.5, 0.0], "identity")])
+    (result,) = netbound.solve(net, [0.0])
+    assert result.complete
+    assert_allclose(roots(result), [1e4], rtol=1e-14)
+
+
+def test_solve_iter_chunks_give_the_same_answer() -> None:
+    net = netbound.load("sample_nets/tanh_deep.json")
+    x2 = np.linspace(-2.0, 2.0, 37)
+    whole = netbound.solve(net, x2)
+    chunked = list(netbound.solve_iter(net, iter(x2.tolist()), chunk=5))
+    assert [roots(a) for a in whole] == [roots(b) for b in chunked]
+
+
+def test_argmax_roots_carry_from_and_to() -> None:
+    net = netbound.load("sample_nets/three_class.json")
+    (result,) = netbound.solve(net, [-1.0], argmax=True)
+    assert result.complete
+    assert [(r.from_output, r.to_output) for r in result.roots] == [
+        ("versicolor", "virginica"),
+        ("virginica", "setosa"),
+    ]
+    # The class changes at each root, and nowhere else on a fine grid.
+    xs = np.linspace(-20.0, 20.0, 400001)
+    cls = np.argmax(net.forward(np.column_stack([xs, np.full_like(xs, -1.0)])), axis=1)
+    changes = xs[np.flatnonzero(cls[1:] != cls[:-1])]
+    assert_allclose(roots(result), changes, atol=1e-4)
+
+
+def test_grid_baseline_agrees_on_the_seed_network() -> None:
+    net = netbound.load("sample_nets/seed.json")
+    x2 = [-1.0, 0.0, 0.5, 2.0]
+    for grid, exact in zip(netbound.solve_grid(net, x2), netbound.solve(net, x2), strict=True):
+        assert not grid.complete
+        assert_allclose(roots(grid), roots(exact), rtol=1e-12)
+
+
+def test_evaluations_are_counted() -> None:
+    (result,) = netbound.solve(CONTRACT_EXAMPLE, [0.5])
+    assert result.evaluations > 0
+
+
+def test_non_finite_x2_is_refused() -> None:
+    with pytest.raises(OptionError, match="not finite"):
+        netbound.solve(CONTRACT_EXAMPLE, [float("nan")])
