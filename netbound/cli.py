@@ -337,8 +337,6 @@ def solve(
         "at": at_values,
         "x1_range": list(x1_range) if x1_range else None,
     }
-    if argmax:
-        header["argmax"] = True
     incomplete: list[float] = []
     title = f"{_describe(network, pair, header['threshold'])}: every {names[0]} on the boundary"
     with Renderer(
