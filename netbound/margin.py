@@ -95,6 +95,18 @@ def _idot(
     return centre - spread, centre + spread
 
 
+def _idot_unbounded(
+    weights: FloatArray, lo: FloatArray, hi: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Exact-form interval of ``weights @ v`` where ``v`` may have infinite ends."""
+    w = weights[None, :, :]
+    a, b = lo[:, None, :], hi[:, None, :]
+    with np.errstate(invalid="ignore"):
+        out_lo = np.where(w > 0.0, w * a, np.where(w < 0.0, w * b, 0.0)).sum(axis=-1)
+        out_hi = np.where(w > 0.0, w * b, np.where(w < 0.0, w * a, 0.0)).sum(axis=-1)
+    return out_lo, out_hi
+
+
 @dataclass(frozen=True, eq=False)
 class Margin:
     """The margin of a network as a function of its inputs.
@@ -163,6 +175,27 @@ class Margin:
         c = _mm(base, rest) + biases
         cabs = _mm(np.abs(base), np.abs(rest)) + np.abs(biases)
         return w, c, cabs
+
+    def constant_along(self, w: FloatArray, c: FloatArray) -> NDArray[np.bool_]:
+        """Lines along which the margin provably does not depend on ``t`` at all.
+
+        Whole-line interval propagation: a first-layer unit with ``w = 0`` has a single
+        value, a ReLU whose input range is ``<= 0`` is constant 0, and the margin is constant
+        exactly when its range over the whole line is a single point.
+        """
+        if not self.hidden:
+            return np.full(c.shape[0], w[0] == 0.0)
+        lo = np.where(w == 0.0, c, -np.inf)
+        hi = np.where(w == 0.0, c, np.inf)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k, layer in enumerate(self.hidden):
+                if k > 0:
+                    lo, hi = _idot_unbounded(layer.weights, lo, hi)
+                    lo, hi = lo + layer.biases, hi + layer.biases
+                lo, hi = activations.range_of(layer.activation, lo, hi, layer.alpha)
+            flo, fhi = _idot_unbounded(self.readout[None, :], lo, hi)
+        same: NDArray[np.bool_] = flo[:, 0] == fhi[:, 0]
+        return same
 
     def _first(
         self, w: FloatArray, c: FloatArray, cabs: FloatArray, t: FloatArray

@@ -203,8 +203,8 @@ def solve_lines(
         return []
 
     # A margin that does not depend on t is constant along the line.
-    influence = np.any(lines.w != 0.0) and (not margin.hidden or np.any(margin.readout != 0.0))
-    if not influence:
+    constant = margin.constant_along(lines.w, lines.c)
+    if np.all(constant):
         f, err, _ = lines.points(np.zeros(n), np.arange(n))
         everywhere = np.abs(f) <= err
         return [

@@ -164,3 +164,13 @@ def test_evaluations_are_counted() -> None:
 def test_non_finite_x2_is_refused() -> None:
     with pytest.raises(OptionError, match="not finite"):
         netbound.solve(CONTRACT_EXAMPLE, [float("nan")])
+
+
+def test_margin_constant_through_a_dead_relu_is_everywhere() -> None:
+    # Regression (found by the property test): relu(-relu(-x1 - x2)) is 0 for every input,
+    # so the single-output margin at threshold 0.5 is identically 0, though x1 feeds the net.
+    net = N(
+        [([[-1.0, -1.0]], [0.0], "relu"), ([[-1.0]], [0.0], "relu"), ([[-1.0]], [0.0], "sigmoid")]
+    )
+    result = netbound.solve(net, [0.0, 1.0])
+    assert all(r.everywhere and r.complete and not r.unresolved for r in result)
