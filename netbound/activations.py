@@ -74,6 +74,23 @@ def derivative(name: str, u: FloatArray, alpha: float = 0.01) -> FloatArray:
     raise ValueError(f"activation {name!r} has no elementwise derivative")
 
 
+def slope_bound(name: str, u: FloatArray, radius: FloatArray, alpha: float = 0.01) -> FloatArray:
+    """The largest slope of the activation on ``[u - radius, u + radius]``.
+
+    Bounds how far an error of ``radius`` in the input moves the output: far more tightly
+    than the global Lipschitz constant in a saturated tail, where values are tiny.
+    """
+    if name in BOUNDED:
+        near = np.maximum(np.abs(u) - radius, 0.0)
+        return derivative(name, near, alpha)
+    if name == "softplus":
+        return np.asarray(expit(u + radius), dtype=np.float64)
+    if name in ("relu", "leaky_relu"):
+        low_slope = 0.0 if name == "relu" else alpha
+        return np.where(u + radius > 0.0, max(1.0, low_slope), low_slope)
+    return np.ones_like(u)
+
+
 def second_derivative(name: str, u: FloatArray, alpha: float = 0.01) -> FloatArray:
     """Second derivative of an elementwise activation (0 for the piecewise affine ones)."""
     if name == "sigmoid":  # s (1 - s) (1 - 2 s), with 1 - 2 s = -tanh(u / 2)

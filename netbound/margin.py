@@ -29,14 +29,6 @@ EPS = float(np.finfo(np.float64).eps)
 TINY = 1e-300
 #: Safety factor on every rounding bound: the bounds below are first-order.
 SAFETY = 4.0
-#: Largest slope of each activation (its Lipschitz constant).
-_LIPSCHITZ = {
-    "sigmoid": 0.25,
-    "tanh": 1.0,
-    "relu": 1.0,
-    "softplus": 1.0,
-    "identity": 1.0,
-}
 IntArray = NDArray[np.intp]
 
 
@@ -45,10 +37,9 @@ def _gamma(n: int) -> float:
     return SAFETY * (n + 2) * EPS
 
 
-def _lipschitz(layer: Layer) -> float:
-    if layer.activation == "leaky_relu":
-        return max(1.0, layer.alpha)
-    return _LIPSCHITZ[layer.activation]
+def _propagate(layer: Layer, pre: FloatArray, err: FloatArray) -> FloatArray:
+    """Bound on the output error of a layer's activation from an input error ``err``."""
+    return activations.slope_bound(layer.activation, pre, err, layer.alpha) * err
 
 
 def _imul(
@@ -226,7 +217,7 @@ class Margin:
             layer = self.hidden[0]
             v = layer.activate(u)
             dv = activations.derivative(layer.activation, u, layer.alpha) * w if derivative else u
-            err = _lipschitz(layer) * err + SAFETY * EPS * np.abs(v) + TINY
+            err = _propagate(layer, u, err) + SAFETY * EPS * np.abs(v) + TINY
             for layer in self.hidden[1:]:
                 p = _mm(v, layer.weights) + layer.biases
                 aw = np.abs(layer.weights)
@@ -237,7 +228,7 @@ class Margin:
                 if derivative:
                     dp = _mm(dv, layer.weights)
                     dv = activations.derivative(layer.activation, p, layer.alpha) * dp
-                err = _lipschitz(layer) * perr + SAFETY * EPS * np.abs(v) + TINY
+                err = _propagate(layer, p, perr) + SAFETY * EPS * np.abs(v) + TINY
             f = _mv(v, self.readout) + self.offset
             ferr = _mv(err, self.readout_abs) + _gamma(len(self.readout)) * (
                 _mv(np.abs(v), self.readout_abs) + self.offset_abs

@@ -421,7 +421,10 @@ def _tangencies(
     pick = np.where(has_turn, 3, np.argmin(np.abs(fc[:3]), axis=0))
     cols = np.arange(lo.size)
     x_star, f_star, e_star = candidates[pick, cols], fc[pick, cols], ec[pick, cols]
-    within = np.abs(f_star) <= e_star
+    # Within resolution: the extremum's value is lost in rounding, or smaller than the
+    # margin can change across the cluster (a kink touching zero, resolved to a few ulps).
+    slope = np.maximum(np.abs(dprobe[0]), np.abs(dprobe[2]))
+    within = np.abs(f_star) <= e_star + (hi - lo) * slope
     scale = np.maximum(1.0, np.abs(x_star))
     # A point tangency turns (f' changes sign) in a narrow cluster; a flat piece does not.
     narrow = has_turn & ((hi - lo) <= 1e4 * TANGENCY_SCALE * scale)

@@ -174,3 +174,33 @@ def test_margin_constant_through_a_dead_relu_is_everywhere() -> None:
     )
     result = netbound.solve(net, [0.0, 1.0])
     assert all(r.everywhere and r.complete and not r.unresolved for r in result)
+
+
+def test_tiny_margins_keep_their_relative_precision() -> None:
+    # Regression: the rounding bound used the global slope 1/4 of the sigmoid, so a margin of
+    # size 1e-22 (both units deep in saturation) was lost in a bound of 1e-15 and a pair of
+    # crossings 1e-4 apart was reported unresolved.  Reference roots (mpmath, 30 digits):
+    # 0.29995 and 0.30005.
+    net = N(
+        [
+            ([[3.0, 1.11], [-3.0, -1.11]], [-50.9, -49.1], "sigmoid"),
+            ([[1.0, 1.0], [0.0, 0.0]], [0.0, 3.8574997393247074e-22], "sigmoid"),
+        ]
+    )
+    (result,) = netbound.solve(net, [0.0])
+    assert result.complete
+    assert_allclose(roots(result), [0.2999499999998981, 0.300050000000101], rtol=1e-9)
+
+
+def test_relu_kink_touching_zero_is_a_touching_root() -> None:
+    # |x1| = relu(x1) + relu(-x1) touches 0 at x1 = 0 without crossing.
+    net = N(
+        [
+            ([[1.0, 0.0], [-1.0, 0.0]], [0.0, 0.0], "relu"),
+            ([[1.0, 1.0], [0.0, 0.0]], [0.0, 0.0], "identity"),
+        ]
+    )
+    (result,) = netbound.solve(net, [0.0])
+    assert [r.kind for r in result.roots] == ["touching"]
+    assert abs(result.roots[0].x1) <= 1e-12
+    assert result.complete
