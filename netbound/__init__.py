@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from netbound.loading import load, loads
     from netbound.margin import Margin, margin_between, margin_threshold
     from netbound.network import Layer, Network
+    from netbound.plot import PlotInfo, plot_network
     from netbound.solver import (
         LineSolution,
         Root,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         solve_iter,
         solve_lines,
     )
+    from netbound.trace import Curve, TraceResult, default_box, trace_network
 
 __version__ = "0.1.0"
 
@@ -55,9 +57,16 @@ _LAZY = {
     "solve_grid": "solver",
     "solve_iter": "solver",
     "solve_lines": "solver",
+    "Curve": "trace",
+    "TraceResult": "trace",
+    "default_box": "trace",
+    "trace_network": "trace",
+    "PlotInfo": "plot",
+    "plot_network": "plot",
 }
 
 __all__ = [
+    "Curve",
     "DataError",
     "ExpSum",
     "Layer",
@@ -68,10 +77,13 @@ __all__ = [
     "Network",
     "NetworkFileError",
     "OptionError",
+    "PlotInfo",
     "ProbeMismatchError",
     "Root",
     "SliceResult",
+    "TraceResult",
     "__version__",
+    "default_box",
     "expsum",
     "from_sklearn",
     "from_torch",
@@ -79,10 +91,12 @@ __all__ = [
     "loads",
     "margin_between",
     "margin_threshold",
+    "plot_network",
     "solve",
     "solve_grid",
     "solve_iter",
     "solve_lines",
+    "trace_network",
 ]
 
 

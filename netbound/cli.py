@@ -626,3 +626,198 @@ def import_command(model: str, output: str) -> None:
         f"{len(layer['weights'])} {layer['activation']}" for layer in document["layers"]
     )
     click.echo(f"wrote {output}: {len(document['inputs'])} inputs -> {layers}", err=True)
+
+
+# -- trace and plot ------------------------------------------------------------------------
+
+
+def _box_options(func: F) -> F:
+    """--x1-range, --x2-range and --step: the box and the spacing of trace and plot."""
+    options = [
+        click.option(
+            "--x1-range",
+            nargs=2,
+            type=float,
+            default=None,
+            metavar="LO HI",
+            help="The box's x1 side (default: where the boundary is).",
+        ),
+        click.option(
+            "--x2-range",
+            nargs=2,
+            type=float,
+            default=None,
+            metavar="LO HI",
+            help="The box's x2 side (default: where the boundary is).",
+        ),
+        click.option(
+            "--step",
+            type=float,
+            default=None,
+            metavar="S",
+            help="Largest distance between consecutive points (default: the box's diagonal "
+            "/ 200); every boundary piece that crosses a line x2 = const spaced S apart is found.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _box(
+    network: Network,
+    x1_range: tuple[float, float] | None,
+    x2_range: tuple[float, float] | None,
+    between: tuple[str, str] | None,
+    threshold: float | None,
+    argmax: bool,
+    at: dict[str, float],
+) -> tuple[float, float, float, float]:
+    """The box from the options, each missing side taken from where the boundary is."""
+    if x1_range is not None and x2_range is not None:
+        return (*x1_range, *x2_range)
+    from netbound.trace import default_box
+
+    box = default_box(network, between=between, threshold=threshold, argmax=argmax, at=at)
+    x1 = x1_range if x1_range is not None else box[:2]
+    x2 = x2_range if x2_range is not None else box[2:]
+    return (x1[0], x1[1], x2[0], x2[1])
+
+
+@main.command("trace")
+@click.argument("net", metavar="NET")
+@_box_options
+@_boundary_options
+@_format_option
+@_reports_errors
+def trace_command(
+    net: str,
+    x1_range: tuple[float, float] | None,
+    x2_range: tuple[float, float] | None,
+    step: float | None,
+    between: tuple[str, str] | None,
+    threshold: float | None,
+    argmax: bool,
+    at: tuple[str, ...],
+    fmt: Format,
+) -> None:
+    """The boundary curves of NET inside a box, as polylines.
+
+    Seeds every curve from the certified roots on lines x2 = const (and x1 = const) spaced at
+    most S apart, then follows it by predictor-corrector continuation to the box's edge or
+    back to its start (a closed loop).  Every point lies on the boundary to within 1e-9 of
+    the box's size.  CSV rows are curve,x1,x2 (curves numbered from 1; a closed curve does
+    not repeat its first point); JSON is {"curves": [{"closed": ..., "points": [...]}]}.
+
+    \b
+    Examples:
+      netbound trace sample_nets/seed.json --x1-range -5 5 --x2-range -5 5 --format csv
+      netbound trace sample_nets/single.json --format json
+    """
+    from netbound.output import Renderer, number
+    from netbound.trace import trace_network
+
+    network = _load(net)
+    at_values = _parse_at(at)
+    box = _box(network, x1_range, x2_range, between, threshold, argmax, at_values)
+    result = trace_network(
+        network, box, between=between, threshold=threshold, argmax=argmax, at=at_values, step=step
+    )
+    x1_name, x2_name = network.input_names[0], network.input_names[1]
+    if fmt == "json":
+        click.echo(json_dumps(result.to_json()))
+    elif fmt == "csv":
+        with Renderer("csv", sys.stdout, ["curve", x1_name, x2_name], {}) as out:
+            for k, curve in enumerate(result.curves, start=1):
+                out.add(None, [[str(k), number(a), number(b)] for a, b in curve.points.tolist()])
+    else:
+        title = (
+            f"boundary in [{box[0]:g}, {box[1]:g}] x [{box[2]:g}, {box[3]:g}], "
+            f"step {result.step:.3g}"
+        )
+        columns = ["curve", "closed", "points", f"first ({x1_name}, {x2_name})", "last"]
+        with Renderer("table", sys.stdout, columns, {}, None, title) as out:
+            for k, curve in enumerate(result.curves, start=1):
+                first, last = curve.points[0], curve.points[-1]
+                out.add(
+                    None,
+                    [
+                        [
+                            str(k),
+                            "yes" if curve.closed else "no",
+                            str(len(curve.points)),
+                            f"({first[0]:.6g}, {first[1]:.6g})",
+                            f"({last[0]:.6g}, {last[1]:.6g})",
+                        ]
+                    ],
+                )
+    if result.everywhere:
+        click.echo("netbound: the margin is zero everywhere in the box", err=True)
+    elif not result.complete:
+        click.echo(
+            "netbound: warning: some seeding lines had unresolved intervals or a curve was "
+            "cut short; the curves may be incomplete",
+            err=True,
+        )
+
+
+def json_dumps(document: Any) -> str:
+    import json
+
+    return json.dumps(document)
+
+
+@main.command("plot")
+@click.argument("net", metavar="NET")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="FILE",
+    help="The picture: PNG, SVG or PDF by the file's suffix.",
+)
+@_box_options
+@_boundary_options
+@_reports_errors
+def plot_command(
+    net: str,
+    output: str,
+    x1_range: tuple[float, float] | None,
+    x2_range: tuple[float, float] | None,
+    step: float | None,
+    between: tuple[str, str] | None,
+    threshold: float | None,
+    argmax: bool,
+    at: tuple[str, ...],
+) -> None:
+    """A picture of NET's decision regions with the traced boundary on top.
+
+    Each output's region is filled in its own colour (for a single output: the two sides
+    of the threshold), the boundary curves of 'netbound trace' are drawn exactly on top,
+    the axes are named after the inputs and the legend after the outputs.  Needs the plot
+    extra: pip install 'netbound[plot]'.
+
+    \b
+    Example:
+      netbound plot sample_nets/seed.json -o seed.png --x1-range -5 5 --x2-range -5 5
+    """
+    from netbound.plot import plot_network
+
+    network = _load(net)
+    at_values = _parse_at(at)
+    box = _box(network, x1_range, x2_range, between, threshold, argmax, at_values)
+    info = plot_network(
+        network,
+        Path(output),
+        between=between,
+        threshold=threshold,
+        argmax=argmax,
+        at=at_values,
+        box=box,
+        step=step,
+    )
+    click.echo(
+        f"wrote {output}: {len(info.trace.curves)} boundary curve(s) in "
+        f"[{box[0]:g}, {box[1]:g}] x [{box[2]:g}, {box[3]:g}]",
+        err=True,
+    )

@@ -108,7 +108,7 @@ def network_from_json(doc: Any, name: str) -> Network:
         return _named_edges(doc, name)
     raise NetworkFileError(
         f"{name}: no 'layers' list and no 'weights' object; expected the layered format "
-        "(\"layers\": [...]) or the named-edge format (\"weights\": {\"x1->y1\": ...})"
+        '("layers": [...]) or the named-edge format ("weights": {"x1->y1": ...})'
     )
 
 
@@ -241,7 +241,7 @@ def _layered(doc: dict[str, Any], name: str) -> Network:
             )
         if act == "softmax" and k != len(raw_layers) - 1:
             raise NetworkFileError(
-                f"{name}: {where}.activation is \"softmax\", allowed on the last layer only"
+                f'{name}: {where}.activation is "softmax", allowed on the last layer only'
             )
         alpha = 0.01
         if "alpha" in raw:
@@ -253,11 +253,11 @@ def _layered(doc: dict[str, Any], name: str) -> Network:
         n_out = weights.shape[0]
         if len(biases) != n_out:
             if in_out:  # the file holds the matrix in x out: one column per unit
-                shape = f"{n_out} columns (one per unit, in x out as \"layout\" is \"in_out\")"
-                hint = " or set \"layout\": \"out_in\""
+                shape = f'{n_out} columns (one per unit, in x out as "layout" is "in_out")'
+                hint = ' or set "layout": "out_in"'
             else:
                 shape = f"{n_out} rows (one per unit, out x in)"
-                hint = " or set \"layout\": \"in_out\""
+                hint = ' or set "layout": "in_out"'
             raise NetworkFileError(
                 f"{name}: {where}.biases has {len(biases)} entries but {where}.weights has "
                 f"{shape}; give one bias per unit"
@@ -267,13 +267,13 @@ def _layered(doc: dict[str, Any], name: str) -> Network:
             if in_out:
                 raise NetworkFileError(
                     f"{name}: {where}.weights has {weights.shape[1]} rows but "
-                    f"layers[{k - 1}] has {layers[-1].n_out} units; with \"layout\": \"in_out\" "
+                    f'layers[{k - 1}] has {layers[-1].n_out} units; with "layout": "in_out" '
                     "there is one row per unit of the previous layer (in x out)"
                 )
             raise NetworkFileError(
                 f"{name}: {where}.weights rows have {weights.shape[1]} entries but "
                 f"layers[{k - 1}] has {layers[-1].n_out} units; each row holds one weight "
-                "per unit of the previous layer (out x in, or set \"layout\": \"in_out\")"
+                'per unit of the previous layer (out x in, or set "layout": "in_out")'
             )
         layers.append(Layer(weights, biases, act, alpha))
     inputs = _names(doc.get("inputs"), name, "inputs", layers[0].n_in, "x")
@@ -287,8 +287,8 @@ def _layered(doc: dict[str, Any], name: str) -> Network:
 def _layout(value: Any, name: str, where: str) -> str:
     if value not in ("out_in", "in_out"):
         raise NetworkFileError(
-            f"{name}: {where} is {_kind(value)}; expected \"out_in\" (PyTorch) or "
-            "\"in_out\" (scikit-learn, Keras)"
+            f'{name}: {where} is {_kind(value)}; expected "out_in" (PyTorch) or '
+            '"in_out" (scikit-learn, Keras)'
         )
     return str(value)
 
@@ -296,7 +296,7 @@ def _layout(value: Any, name: str, where: str) -> str:
 def _check_probe(net: Network, probe: Any, name: str) -> None:
     if not isinstance(probe, dict):
         raise NetworkFileError(
-            f"{name}: 'probe' is {_kind(probe)}; expected {{\"input\": [...], \"output\": [...]}}"
+            f'{name}: \'probe\' is {_kind(probe)}; expected {{"input": [...], "output": [...]}}'
         )
     for key in ("input", "output"):
         if key not in probe:
@@ -311,8 +311,7 @@ def _check_probe(net: Network, probe: Any, name: str) -> None:
         )
     if len(y) != net.n_outputs:
         raise NetworkFileError(
-            f"{name}: probe.output has {len(y)} values but the network has "
-            f"{net.n_outputs} outputs"
+            f"{name}: probe.output has {len(y)} values but the network has {net.n_outputs} outputs"
         )
     got = net.forward(x)
     scale = np.maximum(np.abs(y), 1e-300)
@@ -324,7 +323,7 @@ def _check_probe(net: Network, probe: Any, name: str) -> None:
         raise ProbeMismatchError(
             f"{name}: probe mismatch: output {net.output_names[j]} is {float(got[j])!r} for "
             f"probe.input but probe.output says {float(y[j])!r}; the weights are probably "
-            "transposed or in another order (check \"layout\")"
+            'transposed or in another order (check "layout")'
         )
 
 
@@ -356,8 +355,8 @@ def _named_edges(doc: dict[str, Any], name: str) -> Network:
         m = _EDGE.match(key)
         if m is None or (m.group(1), m.group(3)) not in (("x", "y"), ("y", "z")):
             raise NetworkFileError(
-                f"{name}: weights key {json.dumps(key)} is not an edge; write \"xI->yJ\" or "
-                "\"yI->zJ\" (inputs x, hidden units y, outputs z, numbered from 1)"
+                f'{name}: weights key {json.dumps(key)} is not an edge; write "xI->yJ" or '
+                '"yI->zJ" (inputs x, hidden units y, outputs z, numbered from 1)'
             )
         a, i, b, j = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
         if i < 1 or j < 1:
@@ -368,8 +367,8 @@ def _named_edges(doc: dict[str, Any], name: str) -> Network:
         m = _UNIT.match(key)
         if m is None or m.group(1) == "x" or int(m.group(2)) < 1:
             raise NetworkFileError(
-                f"{name}: biases key {json.dumps(key)} is not a unit; write \"yJ\" (hidden) "
-                "or \"zJ\" (output), numbered from 1"
+                f'{name}: biases key {json.dumps(key)} is not a unit; write "yJ" (hidden) '
+                'or "zJ" (output), numbered from 1'
             )
         units[(m.group(1), int(m.group(2)))] = _number(value, name, f"biases[{json.dumps(key)}]")
     n = {
@@ -392,14 +391,14 @@ def _named_edges(doc: dict[str, Any], name: str) -> Network:
             for j in range(1, n[dst] + 1):
                 if (src, i, dst, j) not in edges:
                     raise NetworkFileError(
-                        f"{name}: missing weight \"{src}{i}->{dst}{j}\"; every edge between "
+                        f'{name}: missing weight "{src}{i}->{dst}{j}"; every edge between '
                         "consecutive layers needs a weight (write 0 for none)"
                     )
     for letter in "yz":
         for j in range(1, n[letter] + 1):
             if (letter, j) not in units:
                 raise NetworkFileError(
-                    f"{name}: missing bias \"{letter}{j}\"; every hidden and output unit needs "
+                    f'{name}: missing bias "{letter}{j}"; every hidden and output unit needs '
                     "a bias (write 0 for none)"
                 )
     w1 = np.zeros((n["y"], n["x"]))

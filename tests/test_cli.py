@@ -936,3 +936,73 @@ def test_constants_two_hidden_layers(tmp_path: Path) -> None:
 )
 def test_constants_usage_errors(args: list[str], message: str) -> None:
     assert message in usage_error("constants", SEED, *args).stderr
+
+
+# -- trace and plot -------------------------------------------------------------------------
+
+
+def test_trace_json_points_lie_on_the_boundary() -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "trace",
+            "sample_nets/seed.json",
+            "--x1-range",
+            "-5",
+            "5",
+            "--x2-range",
+            "-5",
+            "5",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert list(doc) == ["curves"]
+    assert len(doc["curves"]) == 1
+    assert doc["curves"][0]["closed"] is False
+    points = np.array(doc["curves"][0]["points"])
+    margin = netbound.margin_between(netbound.load("sample_nets/seed.json"), "z1", "z2")
+    distance = np.abs(margin.value(points)) / np.linalg.norm(margin.gradient(points), axis=1)
+    assert distance.max() <= 1e-9 * 10.0
+
+
+def test_trace_csv_has_curve_and_input_names() -> None:
+    result = CliRunner().invoke(main, ["trace", "sample_nets/single.json", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == ["curve", "x1", "x2"]
+    assert {row[0] for row in rows[1:]} == {"1"}
+    assert len(rows) > 50
+
+
+def test_trace_table_lists_the_closed_loop() -> None:
+    result = CliRunner().invoke(main, ["trace", "sample_nets/single.json"])
+    assert result.exit_code == 0, result.output
+    assert "yes" in result.stdout
+
+
+def test_trace_bad_box_is_a_usage_error() -> None:
+    result = CliRunner().invoke(
+        main, ["trace", "sample_nets/seed.json", "--x1-range", "1", "0", "--x2-range", "0", "1"]
+    )
+    assert result.exit_code == 2
+    assert "--x1-range needs LO < HI" in result.stderr
+
+
+@pytest.mark.parametrize("suffix", ["png", "svg", "pdf"])
+def test_plot_writes_each_format(tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"seed.{suffix}"
+    result = CliRunner().invoke(main, ["plot", "sample_nets/seed.json", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 1000
+    assert result.stderr.startswith(f"wrote {out}: 1 boundary curve(s) in [")
+
+
+def test_plot_refuses_an_unknown_suffix(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["plot", "sample_nets/seed.json", "-o", str(tmp_path / "a.jpg")]
+    )
+    assert result.exit_code == 2
+    assert "give a file name ending in .png, .svg, .pdf" in result.stderr

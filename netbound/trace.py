@@ -1,0 +1,1201 @@
+"""The decision boundary inside a box, as polylines traced along the curves ``f(x1, x2) = 0``.
+
+Method (predictor-corrector continuation on the margin restricted to the plane of the first two
+inputs):
+
+1. Seeds.  :func:`netbound.solve_lines` finds every root on the lines ``x2 = const`` spaced at
+   most ``step`` apart across the box, and on the lines ``x1 = const`` likewise (for pieces that
+   run along ``x2``), in one vectorized call per direction.  Every component of the boundary
+   that crosses one of these lines has a seed on it.
+2. Tracing.  Along ``f = 0`` the tangent is perpendicular to ``grad f``; it is oriented by the
+   gradient (``t = J grad f / |grad f|``, with the positive side always on the same hand), so a
+   step that lands on a neighbouring branch, whose gradient points the other way, shows up as a
+   reversed tangent.  Each step predicts along the tangent and corrects by Newton's method along
+   the gradient (``x <- x - f grad f / |grad f|^2``), polished to the rounding floor.  A step is
+   rejected and halved when the corrector needs too many iterations or does not contract, moves
+   the point more than a quarter of the step, or the tangent turns more than :data:`MAX_TURN`;
+   it grows again after easy steps, never beyond ``step``.  The cubic Hermite interpolant of
+   each step must also stay on the curve (at a quarter, half and three quarters of it, to
+   0.3 % of the step): a step that skipped a small feature fails there.  A piecewise-affine
+   boundary (ReLU networks) is straight between corners: a step must not turn at all, and a
+   corner is located exactly (the end of the straight continuation, by bisection, and the way
+   on, the root on a small circle around it).
+3. Ends.  A curve ends where it leaves the box (the last point is the root of the margin on the
+   edge line, found by :func:`netbound.solve_lines`, so it lies exactly on the edge), where it
+   returns to its seed (a closed curve), or where the step collapses (a singular point, where
+   the gradient vanishes).  A trace that comes back onto its own track away from its seed has
+   crossed onto another branch, which a regular curve cannot do: it ends there.  Each seed is
+   traced in both directions.  A seed at a singular point is kept as a one-point curve.
+4. Accuracy.  Every point is polished to the rounding floor of the margin, about
+   ``eps * (sum of |terms| / |grad f| + |x|)``: far below 1e-9 of the box's size unless the box
+   is tiny (below ~1e-4 of the coordinates' size) or the gradient nearly vanishes.
+5. Bookkeeping.  A seed within ``step / 100`` of a traced curve (measured to the cubic Hermite
+   interpolant of its points, far more accurate than the chords, and never more than half the
+   distance to the seed's neighbours on its own line) is not traced again; a curve traced from a
+   seed that all lies on earlier curves is dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from itertools import combinations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from netbound import activations
+from netbound.errors import OptionError
+from netbound.margin import Margin
+from netbound.network import FloatArray, Layer, Network
+from netbound.solver import LineSolution, _margins, _resolve_at, solve_lines
+
+Box = tuple[float, float, float, float]
+
+#: Largest turn of the tangent over one step (radians); a larger turn rejects the step.
+MAX_TURN = math.radians(20.0)
+#: Turn per step the step control aims at.
+TARGET_TURN = math.radians(8.0)
+#: Largest turn over one step of a piecewise-affine boundary (larger turns are corners).
+PIECEWISE_TURN = 1e-7
+#: Largest turn at a corner (of a ReLU network's boundary) or a singular point.
+MAX_CORNER_TURN = math.radians(170.0)
+CORNER_STEP = 2.0**-24
+#: A point is on a straight piece of a piecewise-affine boundary within this fraction of the
+#: box's size (corner search).
+CORNER_TOLERANCE = 1e-12
+#: Samples on the circle around a corner.
+CIRCLE_SAMPLES = 64
+#: A curve ends (stalls) when the step falls below this fraction of ``step``.
+STALL_STEP = 2.0**-34
+#: Newton iterations of the corrector.
+MAX_NEWTON = 8
+#: Seeds within this fraction of ``step`` of a traced curve are on it.
+CLAIM_FRACTION = 0.01
+#: Largest distance from the curve of the cubic Hermite interpolant of a step, at a quarter,
+#: half and three quarters of it, relative to the step's length.  A well-resolved step (a turn
+#: of at most 20 degrees) is off by a few 1e-4.
+HERMITE_TOLERANCE = 0.003
+#: Points of the Hermite interpolant per step used to measure distances to a curve.
+HERMITE_SUBDIVISIONS = 8
+#: Default step: the box's diagonal over this.
+DEFAULT_DIVISIONS = 200
+#: A trace that comes within this fraction of ``step`` of its own earlier track, running the
+#: same way, has crossed onto another branch.
+LASSO = 0.02
+#: Largest number of points of one trace (a guard; never reached by a well-posed trace).
+MAX_POINTS = 200_000
+#: Largest number of seeding lines per direction.
+MAX_LINES = 100_000
+#: A seed whose gradient is below this fraction of the sum of its terms' magnitudes is singular.
+SINGULAR = 1e-6
+#: Relative accuracy (to the box's size) the corrector polishes to, and the floor it accepts
+#: when rounding stops its progress, plus :data:`NOISE` units of rounding of the coordinates
+#: and of the margin.
+POLISH = 1e-14
+FLOOR = 1e-11
+NOISE = 16.0
+EPS = float(np.finfo(np.float64).eps)
+
+
+@dataclass(frozen=True, eq=False)
+class Curve:
+    """One connected piece of the boundary inside the box.
+
+    Attributes
+    ----------
+    points
+        Array ``(n, 2)`` of ``(x1, x2)`` points on the boundary, in order along the curve, no
+        two consecutive ones farther apart than the trace's ``step``.  A closed curve does not
+        repeat its first point: the segment from the last point back to the first closes it.
+    closed
+        The curve is a loop inside the box.
+    between
+        The two outputs the curve separates (``z_a = z_b``), when known; ``None`` for a
+        threshold or a bare margin.
+    """
+
+    points: FloatArray
+    closed: bool
+    between: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class TraceResult:
+    """The boundary curves inside a box.
+
+    Attributes
+    ----------
+    curves
+        The curves, each a polyline of points on the boundary.
+    box
+        ``(x1lo, x1hi, x2lo, x2hi)``.
+    step
+        The largest distance between consecutive points of a curve.
+    complete
+        Every seeding line was solved completely (no unresolved interval) and no trace was
+        cut short: every boundary component that crosses one of them is among ``curves``.
+    everywhere
+        The margin is identically zero in the plane: every point is on the boundary (and
+        ``curves`` is empty).
+    max_distance
+        The largest distance of a point from the boundary, estimated as ``|f| / |grad f|``.
+    """
+
+    curves: tuple[Curve, ...]
+    box: Box
+    step: float
+    complete: bool
+    everywhere: bool
+    max_distance: float
+
+    def to_json(self) -> dict[str, list[dict[str, object]]]:
+        """The curves as the JSON document of ``netbound trace --format json``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> r = TraceResult((Curve(np.array([[0.0, 1.0], [0.5, 1.5]]), False),),
+        ...                 (0.0, 1.0, 1.0, 2.0), 1.0, True, False, 0.0)
+        >>> r.to_json()
+        {'curves': [{'closed': False, 'points': [[0.0, 1.0], [0.5, 1.5]]}]}
+        """
+        return {"curves": [{"closed": c.closed, "points": c.points.tolist()} for c in self.curves]}
+
+
+# -- the margin in the plane ------------------------------------------------------------------
+
+
+class _Plane:
+    """The margin as a function of ``(x1, x2)`` (other inputs fixed): value and gradient."""
+
+    def __init__(self, margin: Margin, rest: FloatArray) -> None:
+        self.readout = margin.readout
+        self.offset = margin.offset
+        #: The first hidden layer, or None when the margin is affine in the inputs.
+        self.first: Layer | None = None
+        self.layers: tuple[Layer, ...] = ()
+        if margin.hidden:
+            self.first = margin.hidden[0]
+            self.w: FloatArray = np.ascontiguousarray(self.first.weights[:, :2])
+            self.b: FloatArray = self.first.weights[:, 2:] @ rest[2:] + self.first.biases
+            self.layers = margin.hidden[1:]
+        else:
+            self.w = np.ascontiguousarray(margin.readout[None, :2])
+            self.b = np.array([margin.readout[2:] @ rest[2:] + margin.offset])
+
+    def eval(self, p: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Margin ``(...)`` and gradient ``(..., 2)`` at points ``p`` of shape ``(..., 2)``."""
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            u = p @ self.w.T + self.b
+            first = self.first
+            if first is None:
+                g: FloatArray = np.broadcast_to(self.w[0], p.shape).copy()
+                f0: FloatArray = u[..., 0]
+                return f0, g
+            v = first.activate(u)
+            dv = activations.derivative(first.activation, u, first.alpha)[..., None] * self.w
+            for layer in self.layers:
+                pre = v @ layer.weights.T + layer.biases
+                dpre = layer.weights @ dv
+                v = layer.activate(pre)
+                dv = activations.derivative(layer.activation, pre, layer.alpha)[..., None] * dpre
+            f: FloatArray = v @ self.readout + self.offset
+            g = self.readout @ dv
+        return f, g
+
+    def eval_with_magnitude(self, p: FloatArray) -> tuple[float, FloatArray, float]:
+        """Margin, gradient and the sum of the magnitudes of the margin's terms at one point
+        (which bounds the margin's rounding error, relative to ``EPS``)."""
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            u = p @ self.w.T + self.b
+            first = self.first
+            if first is None:
+                mag = float(np.abs(self.w[0]) @ np.abs(p) + abs(float(self.b[0])))
+                return float(u[0]), self.w[0].copy(), mag
+            v = first.activate(u)
+            dv = activations.derivative(first.activation, u, first.alpha)[:, None] * self.w
+            for layer in self.layers:
+                pre = v @ layer.weights.T + layer.biases
+                dpre = layer.weights @ dv
+                v = layer.activate(pre)
+                dv = activations.derivative(layer.activation, pre, layer.alpha)[:, None] * dpre
+            terms = float(np.abs(self.readout) @ np.abs(v)) + abs(self.offset)
+            g: FloatArray = self.readout @ dv
+            return float(v @ self.readout + self.offset), g, terms
+
+    def gradient_scale(self, p: FloatArray) -> float:
+        """The sum of the magnitudes of the terms of the gradient at one point ``p``.
+
+        The gradient is small against it only where its terms cancel: at a singular point
+        of the boundary (a double root of the margin), not merely where the network is flat.
+        """
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            aw = np.abs(self.w)
+            first = self.first
+            if first is None:
+                return float(np.sum(aw))
+            u = p @ self.w.T + self.b
+            v = first.activate(u)
+            dv = np.abs(activations.derivative(first.activation, u, first.alpha))[:, None] * aw
+            for layer in self.layers:
+                pre = v @ layer.weights.T + layer.biases
+                dpre = np.abs(layer.weights) @ dv
+                v = layer.activate(pre)
+                slope = np.abs(activations.derivative(layer.activation, pre, layer.alpha))
+                dv = slope[:, None] * dpre
+            return float(np.sum(np.abs(self.readout) @ dv))
+
+    def distance(self, p: FloatArray) -> FloatArray:
+        """Estimated distance ``|f| / |grad f|`` of points ``(..., 2)`` from the boundary."""
+        f, g = self.eval(p)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d: FloatArray = np.abs(f) / np.hypot(g[..., 0], g[..., 1])
+        return np.where(f == 0.0, 0.0, d)
+
+
+def _hermite_weights(s: FloatArray) -> FloatArray:
+    """Weights of ``p0, L t0, p1, L t1`` in the cubic Hermite interpolant at parameters s."""
+    return np.stack(
+        [2 * s**3 - 3 * s**2 + 1, s**3 - 2 * s**2 + s, -2 * s**3 + 3 * s**2, s**3 - s**2], axis=1
+    )
+
+
+_HERMITE_CHECK = _hermite_weights(np.array([0.25, 0.5, 0.75]))
+
+
+def _tangent(g: FloatArray, direction: float) -> FloatArray | None:
+    norm = math.hypot(float(g[0]), float(g[1]))
+    if not (norm > 0.0 and math.isfinite(norm)):
+        return None
+    return np.array([-g[1], g[0]]) * (direction / norm)
+
+
+# -- geometry of polylines ----------------------------------------------------------------------
+
+
+def _hermite(points: FloatArray, tangents: FloatArray, closed: bool) -> FloatArray:
+    """The points of the cubic Hermite interpolant, :data:`HERMITE_SUBDIVISIONS` per segment."""
+    if points.shape[0] < 2:
+        return points
+    p0, t0 = points, tangents
+    if closed:
+        p1, t1 = np.roll(points, -1, axis=0), np.roll(tangents, -1, axis=0)
+    else:
+        p0, t0, p1, t1 = points[:-1], tangents[:-1], points[1:], tangents[1:]
+    length = np.hypot(*(p1 - p0).T)[:, None, None]
+    s = np.linspace(0.0, 1.0, HERMITE_SUBDIVISIONS + 1)[:-1][None, :, None]
+    h00 = 2 * s**3 - 3 * s**2 + 1
+    h10 = s**3 - 2 * s**2 + s
+    h01 = -2 * s**3 + 3 * s**2
+    h11 = s**3 - s**2
+    dense = (
+        h00 * p0[:, None, :]
+        + h10 * length * t0[:, None, :]
+        + h01 * p1[:, None, :]
+        + h11 * length * t1[:, None, :]
+    ).reshape(-1, 2)
+    end = points[:1] if closed else points[-1:]
+    out: FloatArray = np.concatenate([dense, end])
+    return out
+
+
+def _distance_to_polyline(x: FloatArray, poly: FloatArray, chunk: int = 256) -> FloatArray:
+    """Distance from each point ``x`` ``(m, 2)`` to the polyline ``poly`` ``(k, 2)``."""
+    out = np.full(x.shape[0], np.inf)
+    if x.shape[0] == 0 or poly.shape[0] == 0:
+        return out
+    if poly.shape[0] == 1:
+        out[:] = np.hypot(*(x - poly[0]).T)
+        return out
+    a, d = poly[:-1], poly[1:] - poly[:-1]
+    dd = np.einsum("ij,ij->i", d, d)
+    dd = np.where(dd > 0.0, dd, 1.0)
+    for start in range(0, x.shape[0], chunk):
+        xs = x[start : start + chunk]
+        rel = xs[:, None, :] - a[None, :, :]
+        lam = np.clip(np.einsum("mkj,kj->mk", rel, d) / dd, 0.0, 1.0)
+        diff = rel - lam[:, :, None] * d[None, :, :]
+        out[start : start + chunk] = np.sqrt(np.min(np.einsum("mkj,mkj->mk", diff, diff), axis=1))
+    return out
+
+
+# -- the tracer ---------------------------------------------------------------------------------
+
+
+class _Visited:
+    """The segments a trace has made, hashed by cells of the step's size."""
+
+    def __init__(self, origin: FloatArray, step: float) -> None:
+        self.origin = origin
+        self.step = step
+        self.cells: dict[tuple[int, int], list[int]] = {}
+        self.segments: list[tuple[FloatArray, FloatArray]] = []
+        #: Arc length of the trace at the end of each segment (after a leading 0).
+        self.length: list[float] = [0.0]
+
+    def _key(self, x: FloatArray) -> tuple[int, int]:
+        k = np.floor((x - self.origin) / self.step)
+        return int(k[0]), int(k[1])
+
+    def add(self, a: FloatArray, b: FloatArray) -> None:
+        index = len(self.segments)
+        self.segments.append((a, b))
+        self.length.append(self.length[-1] + math.hypot(*(b - a)))
+        for key in {self._key(a), self._key(b)}:
+            self.cells.setdefault(key, []).append(index)
+
+    def revisits(self, q: FloatArray, tq: FloatArray) -> int:
+        """The first segment at least three steps back that ``q`` lies on, running the same
+        way (-1 for none)."""
+        i, j = self._key(q)
+        recent = self.length[-1] - 3.0 * self.step
+        found = -1
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                for index in self.cells.get((i + di, j + dj), ()):
+                    if self.length[index + 1] > recent:
+                        continue
+                    a, b = self.segments[index]
+                    d = b - a
+                    dd = float(d @ d)
+                    if dd == 0.0:
+                        continue
+                    lam = min(1.0, max(0.0, float((q - a) @ d) / dd))
+                    near = math.hypot(*(q - a - lam * d)) <= LASSO * self.step
+                    if near and float(tq @ d) > 0.9 * math.sqrt(dd):
+                        found = index if found < 0 else min(found, index)
+        return found
+
+
+@dataclass
+class _Traced:
+    points: FloatArray
+    tangents: FloatArray
+    closed: bool
+    dense: FloatArray
+    lo: FloatArray
+    hi: FloatArray
+
+
+class _Tracer:
+    def __init__(self, margin: Margin, box: Box, step: float, rest: FloatArray) -> None:
+        self.margin = margin
+        self.plane = _Plane(margin, rest)
+        self.rest = rest
+        self.lo = np.array([box[0], box[2]])
+        self.hi = np.array([box[1], box[3]])
+        self.size = float(np.hypot(*(self.hi - self.lo)))
+        self.step = step
+        self.hmax = 0.96 * step
+        self.chord_max = 0.99 * step
+        self.slack = 1e-13 * self.size
+        self.piecewise = margin.piecewise_affine
+        #: Set when a trace reached :data:`MAX_POINTS` (the result is then not complete).
+        self.truncated = False
+        # A piecewise-affine boundary is straight between corners: any turn is a corner, and
+        # a step's chord lies on the curve.
+        self.hermite_tol = 1e-10 if self.piecewise else HERMITE_TOLERANCE
+        self.corner_tol = CORNER_TOLERANCE * self.size
+        self.cos_max = math.cos(PIECEWISE_TURN if self.piecewise else MAX_TURN)
+
+    # -- Newton's corrector -----------------------------------------------------------------
+
+    def newton(self, q0: FloatArray) -> tuple[FloatArray, float, float] | None:
+        """Correct ``q0`` onto the curve along the gradient.
+
+        Returns the point, the first correction's length and the contraction (the second
+        correction over the first), or None when the iteration fails to converge.
+        """
+        q = q0
+        deltas: list[float] = []
+        floor = math.inf
+        for k in range(MAX_NEWTON):
+            f, g, mag = self.plane.eval_with_magnitude(q)
+            gg = float(g @ g)
+            fv = float(f)
+            if not (math.isfinite(fv) and math.isfinite(gg) and gg > 0.0):
+                return None
+            d = (fv / gg) * g
+            q = q - d
+            dn = math.hypot(float(d[0]), float(d[1]))
+            deltas.append(dn)
+            # The rounding floor: the coordinates' own resolution and the distance that the
+            # rounding error of f amounts to.
+            reach = float(np.max(np.abs(q)))
+            floor = FLOOR * self.size + NOISE * EPS * (reach + float(mag) / math.sqrt(gg))
+            if dn <= POLISH * self.size + NOISE * EPS * reach:
+                break
+            if k >= 1 and dn > 0.5 * deltas[-2]:
+                if dn <= floor:
+                    break
+                return None
+        else:
+            if deltas[-1] > floor:
+                return None
+        # Below the rounding floor the corrections are noise: no contraction to measure.
+        noisy = len(deltas) < 2 or deltas[1] <= floor
+        contraction = 0.0 if noisy else deltas[1] / deltas[0]
+        return q, deltas[0], contraction
+
+    # -- one direction ----------------------------------------------------------------------
+
+    def inside(self, q: FloatArray) -> bool:
+        return bool(np.all(q >= self.lo - self.slack) and np.all(q <= self.hi + self.slack))
+
+    def march(
+        self, p0: FloatArray, t0: FloatArray, direction: float
+    ) -> tuple[list[FloatArray], list[FloatArray], bool]:
+        """Trace from ``p0`` along ``t0`` until the box edge, a stall or the return to ``p0``."""
+        pts, tans = [p0], [t0]
+        p, tp = p0, t0
+        h = self.hmax
+        visited = _Visited(self.lo, self.step)
+        while len(pts) < MAX_POINTS:
+            step = self._step(p, tp, h, direction)
+            corner = False
+            if step is None:
+                # A smooth curve always has a small enough step, except at a singular point,
+                # where the curve ends (passing it could cross onto another branch).
+                found = self._corner(p, tp, h, direction) if self.piecewise else None
+                if found is None:
+                    h *= 0.5
+                    if h < STALL_STEP * self.step:
+                        return pts, tans, False
+                    continue
+                q, tq, direction = found
+                turn, hard, corner = 0.0, True, True
+            else:
+                q, tq, turn, hard = step
+            c = q - p
+            if len(pts) >= 3:
+                cc = float(c @ c)
+                lam = float((p0 - p) @ c) / cc
+                if 0.0 <= lam <= 1.0 and float(t0 @ c) > 0.0:
+                    miss = math.hypot(*(p0 - (p + lam * c)))
+                    if miss <= 0.1 * math.sqrt(cc):
+                        if math.hypot(*(p - p0)) <= 1e-9 * self.step:
+                            pts.pop()
+                            tans.pop()
+                        return pts, tans, True
+            if not self.inside(q):
+                clip = self._clip(p, tp, q, tq if not corner else tp, direction)
+                if clip is None:
+                    if corner:
+                        return pts, tans, False
+                    h *= 0.5
+                    if h < STALL_STEP * self.step:
+                        return pts, tans, False
+                    continue
+                xe, te = clip
+                if math.hypot(*(xe - p)) > 1e-12 * self.size:
+                    pts.append(xe)
+                    tans.append(te)
+                return pts, tans, False
+            back = visited.revisits(q, tq)
+            if back == 0:
+                # Back at its start (just short of it): the curve is closed.
+                if math.hypot(*(p - p0)) > self.chord_max:
+                    pts.append(q)
+                    tans.append(tq)
+                return pts, tans, True
+            if back > 0:
+                # Back on its own track away from its start: a regular curve cannot do this,
+                # so the trace has crossed onto another branch.  End it before the crossing.
+                return pts, tans, False
+            pts.append(np.clip(q, self.lo, self.hi))
+            tans.append(tq)
+            visited.add(pts[-2], pts[-1])
+            if not corner:
+                grow = 2.0 if turn < 0.5 * TARGET_TURN else TARGET_TURN / turn
+                grow = min(2.0, max(0.5, grow))
+                if hard:
+                    grow = min(grow, 1.0)
+                h = min(self.hmax, h * grow)
+            p, tp = pts[-1], tq
+        self.truncated = True
+        return pts, tans, False
+
+    def _step(
+        self, p: FloatArray, tp: FloatArray, h: float, direction: float
+    ) -> tuple[FloatArray, FloatArray, float, bool] | None:
+        """One predictor-corrector step, or None when it is rejected."""
+        res = self.newton(p + h * tp)
+        if res is None:
+            return None
+        q, d1, contraction = res
+        _, g = self.plane.eval(q)
+        tq = _tangent(g, direction)
+        if tq is None:
+            return None
+        c = q - p
+        length = math.hypot(float(c[0]), float(c[1]))
+        if length == 0.0 or length > self.chord_max:
+            return None
+        cos_turn = float(np.clip(tq @ tp, -1.0, 1.0))
+        cos_chord = float(c @ tp) / length
+        turn = math.acos(cos_turn)
+        if d1 > 0.25 * h or contraction > 0.5 or length < 0.5 * h:
+            return None
+        if cos_turn < self.cos_max or cos_chord < self.cos_max:
+            return None
+        # The cubic through p and q with their tangents must stay on the curve: a step that
+        # skipped a feature (the tip of a hairpin, a gap between two branches) fails here.
+        inner = _HERMITE_CHECK[:, :1] * p + _HERMITE_CHECK[:, 1:2] * length * tp
+        inner = inner + _HERMITE_CHECK[:, 2:3] * q + _HERMITE_CHECK[:, 3:4] * length * tq
+        off = float(np.max(self.plane.distance(inner)))
+        if not off <= self.hermite_tol * length + self.corner_tol:
+            return None
+        return q, tq, turn, contraction > 0.25
+
+    def _on_curve(self, x: FloatArray) -> bool:
+        return bool(self.plane.distance(x) <= CORNER_TOLERANCE * self.size)
+
+    def _corner(
+        self, p: FloatArray, tp: FloatArray, h: float, direction: float
+    ) -> tuple[FloatArray, FloatArray, float] | None:
+        """The next corner of a piecewise-affine boundary, and the tangent beyond it.
+
+        Between corners the boundary of a piecewise-affine margin is straight: the corner is
+        the end of the straight continuation ``p + s tp``, found by bisection on ``s``; the
+        way on is the root on a small circle around it.
+        """
+        if self._on_curve(p + h * tp):
+            return None
+        lo, hi = 0.0, h
+        for _ in range(60):
+            m = 0.5 * (lo + hi)
+            if self._on_curve(p + m * tp):
+                lo = m
+            else:
+                hi = m
+        corner = p + lo * tp
+        radius = CORNER_STEP * self.step
+        found = self._circle(corner, tp, radius, direction)
+        if found is None:
+            return None
+        q, t_out, new_direction = found
+        # The corner exactly: where the straight piece through p meets the one through q.
+        cross = float(tp[0] * t_out[1] - tp[1] * t_out[0])
+        if abs(cross) > 1e-3:
+            d = q - p
+            s = float(d[0] * t_out[1] - d[1] * t_out[0]) / cross
+            exact = p + s * tp
+            if math.hypot(*(exact - corner)) <= 2.0 * radius:
+                corner = exact
+        return corner, t_out, new_direction
+
+    def _circle(
+        self, c: FloatArray, tp: FloatArray, r: float, direction: float
+    ) -> tuple[FloatArray, FloatArray, float] | None:
+        """The boundary's way on from ``c``: the root on the circle of radius ``r`` around it
+        that turns least from ``tp`` (never back the way the curve came).
+
+        Returns the root, the tangent there (pointing on) and the direction that orients it
+        (reversed after passing straight through a crossing of two branches).
+        """
+        n = CIRCLE_SAMPLES
+        base = math.atan2(float(tp[1]), float(tp[0]))
+        ang = base + 2.0 * np.pi * np.arange(n + 1) / n
+        f, _ = self.plane.eval(c + r * np.stack([np.cos(ang), np.sin(ang)], axis=1))
+        change = np.flatnonzero(np.signbit(f[:-1]) != np.signbit(f[1:]))
+        if change.size == 0:
+            return None
+        a, b = ang[change], ang[change + 1]
+        fa = f[change]
+        for _ in range(50):
+            m = 0.5 * (a + b)
+            fm, _ = self.plane.eval(c + r * np.stack([np.cos(m), np.sin(m)], axis=1))
+            same = np.signbit(fm) == np.signbit(fa)
+            a = np.where(same, m, a)
+            fa = np.where(same, fm, fa)
+            b = np.where(same, b, m)
+        m = 0.5 * (a + b)
+        dirs = np.stack([np.cos(m), np.sin(m)], axis=1)
+        dots = dirs @ tp
+        ok = dots > math.cos(MAX_CORNER_TURN)
+        if not np.any(ok):
+            return None
+        d = dirs[int(np.argmax(np.where(ok, dots, -np.inf)))]
+        q = c + r * d
+        _, g = self.plane.eval(q)
+        t = _tangent(g, direction)
+        if t is None:
+            return None
+        if float(t @ d) < 0.0:
+            t, direction = -t, -direction
+        return q, t, direction
+
+    # -- the box edge -----------------------------------------------------------------------
+
+    def _clip(
+        self, p: FloatArray, tp: FloatArray, q: FloatArray, tq: FloatArray, direction: float
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """Where the curve between ``p`` (inside) and ``q`` (outside) leaves the box."""
+        length = math.hypot(*(q - p))
+        best: tuple[float, FloatArray] | None = None
+        for k in (0, 1):
+            j = 1 - k
+            for bound, outside in (
+                (self.lo[k], q[k] < self.lo[k]),
+                (self.hi[k], q[k] > self.hi[k]),
+            ):
+                if not outside:
+                    continue
+                s, e = self._hermite_exit(p, tp, q, tq, length, k, float(bound))
+                tau = float(np.clip(e[j], self.lo[j], self.hi[j]))
+                r = length + self.slack
+                window = (max(float(self.lo[j]), tau - r), min(float(self.hi[j]), tau + r))
+                if not window[0] < window[1]:
+                    continue
+                base = self.rest.copy()
+                base[k] = bound
+                sol = solve_lines(self.margin, base[None, :], axis=j, window=window)[0]
+                if not sol.roots:
+                    continue
+                roots = np.array([t for t, _ in sol.roots])
+                root = float(roots[np.argmin(np.abs(roots - e[j]))])
+                if abs(root - e[j]) > 0.05 * length + self.slack:
+                    continue
+                xe = np.empty(2)
+                xe[k], xe[j] = bound, root
+                if math.hypot(*(xe - p)) > self.chord_max:
+                    continue
+                if best is None or s < best[0]:
+                    best = (s, xe)
+        if best is None:
+            return None
+        xe = best[1]
+        _, g = self.plane.eval(xe)
+        te = _tangent(g, direction)
+        return xe, (tq if te is None else te)
+
+    @staticmethod
+    def _hermite_exit(
+        p: FloatArray,
+        tp: FloatArray,
+        q: FloatArray,
+        tq: FloatArray,
+        length: float,
+        k: int,
+        bound: float,
+    ) -> tuple[float, FloatArray]:
+        """The Hermite arc from ``p`` to ``q``: parameter and point where coordinate k = bound."""
+
+        def point(s: float) -> FloatArray:
+            h00 = 2 * s**3 - 3 * s**2 + 1
+            h10 = s**3 - 2 * s**2 + s
+            h01 = -2 * s**3 + 3 * s**2
+            h11 = s**3 - s**2
+            out: FloatArray = h00 * p + h10 * length * tp + h01 * q + h11 * length * tq
+            return out
+
+        a, b = 0.0, 1.0
+        inside_sign = math.copysign(1.0, float(p[k]) - bound) if p[k] != bound else None
+        if inside_sign is None:
+            return 0.0, p.copy()
+        for _ in range(60):
+            m = 0.5 * (a + b)
+            if math.copysign(1.0, float(point(m)[k]) - bound) == inside_sign:
+                a = m
+            else:
+                b = m
+        return b, point(b)
+
+    # -- whole curves ---------------------------------------------------------------------------
+
+    def curve(self, seed: FloatArray) -> _Traced:
+        """Trace the curve through ``seed`` in both directions."""
+        _, g = self.plane.eval(seed)
+        t = _tangent(g, 1.0)
+        if t is None or math.hypot(*g) <= SINGULAR * self.plane.gradient_scale(seed):
+            # A singular point (the gradient vanishes: a double root, where the boundary
+            # touches zero without crossing): its tangent is undefined; keep the point.
+            return self._traced(seed[None, :], np.zeros((1, 2)), False)
+        fwd, ftan, closed = self.march(seed, t, 1.0)
+        if closed:
+            return self._traced(np.array(fwd), np.array(ftan), True)
+        back, btan, _ = self.march(seed, -t, -1.0)
+        pts = np.array(back[:0:-1] + fwd)
+        tans = np.concatenate([-np.array(btan[:0:-1]).reshape(-1, 2), np.array(ftan)])
+        return self._traced(pts, tans, False)
+
+    def _traced(self, pts: FloatArray, tans: FloatArray, closed: bool) -> _Traced:
+        # A piecewise-affine boundary is straight between its corners, which are points.
+        dense = pts if self.piecewise else _hermite(pts, tans, closed)
+        if self.piecewise and closed and pts.shape[0] > 1:
+            dense = np.concatenate([pts, pts[:1]])
+        return _Traced(pts, tans, closed, dense, dense.min(axis=0), dense.max(axis=0))
+
+
+def _near(points: FloatArray, tol: FloatArray, traced: _Traced) -> NDArray[np.bool_]:
+    """Which points lie within ``tol`` of a traced curve's Hermite interpolant."""
+    out = np.zeros(points.shape[0], dtype=bool)
+    if points.shape[0] == 0:
+        return out
+    reach = float(np.max(tol))
+    box_ok = np.all((points >= traced.lo - reach) & (points <= traced.hi + reach), axis=1)
+    idx = np.flatnonzero(box_ok)
+    if idx.size:
+        out[idx] = _distance_to_polyline(points[idx], traced.dense) <= tol[idx]
+    return out
+
+
+# -- seeds --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Seeds:
+    points: list[FloatArray]
+    gaps: list[float]
+    straight: list[FloatArray]
+    complete: bool
+    everywhere: bool
+
+
+def _line_seeds(
+    tracer: _Tracer, sols: Sequence[LineSolution], fixed: FloatArray, axis: int, out: _Seeds
+) -> None:
+    """Seeds from the roots on lines where coordinate ``1 - axis`` is ``fixed[i]``."""
+    other = 1 - axis
+    for value, sol in zip(fixed, sols, strict=True):
+        if sol.everywhere:
+            out.straight.append(_straight(tracer, axis, float(value)))
+            continue
+        if not sol.complete:
+            out.complete = False
+        ts = [t for t, _ in sol.roots]
+        for lo, hi in sol.unresolved:
+            if not (np.isfinite(lo) and np.isfinite(hi)):
+                continue
+            x = np.empty(2)
+            x[axis], x[other] = 0.5 * (lo + hi), value
+            res = tracer.newton(x)
+            near = res is not None and math.hypot(*(res[0] - x)) <= tracer.step
+            if res is not None and near and tracer.inside(res[0]):
+                ts.append(float(res[0][axis]))
+        ts.sort()
+        for i, t in enumerate(ts):
+            gap = min(
+                t - ts[i - 1] if i > 0 else math.inf,
+                ts[i + 1] - t if i + 1 < len(ts) else math.inf,
+            )
+            x = np.empty(2)
+            x[axis], x[other] = t, value
+            out.points.append(np.clip(x, tracer.lo, tracer.hi))
+            out.gaps.append(gap)
+
+
+def _straight(tracer: _Tracer, axis: int, value: float) -> FloatArray:
+    """The points of the line (coordinate ``1 - axis`` = value) across the box."""
+    lo, hi = float(tracer.lo[axis]), float(tracer.hi[axis])
+    n = max(2, math.ceil((hi - lo) / tracer.chord_max) + 1)
+    pts = np.empty((n, 2))
+    pts[:, axis] = np.linspace(lo, hi, n)
+    pts[:, 1 - axis] = value
+    return pts
+
+
+def _lines(lo: float, hi: float, step: float) -> FloatArray:
+    n = math.ceil((hi - lo) / step) + 1
+    if n > MAX_LINES:
+        raise OptionError(
+            f"--step {step!r} is too small for the box: it would need {n} lines per direction "
+            f"(at most {MAX_LINES})"
+        )
+    return np.linspace(lo, hi, max(n, 2))
+
+
+def _seeds(tracer: _Tracer) -> _Seeds:
+    out = _Seeds([], [], [], True, False)
+    sols = []
+    for axis in (0, 1):
+        other = 1 - axis
+        fixed = _lines(float(tracer.lo[other]), float(tracer.hi[other]), tracer.step)
+        base = np.tile(tracer.rest, (fixed.size, 1))
+        base[:, other] = fixed
+        window = (float(tracer.lo[axis]), float(tracer.hi[axis]))
+        sol = solve_lines(tracer.margin, base, axis=axis, window=window)
+        sols.append(sol)
+        if all(s.everywhere for s in sol):
+            out.everywhere = True
+            return out
+        _line_seeds(tracer, sol, fixed, axis, out)
+    return out
+
+
+# -- the public entry points --------------------------------------------------------------------
+
+
+def _check_box(box: Sequence[float]) -> Box:
+    if len(box) != 4:
+        raise OptionError(f"a box is (x1lo, x1hi, x2lo, x2hi), got {len(box)} numbers")
+    x1lo, x1hi, x2lo, x2hi = (float(v) for v in box)
+    for name, lo, hi in (("--x1-range", x1lo, x1hi), ("--x2-range", x2lo, x2hi)):
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise OptionError(f"{name} must be finite, got {lo!r} {hi!r}")
+        if not lo < hi:
+            raise OptionError(f"{name} needs LO < HI, got {lo!r} {hi!r}")
+    return x1lo, x1hi, x2lo, x2hi
+
+
+def _rest(net: Network, base: ArrayLike | None) -> FloatArray:
+    n = net.n_inputs
+    if n < 2:
+        raise OptionError(f"the network has {n} input; tracing needs at least two inputs")
+    if base is None:
+        if n > 2:
+            raise OptionError(
+                f"the network has {n} inputs: give the values of the inputs beyond the first two"
+            )
+        return np.zeros(2)
+    b = np.asarray(base, dtype=np.float64).ravel()
+    if b.size == n:
+        rest = b.copy()
+    elif b.size == n - 2:
+        rest = np.concatenate([np.zeros(2), b])
+    else:
+        raise OptionError(
+            f"base has {b.size} values; the network has {n} inputs (give {n} or {n - 2})"
+        )
+    if not np.all(np.isfinite(rest[2:])):
+        raise OptionError("the values of the inputs beyond the first two must be finite")
+    rest[:2] = 0.0
+    return rest
+
+
+def trace(
+    margin: Margin,
+    box: Sequence[float],
+    step: float | None = None,
+    base: ArrayLike | None = None,
+) -> TraceResult:
+    """The curves of ``margin = 0`` inside a box of the first two inputs.
+
+    Parameters
+    ----------
+    margin
+        The margin (see :func:`netbound.margin_between`, :func:`netbound.margin_threshold`).
+    box
+        ``(x1lo, x1hi, x2lo, x2hi)``, finite, with ``lo < hi``.
+    step
+        The largest distance between consecutive points; default the box's diagonal / 200.
+        Seeding lines are spaced at most ``step`` apart in each direction.
+    base
+        Values of the inputs beyond the first two: a vector of all ``n_inputs`` values (the
+        first two ignored) or of the ``n_inputs - 2`` others.  Required when there are any.
+
+    Returns
+    -------
+    TraceResult
+        The curves.  Every point lies on the boundary to within the rounding of the margin
+        (far below 1e-9 of the box's size where the margin's gradient is not tiny); every
+        boundary component that crosses a line ``x2 = const`` or ``x1 = const`` of the seeding
+        grid is among the curves.
+
+    Raises
+    ------
+    OptionError
+        The box or the step is invalid, or ``base`` does not fit the network.
+
+    Examples
+    --------
+    >>> import netbound
+    >>> from netbound.trace import trace
+    >>> net = netbound.Network.from_layers([([[1.0, 1.0]], [0.0], "sigmoid")])
+    >>> result = trace(netbound.margin_threshold(net), (-1.0, 1.0, -1.0, 1.0))
+    >>> [(c.closed, c.points[0].tolist(), c.points[-1].tolist()) for c in result.curves]
+    [(False, [1.0, -1.0], [-1.0, 1.0])]
+    """
+    x1lo, x1hi, x2lo, x2hi = _check_box(box)
+    diagonal = math.hypot(x1hi - x1lo, x2hi - x2lo)
+    if step is None:
+        step = diagonal / DEFAULT_DIVISIONS
+    step = float(step)
+    if not (math.isfinite(step) and step > 0.0):
+        raise OptionError(f"--step must be a positive number, got {step!r}")
+    rest = _rest(margin.network, base)
+    tracer = _Tracer(margin, (x1lo, x1hi, x2lo, x2hi), step, rest)
+    seeds = _seeds(tracer)
+    box_out = (x1lo, x1hi, x2lo, x2hi)
+    if seeds.everywhere:
+        return TraceResult((), box_out, step, True, True, 0.0)
+
+    traced: list[_Traced] = []
+    for line in seeds.straight:
+        tangent = line[1] - line[0]
+        tangents = np.tile(tangent / np.hypot(*tangent), (line.shape[0], 1))
+        traced.append(tracer._traced(line, tangents, False))
+
+    points = np.array(seeds.points).reshape(-1, 2)
+    tol = np.minimum(CLAIM_FRACTION * step, 0.5 * np.array(seeds.gaps))
+    claimed = np.zeros(points.shape[0], dtype=bool)
+    for t in traced:
+        claimed |= _near(points, tol, t)
+    kept = list(traced)
+    for i in range(points.shape[0]):
+        if claimed[i]:
+            continue
+        new = tracer.curve(points[i])
+        claimed[i] = True
+        todo = np.flatnonzero(~claimed)
+        claimed[todo] |= _near(points[todo], tol[todo], new)
+        dup_tol = np.full(new.points.shape[0], CLAIM_FRACTION * step)
+        covered = np.zeros(new.points.shape[0], dtype=bool)
+        for old in kept:
+            covered |= _near(new.points, dup_tol, old)
+        if kept and np.all(covered):
+            continue
+        kept.append(new)
+
+    curves = tuple(Curve(t.points, t.closed) for t in kept)
+    return TraceResult(
+        curves,
+        box_out,
+        step,
+        seeds.complete and not tracer.truncated,
+        False,
+        _max_distance(tracer.plane, curves),
+    )
+
+
+def _max_distance(plane: _Plane, curves: Sequence[Curve]) -> float:
+    if not curves:
+        return 0.0
+    return float(max(np.max(plane.distance(c.points)) for c in curves))
+
+
+def _base_vector(net: Network, at: dict[str, float] | None) -> FloatArray:
+    fixed = _resolve_at(net, at)
+    base = np.zeros(net.n_inputs)
+    for k, v in fixed.items():
+        base[k] = v
+    return base
+
+
+def trace_network(
+    net: Network,
+    box: Sequence[float],
+    *,
+    between: tuple[str, str] | None = None,
+    threshold: float | None = None,
+    argmax: bool = False,
+    at: dict[str, float] | None = None,
+    step: float | None = None,
+) -> TraceResult:
+    """The decision boundary of a network inside a box, as curves.
+
+    The margin is built as :func:`netbound.solve` builds it.
+
+    Parameters
+    ----------
+    net
+        The network.
+    box
+        ``(x1lo, x1hi, x2lo, x2hi)``.
+    between
+        The two outputs (by name); default the first two.
+    threshold
+        For single-output networks (default 0.5 for a sigmoid output, 0 otherwise).
+    argmax
+        The boundary between predicted classes (the largest output): the pieces of each
+        pair's boundary where that pair is on top, cut exactly at the junctions.
+    at
+        Values of the inputs beyond the first two, by name.
+    step
+        The largest distance between consecutive points (default the box's diagonal / 200).
+
+    Returns
+    -------
+    TraceResult
+        The curves; with ``argmax`` or ``between``, each curve names its two outputs.
+
+    Raises
+    ------
+    OptionError
+        Inconsistent options (as :func:`netbound.solve`), an invalid box or step.
+    """
+    margins = _margins(net, between, threshold, argmax)
+    base = _base_vector(net, at)
+    names = net.output_names
+    if not argmax:
+        result = trace(margins[0], box, step, base)
+        if net.n_outputs == 1:
+            return result
+        pair = between if between is not None else (names[0], names[1])
+        curves = tuple(replace(c, between=(pair[0], pair[1])) for c in result.curves)
+        return replace(result, curves=curves)
+    pieces: list[Curve] = []
+    results = []
+    for (a, b), margin in zip(combinations(range(len(names)), 2), margins, strict=True):
+        res = trace(margin, box, step, base)
+        results.append(res)
+        plane = _Plane(margin, base)
+        for c in res.curves:
+            for piece in _on_top_pieces(net, plane, base, c, a, b):
+                pieces.append(replace(piece, between=(names[a], names[b])))
+    first = results[0]
+    return TraceResult(
+        tuple(pieces),
+        first.box,
+        first.step,
+        all(r.complete for r in results),
+        all(r.everywhere for r in results),
+        max((r.max_distance for r in results), default=0.0),
+    )
+
+
+def _excess(net: Network, base: FloatArray, xs: FloatArray, a: int, b: int) -> FloatArray:
+    """How far the largest other output is above the pair (a, b) at points ``(n, 2)``."""
+    full = np.tile(base, (xs.shape[0], 1))
+    full[:, :2] = xs
+    pre = net.preactivations(full)
+    top = np.maximum(pre[:, a], pre[:, b])
+    others = np.delete(pre, [a, b], axis=1)
+    if others.shape[1] == 0:
+        return np.full(xs.shape[0], -np.inf)
+    scale = np.max(np.abs(pre), axis=1) + 1.0
+    out: FloatArray = np.max(others, axis=1) - top - 1e-12 * scale
+    return out
+
+
+def _on_top_pieces(
+    net: Network, plane: _Plane, base: FloatArray, curve: Curve, a: int, b: int
+) -> list[Curve]:
+    """The pieces of a pair's curve where the pair is on top, cut at the junctions."""
+    pts = curve.points
+    keep = _excess(net, base, pts, a, b) <= 0.0
+    if np.all(keep):
+        return [curve]
+    if not np.any(keep):
+        return []
+    if curve.closed:
+        start = int(np.flatnonzero(~keep)[0])
+        pts = np.concatenate([pts[start:], pts[:start], pts[start : start + 1]])
+        keep = np.concatenate([keep[start:], keep[:start], keep[start : start + 1]])
+    out = []
+    n = pts.shape[0]
+    i = 0
+    while i < n:
+        if not keep[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and keep[j + 1]:
+            j += 1
+        run = [pts[k] for k in range(i, j + 1)]
+        if i > 0:
+            run.insert(0, _junction(net, plane, base, pts[i], pts[i - 1], a, b))
+        if j + 1 < n:
+            run.append(_junction(net, plane, base, pts[j], pts[j + 1], a, b))
+        out.append(Curve(np.array(run), False))
+        i = j + 1
+    return out
+
+
+def _project(plane: _Plane, x: FloatArray) -> FloatArray:
+    """Newton's iteration along the gradient from ``x`` onto the curve (x itself on failure)."""
+    q = x
+    for _ in range(MAX_NEWTON):
+        f, g = plane.eval(q)
+        gg = float(g @ g)
+        if not (math.isfinite(float(f)) and gg > 0.0 and math.isfinite(gg)):
+            return x
+        q = q - (float(f) / gg) * g
+    return q
+
+
+def _junction(
+    net: Network,
+    plane: _Plane,
+    base: FloatArray,
+    kept: FloatArray,
+    dropped: FloatArray,
+    a: int,
+    b: int,
+) -> FloatArray:
+    """The point between two points of a pair's curve where a third output rises to the top."""
+    lo, hi = 0.0, 1.0
+    best = kept
+    for _ in range(45):
+        m = 0.5 * (lo + hi)
+        x = _project(plane, kept + m * (dropped - kept))
+        if _excess(net, base, x[None, :], a, b)[0] <= 0.0:
+            lo, best = m, x
+        else:
+            hi = m
+    return best
+
+
+def default_box(
+    net: Network,
+    *,
+    between: tuple[str, str] | None = None,
+    threshold: float | None = None,
+    argmax: bool = False,
+    at: dict[str, float] | None = None,
+) -> Box:
+    """A box that shows where the boundary is.
+
+    The certified roots on the lines ``x2 = -5, -4, ..., 5`` (over the whole real line of x1)
+    and ``x1 = -5, ..., 5`` (over the whole line of x2) give points of the boundary; the box is
+    their bounding box, widened to at least a quarter of its longer side (and 1) in each
+    direction and padded by 10 %.  Without any root it is ``[-5, 5]^2``.
+
+    Parameters
+    ----------
+    net, between, threshold, argmax, at
+        As for :func:`trace_network`.
+
+    Returns
+    -------
+    tuple of float
+        ``(x1lo, x1hi, x2lo, x2hi)``.
+    """
+    margins = _margins(net, between, threshold, argmax)
+    base = _base_vector(net, at)
+    pairs = list(combinations(range(net.n_outputs), 2)) if argmax else None
+    return _box_from_roots(net, margins, base, pairs)
+
+
+#: Roots farther out than this are ignored by :func:`default_box`.
+FAR = 1e6
+
+
+def _box_from_roots(
+    net: Network,
+    margins: Sequence[Margin],
+    base: FloatArray,
+    pairs: Sequence[tuple[int, int]] | None,
+) -> Box:
+    lines = np.linspace(-5.0, 5.0, 11)
+    found: list[FloatArray] = []
+    for k, margin in enumerate(margins):
+        mine: list[FloatArray] = []
+        for axis in (0, 1):
+            other = 1 - axis
+            rows = np.tile(base, (lines.size, 1))
+            rows[:, other] = lines
+            for value, sol in zip(lines, solve_lines(margin, rows, axis=axis), strict=True):
+                for t, _ in sol.roots:
+                    if abs(t) <= FAR:
+                        x = np.empty(2)
+                        x[axis], x[other] = t, value
+                        mine.append(x)
+        if pairs is not None and mine:
+            pts = np.array(mine)
+            a, b = pairs[k]
+            mine = list(pts[_excess(net, base, pts, a, b) <= 0.0])
+        found.extend(mine)
+    if not found:
+        return (-5.0, 5.0, -5.0, 5.0)
+    pts = np.array(found)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    span = hi - lo
+    need = max(0.25 * float(np.max(span)), 1.0)
+    widen = np.maximum(need - span, 0.0) / 2.0
+    lo, hi = lo - widen, hi + widen
+    pad = 0.1 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
