@@ -29,6 +29,8 @@ EPS = float(np.finfo(np.float64).eps)
 TINY = 1e-300
 #: Safety factor on every rounding bound: the bounds below are first-order.
 SAFETY = 4.0
+#: Relative error bound of an activation (and of a slope product) in floating point.
+ACT_ERR = SAFETY * EPS
 IntArray = NDArray[np.intp]
 
 
@@ -73,16 +75,18 @@ def _idot(
 ) -> tuple[FloatArray, FloatArray]:
     """Interval of ``weights @ v`` for ``v`` in ``[lo, hi]`` (batched over leading axes).
 
-    Midpoint-radius form ``W m +- |W| r``: two products instead of four.  ``r`` is rounded up
-    to cover the rounding of ``m`` and ``r``, and by ``gamma (|m| + r)``, which bounds the
-    rounding error of the products themselves (``gamma |W| max|v|``).  ``abs_weights`` may
-    be any bound on ``|W|`` (default ``|W|``).
+    Midpoint-radius form ``W m +- |W| r`` (two products instead of four), with ``m`` and
+    ``r`` from ``s = lo + hi`` and ``d = hi - lo``.  The radius is rounded up to cover the
+    rounding of ``m`` and ``r`` and by ``gamma (|m| + r)``: with ``gamma`` the relative error
+    of the dot product plus that of ``v`` itself, this bounds every rounding error of the
+    layer.  ``abs_weights`` may be any bound on ``|W|`` (default ``|W|``).
     """
-    mid = 0.5 * (lo + hi)
-    amid = np.abs(mid)
-    rad = 0.5 * (hi - lo) * (1.0 + 4.0 * EPS + gamma) + (EPS + gamma) * amid
-    centre = _mm(mid, weights)
-    spread = _mm(rad, np.abs(weights) if abs_weights is None else abs_weights)
+    total = lo + hi
+    spread_in = (hi - lo) * (0.5 * (1.0 + 4.0 * EPS + gamma)) + np.abs(total) * (
+        0.5 * (2.0 * EPS + gamma)
+    )
+    centre = 0.5 * _mm(total, weights)
+    spread = _mm(spread_in, np.abs(weights) if abs_weights is None else abs_weights)
     return centre - spread, centre + spread
 
 
@@ -258,33 +262,40 @@ class Margin:
                 e = _gamma(1) * (np.abs(w[0]) * np.maximum(np.abs(lo), np.abs(hi)) + cabs[:, 0])
                 d = np.full_like(lo, w[0])
                 return np.minimum(a, b) - e, np.maximum(a, b) + e, d, d
-            ua = w * lo[:, None] + c
-            ub = w * hi[:, None] + c
-            mag = np.abs(w) * np.maximum(np.abs(lo), np.abs(hi))[:, None] + cabs + np.abs(c)
-            e = _gamma(1) * mag
-            plo = np.minimum(ua, ub) - e
-            phi = np.maximum(ua, ub) + e
+            # First layer, exact up to rounding: u = w t + c over t in [m - r, m + r].
+            mid = 0.5 * (lo + hi)
+            g = _gamma(2)
+            rad = 0.5 * (hi - lo) * (1.0 + 4.0 * EPS) + EPS * np.abs(mid)
+            um = w * mid[:, None] + c
+            ur = np.abs(w) * (rad + g * (np.abs(mid) + rad))[:, None] + g * cabs
+            plo, phi = um - ur, um + ur
             dplo: FloatArray = np.broadcast_to(w, plo.shape)
             vlo, vhi, dvlo, dvhi = _activate_cells(self.hidden[0], plo, phi, dplo, dplo, derivative)
             for layer in self.hidden[1:]:
-                g = _gamma(layer.n_in)
+                # The activation's own rounding (ACT_ERR relative, TINY absolute) is covered here.
+                g = _gamma(layer.n_in) + ACT_ERR
+                bias_err = g * np.abs(layer.biases) + TINY * np.abs(layer.weights).sum(axis=1)
                 plo, phi = _idot(layer.weights, vlo, vhi, gamma=g)
-                plo = plo + (layer.biases - g * np.abs(layer.biases))
-                phi = phi + (layer.biases + g * np.abs(layer.biases))
+                plo = plo + (layer.biases - bias_err)
+                phi = phi + (layer.biases + bias_err)
                 dplo, dphi = _idot(layer.weights, dvlo, dvhi, gamma=g) if derivative else (plo, phi)
+                if derivative:
+                    tiny = TINY * np.abs(layer.weights).sum(axis=1)
+                    dplo, dphi = dplo - tiny, dphi + tiny
                 vlo, vhi, dvlo, dvhi = _activate_cells(layer, plo, phi, dplo, dphi, derivative)
             n = len(self.readout)
-            g = _gamma(n)
+            g = _gamma(n) + ACT_ERR
             r = self.readout[None, :]
             flo, fhi = _idot(r, vlo, vhi, self.readout_abs[None, :], g)
-            fe = g * self.offset_abs
+            fe = g * self.offset_abs + TINY * float(self.readout_abs.sum())
             if derivative:
                 dlo, dhi = _idot(r, dvlo, dvhi, self.readout_abs[None, :], g)
+                de = TINY * float(self.readout_abs.sum())
                 return (
                     flo[:, 0] + (self.offset - fe),
                     fhi[:, 0] + (self.offset + fe),
-                    dlo[:, 0],
-                    dhi[:, 0],
+                    dlo[:, 0] - de,
+                    dhi[:, 0] + de,
                 )
         empty = np.empty(0)
         return flo[:, 0] + (self.offset - fe), fhi[:, 0] + (self.offset + fe), empty, empty
@@ -432,15 +443,17 @@ def _activate_cells(
     dphi: FloatArray,
     derivative: bool,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Enclosures of a layer's outputs and their slopes from those of its pre-activations."""
+    """Enclosures of a layer's outputs and their slopes from those of its pre-activations.
+
+    Not widened for the activation's own rounding (relative ACT_ERR, absolute TINY): the
+    next layer's interval product covers it.
+    """
     alo, ahi = activations.range_of(layer.activation, plo, phi, layer.alpha)
-    ve = SAFETY * EPS * np.maximum(np.abs(alo), np.abs(ahi)) + TINY
     if not derivative:
-        return alo - ve, ahi + ve, alo, ahi
+        return alo, ahi, alo, ahi
     slo, shi = activations.derivative_range(layer.activation, plo, phi, layer.alpha)
     dvlo, dvhi = _imul(slo, shi, dplo, dphi)
-    de = SAFETY * EPS * np.maximum(np.abs(dvlo), np.abs(dvhi)) + TINY
-    return alo - ve, ahi + ve, dvlo - de, dvhi + de
+    return alo, ahi, dvlo, dvhi
 
 
 def _ray_activate(
