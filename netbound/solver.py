@@ -195,6 +195,18 @@ def _check_window(window: tuple[float, float] | None) -> None:
         raise OptionError(f"--x1-range needs LO < HI, got {lo!r} {hi!r}")
 
 
+@dataclass
+class _Flat:
+    """Roots of many lines as flat lists: line i's roots are ``t[bounds[i]:bounds[i+1]]``."""
+
+    t: list[float]
+    kind: list[Kind]
+    bounds: list[int]
+    unresolved: list[list[tuple[float, float]]]
+    everywhere: list[bool]
+    counts: list[int]
+
+
 def solve_lines(
     margin: Margin,
     base: FloatArray,
@@ -219,6 +231,27 @@ def solve_lines(
     list of LineSolution
         One per line, in order.
     """
+    flat = _solve_flat(margin, base, axis, window)
+    b = flat.bounds
+    return [
+        LineSolution(
+            tuple(zip(flat.t[b[i] : b[i + 1]], flat.kind[b[i] : b[i + 1]], strict=True)),
+            tuple(sorted(flat.unresolved[i])),
+            flat.everywhere[i],
+            not flat.unresolved[i],
+            flat.counts[i],
+        )
+        for i in range(len(flat.counts))
+    ]
+
+
+def _solve_flat(
+    margin: Margin,
+    base: FloatArray,
+    axis: int,
+    window: tuple[float, float] | None,
+) -> _Flat:
+    """The certified solver; see the module's docstring."""
     _check_window(window)
     base = np.atleast_2d(np.asarray(base, dtype=np.float64))
     lines = _Line(margin, base, axis)
@@ -226,26 +259,26 @@ def solve_lines(
     unresolved: list[list[tuple[float, float]]] = [[] for _ in range(n)]
     everywhere = np.zeros(n, dtype=bool)
     if n == 0:
-        return []
+        return _Flat([], [], [0], [], [], [])
 
-    # A margin that does not depend on t is constant along the line.
+    # Along some lines the margin provably does not depend on t: it is a constant there.
     constant = margin.constant_along(lines.w, lines.c)
-    if np.all(constant):
-        f, err, _ = lines.points(np.zeros(n), np.arange(n))
-        everywhere = np.abs(f) <= err
-        return [
-            LineSolution((), (), bool(everywhere[i]), True, int(lines.count[i])) for i in range(n)
-        ]
+    if np.any(constant):
+        idx = np.flatnonzero(constant)
+        f, err, _ = lines.points(np.zeros(idx.size), idx)
+        everywhere[idx] = np.abs(f) <= err
 
     if window is None:
         lo_edge, hi_edge, ray_lo, ray_hi = _tails(lines)
-        for i in np.flatnonzero(~np.isfinite(ray_lo)):
+        for i in np.flatnonzero(~np.isfinite(ray_lo) & ~constant):
             unresolved[i].append((-np.inf, float(lo_edge[i])))
-        for i in np.flatnonzero(~np.isfinite(ray_hi)):
+        for i in np.flatnonzero(~np.isfinite(ray_hi) & ~constant):
             unresolved[i].append((float(hi_edge[i]), np.inf))
     else:
         lo_edge = np.full(n, float(window[0]))
         hi_edge = np.full(n, float(window[1]))
+    # No cells on constant lines.
+    hi_edge = np.where(constant, lo_edge, hi_edge)
 
     cells = _initial_cells(lines, lo_edge, hi_edge)
     brackets: list[_Cells] = []
@@ -313,23 +346,14 @@ def solve_lines(
         np.abs(np.diff(t_all)) <= 4.0 * EPS * np.maximum(1.0, np.abs(t_all[1:]))
     )
     t_all, line_all, kind_all = t_all[~dup], line_all[~dup], kind_all[~dup]
-    bounds = np.searchsorted(line_all, np.arange(n + 1)).tolist()
-    ts = t_all.tolist()
-    kinds = [_KINDS[k] for k in kind_all.tolist()]
-    counts = lines.count.tolist()
-    everywhere_list = everywhere.tolist()
-    return [
-        LineSolution(
-            tuple(
-                zip(ts[bounds[i] : bounds[i + 1]], kinds[bounds[i] : bounds[i + 1]], strict=True)
-            ),
-            tuple(sorted(unresolved[i])) if unresolved[i] else (),
-            everywhere_list[i],
-            not unresolved[i],
-            counts[i],
-        )
-        for i in range(n)
-    ]
+    return _Flat(
+        t_all.tolist(),
+        [_KINDS[k] for k in kind_all.tolist()],
+        np.searchsorted(line_all, np.arange(n + 1)).tolist(),
+        unresolved,
+        everywhere.tolist(),
+        lines.count.tolist(),
+    )
 
 
 _KINDS: tuple[Kind, Kind] = ("crossing", "touching")
@@ -573,15 +597,19 @@ def solve_iter(
         if argmax:
             yield from _argmax_results(network, margins, base, block, x1_range)
         else:
-            solutions = solve_lines(margins[0], base, 0, x1_range)
-            for value, sol in zip(block.tolist(), solutions, strict=True):
+            flat = _solve_flat(margins[0], base, 0, x1_range)
+            b, t, kind = flat.bounds, flat.t, flat.kind
+            for i, value in enumerate(block.tolist()):
+                lo, hi = b[i], b[i + 1]
                 yield SliceResult(
                     value,
-                    tuple([Root(t, kind) for t, kind in sol.roots]),
-                    sol.unresolved,
-                    sol.everywhere,
-                    sol.complete,
-                    sol.evaluations,
+                    tuple([Root._make((t[k], kind[k], None, None)) for k in range(lo, hi)])
+                    if hi > lo
+                    else (),
+                    tuple(sorted(flat.unresolved[i])) if flat.unresolved[i] else (),
+                    flat.everywhere[i],
+                    not flat.unresolved[i],
+                    flat.counts[i],
                 )
 
 
