@@ -238,11 +238,22 @@ def _progress(results: Iterator[SliceResult], total: int | None, fmt: str) -> It
         yield from results
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
-    columns = [BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    columns = [
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    ]
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("solving", total=total)
+        task = bar.add_task("solving slices", total=total)
         for r in results:
             bar.advance(task)
             yield r
