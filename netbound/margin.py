@@ -495,10 +495,11 @@ def _ray_activate(
     tail_pos = activations.softplus(-np.where(nonneg, low, 0.0))
     tail_neg = activations.softplus(np.where(nonpos, high, 0.0))
     clo, chi = activations.range_of(act, qlo, qhi, alpha)
-    out_lo = np.where(nonneg, qlo, np.where(nonpos, 0.0, clo))
-    out_hi = np.where(nonneg, qhi + tail_pos, np.where(nonpos, tail_neg, chi))
-    out_blo = np.where(nonneg, blo, 0.0)
-    out_bhi = np.where(nonneg, bhi, 0.0)
+    affine = nonneg & ~constant
+    out_lo = np.where(constant, clo, np.where(affine, qlo, 0.0))
+    out_hi = np.where(constant, chi, np.where(affine, qhi + tail_pos, tail_neg))
+    out_blo = np.where(affine, blo, 0.0)
+    out_bhi = np.where(affine, bhi, 0.0)
     e = SAFETY * EPS * (np.abs(out_lo) + np.abs(out_hi)) + TINY
     return out_lo - e, out_hi + e, out_blo, out_bhi, good
 

@@ -204,3 +204,20 @@ def test_relu_kink_touching_zero_is_a_touching_root() -> None:
     assert [r.kind for r in result.roots] == ["touching"]
     assert abs(result.roots[0].x1) <= 1e-12
     assert result.complete
+
+
+def test_softplus_of_a_saturated_unit_is_enclosed_exactly_on_the_rays() -> None:
+    # Regression: on a ray, softplus of a constant input q >= 0 was enclosed as
+    # [q, q + softplus(-q)] = [1, 1.31] instead of softplus(1) = 1.313, so the limit
+    # 1.313 - 1.2 > 0 of this margin was never proven and both rays stayed unresolved.
+    net = N(
+        [
+            ([[1.0, 0.0]], [0.0], "tanh"),
+            ([[1.0]], [0.0], "softplus"),
+            ([[1.0], [0.0]], [-1.2, 0.0], "identity"),
+        ]
+    )
+    (result,) = netbound.solve(net, [0.0])
+    assert result.complete
+    assert len(result.roots) == 1  # softplus(tanh(x1)) = 1.2 once, at tanh(x1) = 0.8586...
+    assert_allclose(np.tanh(result.roots[0].x1), np.log(np.expm1(1.2)), rtol=1e-13)
