@@ -261,6 +261,11 @@ def _solve_flat(
     if n == 0:
         return _Flat([], [], [0], [], [], [])
 
+    if margin.piecewise_affine:
+        exact = _solve_piecewise(lines, window)
+        if exact is not None:
+            return exact
+
     # Along some lines the margin provably does not depend on t: it is a constant there.
     constant = margin.constant_along(lines.w, lines.c)
     if np.any(constant):
@@ -357,6 +362,84 @@ def _solve_flat(
 
 
 _KINDS: tuple[Kind, Kind] = ("crossing", "touching")
+
+
+def _solve_piecewise(lines: _Line, window: tuple[float, float] | None) -> _Flat | None:
+    """Exact roots of a ReLU-family margin from its affine pieces (None: too many pieces)."""
+    from netbound import piecewise
+
+    n = lines.n
+    lo = np.full(n, -np.inf if window is None else float(window[0]))
+    hi = np.full(n, np.inf if window is None else float(window[1]))
+    p = piecewise.pieces(lines.margin, lines.w, lines.c, lines.cabs, lo, hi)
+    if p is None:
+        return None
+    lines.count += np.bincount(p.line, minlength=n)
+    r = piecewise.roots(p)
+    t = r.t
+    # One Newton step against the network itself removes the rounding of -a/b.
+    if t.size:
+        f, _, df = lines.points(t, r.line, derivative=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(df != 0.0, f / df, 0.0)
+        small = np.abs(step) <= 1e-9 * np.maximum(1.0, np.abs(t))
+        t = np.where(small & (r.kind == 0), t - step, t)
+    zlo, zhi, zline = piecewise.merge_intervals(r.zero_lo, r.zero_hi, r.zero_line)
+    whole = (zlo == lo[zline]) & (zhi == hi[zline])
+    everywhere = np.zeros(n, dtype=bool)
+    everywhere[zline[whole]] = True
+    unresolved: list[list[tuple[float, float]]] = [[] for _ in range(n)]
+    for a, b, i in zip(
+        zlo[~whole].tolist(), zhi[~whole].tolist(), zline[~whole].tolist(), strict=True
+    ):
+        unresolved[i].append((a, b))
+    order = np.lexsort((t, r.line))
+    t, line, kind = _merge_close_roots(lines, t[order], r.line[order], r.kind[order])
+    return _Flat(
+        t.tolist(),
+        [_KINDS[k] for k in kind.tolist()],
+        np.searchsorted(line, np.arange(n + 1)).tolist(),
+        unresolved,
+        everywhere.tolist(),
+        lines.count.tolist(),
+    )
+
+
+#: Roots of one line closer than this (relative to max(1, |t|)) are one root at the solver's
+#: resolution: kinks a few ulps apart make pieces whose coefficients are lost in rounding.
+MERGE_SCALE = 1e-9
+
+
+def _merge_close_roots(
+    lines: _Line, t: FloatArray, line: IntArray, kind: IntArray
+) -> tuple[FloatArray, IntArray, IntArray]:
+    """Merge groups of roots closer than the resolution into one, classified by the signs
+    of the margin just outside the group (different: crossing; equal: touching)."""
+    if t.size < 2:
+        return t, line, kind
+    close = (line[1:] == line[:-1]) & (
+        np.abs(np.diff(t)) <= MERGE_SCALE * np.maximum(1.0, np.abs(t[1:]))
+    )
+    if not np.any(close):
+        return t, line, kind
+    start = np.ones(t.size, dtype=bool)
+    start[1:] = ~close
+    first = np.flatnonzero(start)
+    last = np.append(first[1:], t.size) - 1
+    size = last - first + 1
+    g_lo, g_hi, g_line = t[first], t[last], line[first]
+    out_t = t[(first + last) // 2].copy()
+    out_kind = kind[first].copy()
+    multi = np.flatnonzero(size > 1)
+    side = np.zeros((2, multi.size))
+    for step in (1.0, 10.0, 100.0, 1000.0):
+        d = step * MERGE_SCALE * np.maximum(1.0, np.abs(out_t[multi]))
+        pts = np.concatenate([g_lo[multi] - d, g_hi[multi] + d])
+        f, e, _ = lines.points(pts, np.tile(g_line[multi], 2))
+        known = (np.abs(f) > e).reshape(2, -1)
+        side = np.where((side == 0.0) & known, np.sign(f).reshape(2, -1), side)
+    out_kind[multi] = np.where(side[0] == side[1], 1, 0)
+    return out_t, g_line, out_kind
 
 
 def _tails(lines: _Line) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
