@@ -43,15 +43,20 @@ def load(path: str | Path) -> Network:
         from netbound.onnx_import import load_onnx
 
         return load_onnx(p)
+    return loads(read_bytes(p), name)
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a network file; a missing or unreadable file is a NetworkFileError."""
+    name = str(path)
     try:
-        raw = p.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise NetworkFileError(f"{name}: no such file") from None
     except IsADirectoryError:
         raise NetworkFileError(f"{name}: is a directory, not a network file") from None
     except OSError as exc:
         raise NetworkFileError(f"{name}: cannot read the file ({exc.strerror})") from None
-    return loads(raw, name)
 
 
 def loads(raw: bytes | str, name: str = "<string>") -> Network:

@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike
 from scipy.special import expit
 
 from netbound.errors import MissingExtraError, NetworkFileError
+from netbound.loading import read_bytes
 from netbound.network import FloatArray, Layer, Network
 
 __all__ = [
@@ -134,14 +135,7 @@ def _refuse_use(g: _Graph, index: int, node: Any, why: str) -> NetworkFileError:
 def _read(path: Path) -> _Graph:
     name = str(path)
     onnx = _onnx(name)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise NetworkFileError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise NetworkFileError(f"{name}: is a directory, not a network file") from None
-    except OSError as exc:
-        raise NetworkFileError(f"{name}: cannot read the file ({exc.strerror})") from None
+    raw = read_bytes(path)
     if not raw:
         raise NetworkFileError(f"{name}: the file is empty; expected an ONNX model")
     try:
