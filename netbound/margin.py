@@ -262,13 +262,17 @@ class Margin:
                 e = _gamma(1) * (np.abs(w[0]) * np.maximum(np.abs(lo), np.abs(hi)) + cabs[:, 0])
                 d = np.full_like(lo, w[0])
                 return np.minimum(a, b) - e, np.maximum(a, b) + e, d, d
-            # First layer, exact up to rounding: u = w t + c over t in [m - r, m + r].
-            mid = 0.5 * (lo + hi)
+            # First layer, exact up to rounding: u = w t + c at both ends, each end widened by
+            # its own rounding bound (a huge cell keeps a tight end near 0).
             g = _gamma(2)
-            rad = 0.5 * (hi - lo) * (1.0 + 4.0 * EPS) + EPS * np.abs(mid)
-            um = w * mid[:, None] + c
-            ur = np.abs(w) * (rad + g * (np.abs(mid) + rad))[:, None] + g * cabs
-            plo, phi = um - ur, um + ur
+            aw = np.abs(w)
+            ua = w * lo[:, None] + c
+            ub = w * hi[:, None] + c
+            gc = g * cabs
+            ea = aw * (g * np.abs(lo))[:, None] + gc
+            eb = aw * (g * np.abs(hi))[:, None] + gc
+            plo = np.minimum(ua - ea, ub - eb)
+            phi = np.maximum(ua + ea, ub + eb)
             dplo: FloatArray = np.broadcast_to(w, plo.shape)
             vlo, vhi, dvlo, dvhi = _activate_cells(self.hidden[0], plo, phi, dplo, dplo, derivative)
             for layer in self.hidden[1:]:

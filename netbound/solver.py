@@ -15,6 +15,9 @@ The method (see ``NOTES-certified-roots.md``):
    within its rounding error are merged; the extremum in each cluster (a root of ``f'``) is a
    ``touching`` root if the margin there is within its error, else the cluster is reported
    as ``unresolved``.
+
+Margins of ReLU-family networks are piecewise affine along a line and are solved exactly
+instead, piece by piece (:mod:`netbound.piecewise`).
 """
 
 from __future__ import annotations
@@ -185,6 +188,19 @@ class _Line:
         return self.points(t, line)[0]
 
 
+def _split_points(lo: FloatArray, hi: FloatArray) -> FloatArray:
+    """Where to split cells: the midpoint, or the geometric mean for a cell spanning many
+    orders of magnitude on one side of 0 (so that [1, 1e150] takes tens of rounds, not
+    hundreds)."""
+    mid = 0.5 * (lo + hi)
+    with np.errstate(invalid="ignore", over="ignore"):
+        wide_pos = (lo > 0.0) & (hi > 64.0 * lo)
+        wide_neg = (hi < 0.0) & (lo < 64.0 * hi)
+        geo = np.sqrt(np.abs(lo)) * np.sqrt(np.abs(hi))
+    out: FloatArray = np.where(wide_pos, geo, np.where(wide_neg, -geo, mid))
+    return out
+
+
 def _check_window(window: tuple[float, float] | None) -> None:
     if window is None:
         return
@@ -294,14 +310,15 @@ def _solve_flat(
         # Most cells are excluded by the plain enclosure of f alone: drop them before the
         # costlier enclosure of f' and the midpoint evaluation.
         flo, fhi, _, _ = lines.cells(cells.lo, cells.hi, cells.line, derivative=False)
-        cells = cells.take((flo <= 0.0) & (fhi >= 0.0))
+        cells = cells.take(~((flo > 0.0) | (fhi < 0.0)))  # a NaN enclosure excludes nothing
         if cells.lo.size == 0:
             break
-        mid = 0.5 * (cells.lo + cells.hi)
+        mid = _split_points(cells.lo, cells.hi)
         fm, em, _ = lines.points(mid, cells.line)
         flo, fhi, dlo, dhi = lines.cells(cells.lo, cells.hi, cells.line)
         # Mean-value form f(X) in f(m) + f'(X) (X - m); keep the tighter enclosure.
-        half = 0.5 * (cells.hi - cells.lo) * (1.0 + 4.0 * EPS)
+        # (mid is not always the centre: the farther end bounds |X - m|.)
+        half = np.maximum(mid - cells.lo, cells.hi - mid) * (1.0 + 4.0 * EPS)
         slope = np.maximum(np.abs(dlo), np.abs(dhi))
         with np.errstate(invalid="ignore", over="ignore"):
             mv = slope * half
@@ -320,7 +337,10 @@ def _solve_flat(
         at_tangency = (np.abs(fm) <= em) & (width <= TANGENCY_SCALE * scale)
         # Splitting cannot help once the enclosure is as narrow as the rounding error.
         flat = (fhi - flo) <= 4.0 * em + 1e-300
-        stop = undecided & (tiny | at_tangency | flat | (mid <= cells.lo) | (mid >= cells.hi))
+        lost = ~np.isfinite(mid) | ~np.isfinite(flo) | ~np.isfinite(fhi)
+        stop = undecided & (
+            tiny | at_tangency | flat | lost | (mid <= cells.lo) | (mid >= cells.hi)
+        )
         if np.any(stop):
             stuck.append(cells.take(stop))
         split = undecided & ~stop
@@ -395,6 +415,13 @@ def _solve_piecewise(lines: _Line, window: tuple[float, float] | None) -> _Flat 
         unresolved[i].append((a, b))
     order = np.lexsort((t, r.line))
     t, line, kind = _merge_close_roots(lines, t[order], r.line[order], r.kind[order])
+    # A touching root at a kink is confirmed against the network itself: a crossing a few
+    # ulps from a kink looks like a touching root to the rounded piece coefficients.
+    touch = np.flatnonzero(kind == 1)
+    if touch.size:
+        scale = 1e-12 * np.maximum(1.0, np.abs(t[touch]))
+        side = _side_signs(lines, t[touch], t[touch], line[touch], scale)
+        kind[touch] = np.where(side[0] == side[1], 1, 0)
     return _Flat(
         t.tolist(),
         [_KINDS[k] for k in kind.tolist()],
@@ -431,15 +458,24 @@ def _merge_close_roots(
     out_t = t[(first + last) // 2].copy()
     out_kind = kind[first].copy()
     multi = np.flatnonzero(size > 1)
-    side = np.zeros((2, multi.size))
-    for step in (1.0, 10.0, 100.0, 1000.0):
-        d = step * MERGE_SCALE * np.maximum(1.0, np.abs(out_t[multi]))
-        pts = np.concatenate([g_lo[multi] - d, g_hi[multi] + d])
-        f, e, _ = lines.points(pts, np.tile(g_line[multi], 2))
-        known = (np.abs(f) > e).reshape(2, -1)
-        side = np.where((side == 0.0) & known, np.sign(f).reshape(2, -1), side)
+    scale = MERGE_SCALE * np.maximum(1.0, np.abs(out_t[multi]))
+    side = _side_signs(lines, g_lo[multi], g_hi[multi], g_line[multi], scale)
     out_kind[multi] = np.where(side[0] == side[1], 1, 0)
     return out_t, g_line, out_kind
+
+
+def _side_signs(
+    lines: _Line, lo: FloatArray, hi: FloatArray, line: IntArray, scale: FloatArray
+) -> FloatArray:
+    """The margin's sign just left of ``lo`` and just right of ``hi`` (0 where it stays
+    within rounding up to 1000 ``scale`` away), shape (2, n)."""
+    side = np.zeros((2, lo.size))
+    for step in (1.0, 10.0, 100.0, 1000.0):
+        d = step * scale
+        f, e, _ = lines.points(np.concatenate([lo - d, hi + d]), np.tile(line, 2))
+        known = (np.abs(f) > e).reshape(2, -1)
+        side = np.where((side == 0.0) & known, np.sign(f).reshape(2, -1), side)
+    return side
 
 
 def _tails(lines: _Line) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -453,7 +489,8 @@ def _tails(lines: _Line) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray
     nz = w != 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         reach = np.where(nz, (np.abs(c) + 2.0) / np.abs(np.where(nz, w, 1.0)), 0.0)
-    start = np.maximum(1.0, reach.max(axis=1))
+    # Radii stay far below overflow, so that every enclosure on [-R, R] is finite.
+    start = np.minimum(np.maximum(1.0, reach.max(axis=1)), 1e150)
     edges = []
     signs = []
     for direction in (-1.0, 1.0):

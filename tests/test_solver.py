@@ -221,3 +221,18 @@ def test_softplus_of_a_saturated_unit_is_enclosed_exactly_on_the_rays() -> None:
     assert result.complete
     assert len(result.roots) == 1  # softplus(tanh(x1)) = 1.2 once, at tanh(x1) = 0.8586...
     assert_allclose(np.tanh(result.roots[0].x1), np.log(np.expm1(1.2)), rtol=1e-13)
+
+
+def test_tiny_first_layer_weight_gives_a_huge_but_decidable_window() -> None:
+    # Regression: a weight of 1e-300 pushes the saturation radius to 1e150; the cells out
+    # there were widened by a rounding bound relative to the whole cell (1e135 wide) and
+    # halved 400 times without reaching x1 ~ 1, so both sides were reported unresolved.
+    net = N(
+        [
+            ([[1e-300, 0.0], [1.0, 0.0]], [1.0, 0.0], "tanh"),
+            ([[1.0, 1.0], [0.0, 0.0]], [0.0, 0.0], "identity"),
+        ]
+    )
+    (result,) = netbound.solve(net, [0.0])
+    assert result.complete
+    assert_allclose(roots(result), [-1.0], rtol=1e-15)
