@@ -718,14 +718,14 @@ def solve_iter(
             yield from _argmax_results(network, margins, base, block, x1_range)
         else:
             flat = _solve_flat(margins[0], base, 0, x1_range)
-            b, t, kind = flat.bounds, flat.t, flat.kind
+            b = flat.bounds
+            # Root is a NamedTuple: tuple.__new__ skips its per-call argument handling.
+            new = tuple.__new__
+            roots = [new(Root, (t, k, None, None)) for t, k in zip(flat.t, flat.kind, strict=True)]
             for i, value in enumerate(block.tolist()):
-                lo, hi = b[i], b[i + 1]
                 yield SliceResult(
                     value,
-                    tuple([Root._make((t[k], kind[k], None, None)) for k in range(lo, hi)])
-                    if hi > lo
-                    else (),
+                    tuple(roots[b[i] : b[i + 1]]),
                     tuple(sorted(flat.unresolved[i])) if flat.unresolved[i] else (),
                     flat.everywhere[i],
                     not flat.unresolved[i],
