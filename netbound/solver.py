@@ -350,6 +350,14 @@ def _solve_flat(
         left = _Cells(parent.lo, m, parent.line, parent.flo, parent.elo, fmid, emid)
         right = _Cells(m, parent.hi, parent.line, fmid, emid, parent.fhi, parent.ehi)
         cells = _Cells.concat([left, right])
+        # A child needs no evaluation if its end values and the parent's slope bound s
+        # already exclude 0: f >= (f(a) + f(b) - s (b - a)) / 2 on [a, b], likewise above.
+        s = np.tile(slope[split], 2)
+        with np.errstate(invalid="ignore", over="ignore"):
+            reach = s * (cells.hi - cells.lo) * (1.0 + 4.0 * EPS)
+            low = 0.5 * ((cells.flo - cells.elo) + (cells.fhi - cells.ehi) - reach)
+            high = 0.5 * ((cells.flo + cells.elo) + (cells.fhi + cells.ehi) + reach)
+        cells = cells.take(~((low > 0.0) | (high < 0.0)))
     else:
         stuck.append(cells)
 
