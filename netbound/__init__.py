@@ -19,7 +19,7 @@ from netbound.errors import (
 )
 
 if TYPE_CHECKING:
-    from netbound.expsum import ExpSum, expsum
+    from netbound.expsum import ExpSum, expsum, network_expsum
     from netbound.frameworks import from_sklearn, from_torch
     from netbound.loading import load, loads
     from netbound.margin import Margin, margin_between, margin_threshold
@@ -41,6 +41,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "ExpSum": "expsum",
     "expsum": "expsum",
+    "network_expsum": "expsum",
     "from_sklearn": "frameworks",
     "from_torch": "frameworks",
     "load": "loading",
@@ -91,6 +92,7 @@ __all__ = [
     "loads",
     "margin_between",
     "margin_threshold",
+    "network_expsum",
     "plot_network",
     "solve",
     "solve_grid",

@@ -232,7 +232,7 @@ def _parse_x2_lines(stream: TextIO, label: str, sweep_name: str) -> Iterator[flo
         raise DataError(f"{label}: not UTF-8 text; the x2 file is plain text") from None
 
 
-def _progress(results: Iterator[SliceResult], total: int | None, fmt: str) -> Iterator[SliceResult]:
+def _progress(results: Iterator[SliceResult], total: int | None) -> Iterator[SliceResult]:
     """Show a progress bar on stderr for long sweeps when stderr is a terminal."""
     if not sys.stderr.isatty() or (total is not None and total < 2000):
         yield from results
@@ -358,7 +358,7 @@ def solve(
         "results",
         title,
     ) as out:
-        for result in _progress(results, total, fmt):
+        for result in _progress(results, total):
             if not result.complete:
                 incomplete.append(result.x2)
             out.add(
@@ -425,25 +425,15 @@ def constants(
     multiplicity; the true count is V minus an even number).  For H = 3 the labels are the
     derivation's C0..C7.
     """
-    import numpy as np
-
-    from netbound.expsum import expsum
-    from netbound.output import Renderer, number
-    from netbound.solver import _bases, _margins, _resolve_at
+    from netbound.expsum import network_expsum
+    from netbound.output import Renderer, json_number, number
 
     if argmax:
         raise click.UsageError("constants takes one boundary: use --between, not --argmax")
     if not math.isfinite(x2):
         raise click.BadParameter(f"{x2!r} is not finite", param_hint="'--x2'")
     network = _load(net)
-    margin = _margins(
-        network,
-        between,
-        threshold,
-        False,
-    )[0]
-    base = _bases(network, np.array([x2]), _resolve_at(network, _parse_at(at)))[0]
-    es = expsum(margin, base)
+    es = network_expsum(network, x2, between=between, threshold=threshold, at=_parse_at(at))
     header = {
         "network": net,
         "between": _pair_label(network, between, threshold, False),
@@ -452,7 +442,7 @@ def constants(
         "at": _parse_at(at),
         "descartes_bound": es.descartes_bound,
         "merged": [
-            {"rate": m.rate, "sign": m.sign, "log_abs": json_log(m.log_abs)} for m in es.merged
+            {"rate": m.rate, "sign": m.sign, "log_abs": json_number(m.log_abs)} for m in es.merged
         ],
     }
     title = f"E(x1) at {network.input_names[1]}={x2!r}: Descartes bound V = {es.descartes_bound}"
@@ -475,10 +465,6 @@ def constants(
             f"{'+' if m.sign > 0 else '-' if m.sign < 0 else '0'}@{m.rate:g}" for m in es.merged
         )
         click.echo(f"merged by rate (sign@rate, increasing rate): {merged}")
-
-
-def json_log(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 # -- eval ----------------------------------------------------------------------------------
@@ -736,7 +722,9 @@ def trace_command(
     )
     x1_name, x2_name = network.input_names[0], network.input_names[1]
     if fmt == "json":
-        click.echo(json_dumps(result.to_json()))
+        import json
+
+        click.echo(json.dumps(result.to_json()))
     elif fmt == "csv":
         with Renderer("csv", sys.stdout, ["curve", x1_name, x2_name], {}) as out:
             for k, curve in enumerate(result.curves, start=1):
@@ -770,12 +758,6 @@ def trace_command(
             "cut short; the curves may be incomplete",
             err=True,
         )
-
-
-def json_dumps(document: Any) -> str:
-    import json
-
-    return json.dumps(document)
 
 
 @main.command("plot")

@@ -19,7 +19,7 @@ import numpy as np
 
 from netbound.errors import OptionError
 from netbound.margin import Margin
-from netbound.network import FloatArray
+from netbound.network import FloatArray, Network
 
 #: The derivation's names for H = 3: C0..C7 by subset (1-based unit numbers).
 SEED_LABELS = {
@@ -71,6 +71,28 @@ class ExpSum:
             for t in self.terms:
                 out = out + t.coefficient * np.exp(t.offset + t.rate * x)
         return out
+
+
+def network_expsum(
+    network: Network,
+    x2: float,
+    *,
+    between: tuple[str, str] | None = None,
+    threshold: float | None = None,
+    at: dict[str, float] | None = None,
+) -> ExpSum:
+    """The exponential sum of a network's margin along the line at ``x2`` (as ``solve``).
+
+    Raises
+    ------
+    OptionError
+        As :func:`expsum`, or for options that ``solve`` refuses too.
+    """
+    from netbound.solver import boundary_margins, resolve_at, sweep_bases
+
+    margin = boundary_margins(network, between, threshold, False)[0]
+    base = sweep_bases(network, np.array([float(x2)]), resolve_at(network, at))[0]
+    return expsum(margin, base)
 
 
 def expsum(margin: Margin, base: FloatArray) -> ExpSum:

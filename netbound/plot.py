@@ -18,7 +18,7 @@ import numpy as np
 from netbound.errors import MissingExtraError, NetboundError, OptionError
 from netbound.margin import Margin, default_threshold
 from netbound.network import FloatArray, Network
-from netbound.solver import _margins
+from netbound.solver import boundary_margins
 from netbound.trace import (
     Box,
     TraceResult,
@@ -232,7 +232,7 @@ def plot_network(
     _require_matplotlib()
     if not argmax and between is None and threshold is None and net.n_outputs >= 3:
         argmax = True
-    _margins(net, between, threshold, argmax)  # option errors first
+    boundary_margins(net, between, threshold, argmax)  # option errors first
     base = _base_vector(net, at)
     if box is None:
         box = default_box(net, between=between, threshold=threshold, argmax=argmax, at=at)
@@ -243,7 +243,7 @@ def plot_network(
     gx, gy = _grid(checked, resolution)
     names = net.output_names
     if net.n_outputs == 1:
-        margin = _margins(net, None, threshold, False)[0]
+        margin = boundary_margins(net, None, threshold, False)[0]
         t = default_threshold(net) if threshold is None else float(threshold)
         classes = np.where(margin.value(_points(gx, gy, base)) > 0.0, 0, 1)
         labels: tuple[str, ...] = (f"{names[0]} > {t:g}", f"{names[0]} < {t:g}")

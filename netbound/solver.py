@@ -627,7 +627,7 @@ def _tangencies(
 # -- the public entry point -------------------------------------------------------------------
 
 
-def _resolve_at(net: Network, at: dict[str, float] | None) -> dict[int, float]:
+def resolve_at(net: Network, at: dict[str, float] | None) -> dict[int, float]:
     at = dict(at or {})
     fixed: dict[int, float] = {}
     for name, value in at.items():
@@ -654,7 +654,7 @@ def _resolve_at(net: Network, at: dict[str, float] | None) -> dict[int, float]:
     return fixed
 
 
-def _margins(
+def boundary_margins(
     net: Network,
     between: tuple[str, str] | None,
     threshold: float | None,
@@ -685,7 +685,7 @@ def _margins(
     return [margin_between(net, a, b)]
 
 
-def _bases(net: Network, x2: FloatArray, fixed: dict[int, float]) -> FloatArray:
+def sweep_bases(net: Network, x2: FloatArray, fixed: dict[int, float]) -> FloatArray:
     base = np.zeros((x2.size, net.n_inputs))
     base[:, 1] = x2
     for k, v in fixed.items():
@@ -708,8 +708,8 @@ def solve_iter(
 
     Memory stays bounded however long ``x2`` is; results come out in input order.
     """
-    margins = _margins(network, between, threshold, argmax)
-    fixed = _resolve_at(network, at)
+    margins = boundary_margins(network, between, threshold, argmax)
+    fixed = resolve_at(network, at)
     _check_window(x1_range)
     if chunk < 1:
         raise OptionError(f"chunk must be >= 1, got {chunk}")
@@ -721,7 +721,7 @@ def solve_iter(
         bad = ~np.isfinite(block)
         if np.any(bad):
             raise OptionError(f"x2 value {block[bad][0]!r} is not finite")
-        base = _bases(network, block, fixed)
+        base = sweep_bases(network, block, fixed)
         if argmax:
             yield from _argmax_results(network, margins, base, block, x1_range)
         else:
@@ -910,12 +910,12 @@ def solve_grid(
     """
     from scipy.optimize import brentq
 
-    margin = _margins(network, between, threshold, False)[0]
-    fixed = _resolve_at(network, at)
+    margin = boundary_margins(network, between, threshold, False)[0]
+    fixed = resolve_at(network, at)
     grid = np.linspace(x1_range[0], x1_range[1], points)
     out = []
     for value in x2:
-        base = _bases(network, np.array([float(value)]), fixed)[0]
+        base = sweep_bases(network, np.array([float(value)]), fixed)[0]
         xs = np.tile(base, (points, 1))
         xs[:, 0] = grid
         f = margin.value(xs)

@@ -49,7 +49,7 @@ from netbound import activations
 from netbound.errors import OptionError
 from netbound.margin import Margin
 from netbound.network import FloatArray, Layer, Network
-from netbound.solver import LineSolution, _margins, _resolve_at, solve_lines
+from netbound.solver import LineSolution, boundary_margins, resolve_at, solve_lines
 
 Box = tuple[float, float, float, float]
 
@@ -967,7 +967,7 @@ def _max_distance(plane: _Plane, curves: Sequence[Curve]) -> float:
 
 
 def _base_vector(net: Network, at: dict[str, float] | None) -> FloatArray:
-    fixed = _resolve_at(net, at)
+    fixed = resolve_at(net, at)
     base = np.zeros(net.n_inputs)
     for k, v in fixed.items():
         base[k] = v
@@ -1016,7 +1016,7 @@ def trace_network(
     OptionError
         Inconsistent options (as :func:`netbound.solve`), an invalid box or step.
     """
-    margins = _margins(net, between, threshold, argmax)
+    margins = boundary_margins(net, between, threshold, argmax)
     base = _base_vector(net, at)
     names = net.output_names
     if not argmax:
@@ -1153,7 +1153,7 @@ def default_box(
     tuple of float
         ``(x1lo, x1hi, x2lo, x2hi)``.
     """
-    margins = _margins(net, between, threshold, argmax)
+    margins = boundary_margins(net, between, threshold, argmax)
     base = _base_vector(net, at)
     pairs = list(combinations(range(net.n_outputs), 2)) if argmax else None
     return _box_from_roots(net, margins, base, pairs)

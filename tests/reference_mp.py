@@ -156,11 +156,18 @@ class MpMargin:
             self.w = [[[mpmath.mpf(float(v)) for v in row] for row in w] for w in spec.weights]
             self.b = [[mpmath.mpf(float(v)) for v in b] for b in spec.biases]
             self.fixed = [mpmath.mpf(v) for v in spec.fixed]
+            last_w, last_b = self.w[-1], self.b[-1]
             if spec.ib is None:
                 assert spec.threshold is not None
                 self.offset = _mp_inverse(spec.acts[-1], spec.threshold, spec.alphas[-1])
+                self.row = list(last_w[spec.ia])
+                self.bias = last_b[spec.ia] - self.offset
             else:
                 self.offset = mpmath.mpf(0)
+                self.row = [
+                    wa - wb for wa, wb in zip(last_w[spec.ia], last_w[spec.ib], strict=True)
+                ]
+                self.bias = last_b[spec.ia] - last_b[spec.ib]
         self.calls = 0
 
     def pre_activations(self, x: Any) -> list[list[mpmath.mpf]]:
@@ -194,29 +201,23 @@ class MpMargin:
         with mpmath.workdps(self.dps):
             v = [mpmath.mpf(x), *self.fixed]
             dv = [mpmath.mpf(1)] + [mpmath.mpf(0)] * len(self.fixed)
-            n = len(self.w)
-            for k in range(n):
-                pre, dpre = [], []
-                for row, bj in zip(self.w[k], self.b[k], strict=True):
-                    pre.append(mpmath.fsum(wv * vv for wv, vv in zip(row, v, strict=True)) + bj)
-                    dpre.append(mpmath.fsum(wv * dd for wv, dd in zip(row, dv, strict=True)))
-                if k == n - 1:
-                    break
+            for k in range(len(self.w) - 1):
                 act, alpha = self.spec.acts[k], self.spec.alphas[k]
-                v, dv = [], []
-                for p, dp in zip(pre, dpre, strict=True):
+                nv, ndv = [], []
+                for row, bj in zip(self.w[k], self.b[k], strict=True):
+                    p = mpmath.fsum(wv * vv for wv, vv in zip(row, v, strict=True)) + bj
+                    dp = mpmath.fsum(wv * dd for wv, dd in zip(row, dv, strict=True))
                     a, da = _mp_act(act, p, alpha)
-                    v.append(a)
-                    dv.append(da * dp)
-            ia, ib = self.spec.ia, self.spec.ib
-            rows = [ia] if ib is None else [ia, ib]
-            scale = abs(self.offset) + mpmath.fsum(
-                abs(wv * vv) for r in rows for wv, vv in zip(self.w[-1][r], v, strict=True)
-            )
-            scale += mpmath.fsum(abs(self.b[-1][r]) for r in rows)
-            if ib is None:
-                return pre[ia] - self.offset, dpre[ia], scale
-            return pre[ia] - pre[ib], dpre[ia] - dpre[ib], scale
+                    nv.append(a)
+                    ndv.append(da * dp)
+                v, dv = nv, ndv
+            # the margin is the readout row r . v + r0 (the difference of the two output rows,
+            # exact in mp): identical rows cancel exactly instead of to rounding
+            terms = [r * vv for r, vv in zip(self.row, v, strict=True)]
+            f = mpmath.fsum(terms) + self.bias
+            df = mpmath.fsum(r * dd for r, dd in zip(self.row, dv, strict=True))
+            scale = abs(self.bias) + mpmath.fsum(abs(t) for t in terms)
+            return f, df, scale
 
     def is_zero(self, f: Any, scale: Any) -> bool:
         """|f| is below the working precision relative to the size of its terms."""
@@ -283,29 +284,28 @@ def float_margin(spec: Spec, xs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarra
     dv[:, 0] = 1.0
     err = np.zeros_like(v)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        last = len(spec.weights) - 1
-        for k, (w, b) in enumerate(zip(spec.weights, spec.biases, strict=True)):
+        for w, b, act, alpha in zip(
+            spec.weights[:-1], spec.biases[:-1], spec.acts[:-1], spec.alphas[:-1], strict=True
+        ):
             aw = np.abs(w)
             pre = v @ w.T + b
             dpre = dv @ w.T
             gamma = (w.shape[1] + 2) * EPS
             perr = err @ aw.T + gamma * (np.abs(v) @ aw.T + np.abs(b))
-            if k == last:
-                break
-            act, alpha = spec.acts[k], spec.alphas[k]
             val, der = _np_act(act, pre, alpha)
             lip = _np_lipschitz(act, pre, perr, alpha)
             v, dv = val, der * dpre
             err = lip * perr + 4 * EPS * np.abs(val)
-        ia, ib = spec.ia, spec.ib
-        if ib is None:
-            off = _float_offset(spec)
-            f = pre[:, ia] - off
-            e = perr[:, ia] + EPS * (np.abs(pre[:, ia]) + abs(off))
-            return f, dpre[:, ia], e
-        f = pre[:, ia] - pre[:, ib]
-        e = perr[:, ia] + perr[:, ib] + EPS * (np.abs(pre[:, ia]) + np.abs(pre[:, ib]))
-        return f, dpre[:, ia] - dpre[:, ib], e
+        # the readout row r . v + r0 (the difference of the two output rows, in float)
+        w, b = spec.weights[-1], spec.biases[-1]
+        if spec.ib is None:
+            row, r0 = w[spec.ia], b[spec.ia] - _float_offset(spec)
+        else:
+            row, r0 = w[spec.ia] - w[spec.ib], b[spec.ia] - b[spec.ib]
+        f = v @ row + r0
+        gamma = (row.shape[0] + 3) * EPS
+        e = err @ np.abs(row) + gamma * (np.abs(v) @ np.abs(row) + abs(r0))
+        return f, dv @ row, e
 
 
 def _float_offset(spec: Spec) -> float:
@@ -680,10 +680,18 @@ def _piecewise(spec: Spec, mpf: MpMargin) -> Reference:
             kinks = _dedupe(kinks + new, rel)
         pts = _with_sentinels(kinks)
         evals = [mpf.evaluate(x) for x in pts]
-        # zero relative to the largest terms anywhere on the line: a kink's position carries
-        # the working precision's rounding, so the margin there is ~1e-40, not 0
-        big = max(sc for _, _, sc in evals)
-        vals = [mpmath.mpf(0) if mpf.is_zero(v, big) else v for v, _, _ in evals]
+        raw = [v for v, _, _ in evals]
+        # a kink's position carries the working precision's rounding, so the margin at a
+        # kink where it vanishes is ~1e-40 times the slopes beside it, not 0
+        vals = []
+        for k, (v, _, sc) in enumerate(evals):
+            slopes = [
+                abs((raw[j + 1] - raw[j]) / (pts[j + 1] - pts[j]))
+                for j in (k - 1, k)
+                if 0 <= j < len(pts) - 1
+            ]
+            room = sc + max(slopes) * max(1, abs(pts[k]))
+            vals.append(mpmath.mpf(0) if mpf.is_zero(v, room) else v)
         m_left = (vals[1] - vals[0]) / (pts[1] - pts[0])
         m_right = (vals[-1] - vals[-2]) / (pts[-1] - pts[-2])
         ref.sign_left = _sgn(-m_left) if m_left != 0 else _sgn(vals[0])

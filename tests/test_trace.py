@@ -18,7 +18,7 @@ import pytest
 import netbound
 from netbound import Margin, Network, OptionError
 from netbound.loading import network_from_json
-from netbound.solver import _margins
+from netbound.solver import boundary_margins
 from netbound.trace import (
     Curve,
     TraceResult,
@@ -73,7 +73,7 @@ def _net(case: dict[str, Any]) -> Network:
 
 def _margin(case: dict[str, Any]) -> Margin:
     between = tuple(case["between"]) if case["between"] else None
-    return _margins(_net(case), between, case["threshold"], False)[0]  # type: ignore[arg-type]
+    return boundary_margins(_net(case), between, case["threshold"], False)[0]  # type: ignore[arg-type]
 
 
 def _base(margin: Margin) -> np.ndarray | None:
