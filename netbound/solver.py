@@ -156,7 +156,7 @@ class _Line:
         self.block = max(256, BLOCK_ELEMENTS // width)
 
     def _blocks(self, size: int) -> list[slice]:
-        return [slice(k, k + self.block) for k in range(0, size, self.block)]
+        return [slice(k, k + self.block) for k in range(0, max(size, 1), self.block)]
 
     def points(
         self, t: FloatArray, line: IntArray, derivative: bool = False
@@ -536,12 +536,19 @@ def _initial_cells(lines: _Line, lo_edge: FloatArray, hi_edge: FloatArray) -> _C
     line_of = np.broadcast_to(np.arange(lines.n)[:, None], pts.shape)
     flat_t = pts[valid]
     flat_line = line_of[valid]
-    f, e, _ = lines.points(flat_t, flat_line)
     # Consecutive valid points of the same line bound a cell.
     same = flat_line[1:] == flat_line[:-1]
     wide = flat_t[1:] > flat_t[:-1]
-    keep = same & wide
-    idx = np.flatnonzero(keep)
+    idx = np.flatnonzero(same & wide)
+    # Most cells are excluded by their enclosure alone: the margin is evaluated only at the
+    # points that bound a remaining cell, each point once (neighbours share its value).
+    flo, fhi, _, _ = lines.cells(flat_t[idx], flat_t[idx + 1], flat_line[idx], derivative=False)
+    idx = idx[~((flo > 0.0) | (fhi < 0.0))]
+    needed = np.zeros(flat_t.size, dtype=bool)
+    needed[idx] = needed[idx + 1] = True
+    f = np.zeros(flat_t.size)
+    e = np.zeros(flat_t.size)
+    f[needed], e[needed], _ = lines.points(flat_t[needed], flat_line[needed])
     return _Cells(
         flat_t[idx], flat_t[idx + 1], flat_line[idx], f[idx], e[idx], f[idx + 1], e[idx + 1]
     )
