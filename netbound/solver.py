@@ -565,7 +565,14 @@ def _polish(lines: _Line, cells: _Cells) -> tuple[FloatArray, IntArray]:
         from scipy.optimize import elementwise  # imported here: it is slow to import
 
         res = elementwise.find_root(lines.value, (lo[inner], hi[inner]), args=(line[inner],))
-        t[inner] = res.x
+        # BLAS may round a batch of another shape differently, so an end value within
+        # rounding of 0 can change sign when find_root evaluates it again: the root is then
+        # that end (the one of smaller |f|).
+        failed = ~res.success | ~np.isfinite(res.x)
+        nearest = np.where(
+            np.abs(cells.flo[inner]) <= np.abs(cells.fhi[inner]), lo[inner], hi[inner]
+        )
+        t[inner] = np.where(failed, nearest, res.x)
     return t, line
 
 

@@ -31,7 +31,8 @@ def test_zero_limit_tail_is_proven_by_the_slowest_exponential() -> None:
     (result,) = netbound.solve(CONTRACT_EXAMPLE, [3.0])
     assert result.complete
     assert result.unresolved == ()
-    assert_allclose(roots(result), [-9.522944925084242190764], rtol=1e-14)
+    # The margin there is ~1e-4 with slope ~1e-3: rounding of 1e-16 moves the root 1e-13.
+    assert_allclose(roots(result), [-9.522944925084242190764], rtol=1e-12)
 
 
 def test_x1_range_restricts_the_search() -> None:
@@ -236,3 +237,16 @@ def test_tiny_first_layer_weight_gives_a_huge_but_decidable_window() -> None:
     (result,) = netbound.solve(net, [0.0])
     assert result.complete
     assert_allclose(roots(result), [-1.0], rtol=1e-15)
+
+
+def test_root_within_rounding_of_a_bracket_end_is_that_end() -> None:
+    # Regression: a crossing bracket whose upper end value was 3.6e-15 (within rounding)
+    # came back from find_root as NaN, because re-evaluated in a batch of another shape that
+    # end rounded to the other sign.  Reference roots (mpmath, 30 digits) at x2 = -3:
+    # 4.61415045939338, 4.842505941950999, 662.6617241038798.
+    net = netbound.load("tests/data/regression_polish_end_root.json")
+    (result,) = netbound.solve(net, [-3.0])
+    assert result.complete
+    assert_allclose(
+        roots(result), [4.61415045939338, 4.842505941950999, 662.6617241038798], rtol=1e-12
+    )
