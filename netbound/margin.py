@@ -538,13 +538,17 @@ def margin_between(net: Network, a: str, b: str) -> Margin:
         )
     hidden, weights, biases = _readout_rows(net)
     i, j = names.index(a), names.index(b)
+    readout = weights[i] - weights[j]
+    offset = float(biases[i] - biases[j])
+    # A correctly rounded difference errs by at most eps of itself, so the rounding bounds
+    # scale with |W_a - W_b| (exactly 0 where the two rows agree), not |W_a| + |W_b|.
     return Margin(
         network=net,
         hidden=hidden,
-        readout=weights[i] - weights[j],
-        readout_abs=np.abs(weights[i]) + np.abs(weights[j]),
-        offset=float(biases[i] - biases[j]),
-        offset_abs=float(abs(biases[i]) + abs(biases[j])),
+        readout=readout,
+        readout_abs=np.abs(readout) * (1.0 + 2.0 * EPS),
+        offset=offset,
+        offset_abs=abs(offset) * (1.0 + 2.0 * EPS),
         label=f"{a} = {b}",
         parts=((1, weights[i], float(biases[i])), (-1, weights[j], float(biases[j]))),
     )

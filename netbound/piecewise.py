@@ -167,8 +167,9 @@ def roots(p: Pieces) -> PiecewiseRoots:
     left = np.where(near_lo, -np.sign(prev_b), -np.sign(b))
     right = np.where(near_hi, np.sign(next_b), np.sign(b))
     touching = (near_lo | near_hi) & (left == right) & (left != 0.0)
-    # A root at the end of a flat zero piece is part of that interval, not a root; next to a
-    # flat nonzero piece there is none: the margin at the kink is that piece's value.
+    # A root at the end of a flat zero piece is part of that interval (reported apart), not
+    # a root; next to a flat nonzero piece there is none: the margin at the kink is that
+    # piece's value.
     prev_const = np.concatenate([[False], (b == 0.0)[:-1]])
     next_const = np.concatenate([(b == 0.0)[1:], [False]])
     keep = on & ~(near_lo & prev_const) & ~(near_hi & next_const)

@@ -422,14 +422,9 @@ def _solve_piecewise(lines: _Line, window: tuple[float, float] | None) -> _Flat 
     ):
         unresolved[i].append((a, b))
     order = np.lexsort((t, r.line))
+    # Each root's kind is confirmed against the network itself: a crossing a few ulps from a
+    # kink looks like a touching root to the rounded piece coefficients.
     t, line, kind = _merge_close_roots(lines, t[order], r.line[order], r.kind[order])
-    # A touching root at a kink is confirmed against the network itself: a crossing a few
-    # ulps from a kink looks like a touching root to the rounded piece coefficients.
-    touch = np.flatnonzero(kind == 1)
-    if touch.size:
-        scale = 1e-12 * np.maximum(1.0, np.abs(t[touch]))
-        side = _side_signs(lines, t[touch], t[touch], line[touch], scale)
-        kind[touch] = np.where(side[0] == side[1], 1, 0)
     return _Flat(
         t.tolist(),
         [_KINDS[k] for k in kind.tolist()],
@@ -440,35 +435,40 @@ def _solve_piecewise(lines: _Line, window: tuple[float, float] | None) -> _Flat 
     )
 
 
-#: Roots of one line closer than this (relative to max(1, |t|)) are one root at the solver's
-#: resolution: kinks a few ulps apart make pieces whose coefficients are lost in rounding.
-MERGE_SCALE = 1e-9
+#: Roots of one line closer than this (relative to max(1, |t|)) are candidates for being one
+#: root seen twice: kinks a few ulps apart make pieces whose coefficients are lost in rounding.
+MERGE_SCALE = 1e-6
+#: Distance (relative to max(1, |t|)) at which the sides of a root are first looked at.
+SIDE_SCALE = 1e-12
 
 
 def _merge_close_roots(
     lines: _Line, t: FloatArray, line: IntArray, kind: IntArray
 ) -> tuple[FloatArray, IntArray, IntArray]:
-    """Merge groups of roots closer than the resolution into one, classified by the signs
-    of the margin just outside the group (different: crossing; equal: touching)."""
-    if t.size < 2:
+    """Classify each root by the margin's signs on its two sides (different: crossing;
+    equal: touching), after merging neighbours that are one root seen twice: between them
+    the margin never leaves its rounding error."""
+    if t.size == 0:
         return t, line, kind
-    close = (line[1:] == line[:-1]) & (
-        np.abs(np.diff(t)) <= MERGE_SCALE * np.maximum(1.0, np.abs(t[1:]))
-    )
-    if not np.any(close):
-        return t, line, kind
+    scale = np.maximum(1.0, np.abs(t))
+    if t.size > 1:
+        gap = np.diff(t)
+        near = (line[1:] == line[:-1]) & (gap <= MERGE_SCALE * scale[1:])
+        mid = 0.5 * (t[1:] + t[:-1])
+        f, e, _ = lines.points(mid[near], line[1:][near])
+        same = np.zeros(near.size, dtype=bool)
+        same[near] = np.abs(f) <= e
+    else:
+        same = np.zeros(0, dtype=bool)
     start = np.ones(t.size, dtype=bool)
-    start[1:] = ~close
+    start[1:] = ~same
     first = np.flatnonzero(start)
     last = np.append(first[1:], t.size) - 1
-    size = last - first + 1
     g_lo, g_hi, g_line = t[first], t[last], line[first]
-    out_t = t[(first + last) // 2].copy()
-    out_kind = kind[first].copy()
-    multi = np.flatnonzero(size > 1)
-    scale = MERGE_SCALE * np.maximum(1.0, np.abs(out_t[multi]))
-    side = _side_signs(lines, g_lo[multi], g_hi[multi], g_line[multi], scale)
-    out_kind[multi] = np.where(side[0] == side[1], 1, 0)
+    out_t = t[(first + last) // 2]
+    side = _side_signs(lines, g_lo, g_hi, g_line, SIDE_SCALE * scale[first])
+    known = (side[0] != 0.0) & (side[1] != 0.0)
+    out_kind = np.where(known, np.where(side[0] == side[1], 1, 0), kind[first])
     return out_t, g_line, out_kind
 
 
