@@ -156,7 +156,10 @@ def roots(p: Pieces) -> PiecewiseRoots:
     last = np.ones(p.lo.size, dtype=bool)
     last[:-1] = p.line[1:] != p.line[:-1]
     with np.errstate(invalid="ignore"):
-        tol = ZERO_ULPS * EPS * np.maximum(1.0, np.abs(t))
+        # The root -a/b is uncertain by the rounding of a and b over |b|: with huge
+        # cancelling terms that is far more than a few ulps of t.
+        spread = ZERO_ULPS * EPS * (p.a_mag + p.b_mag * np.abs(t)) / np.abs(b)
+        tol = np.fmax(ZERO_ULPS * EPS * np.maximum(1.0, np.abs(t)), spread)
         near_lo = ~first & (np.abs(t - p.lo) <= tol)
         near_hi = ~last & (np.abs(t - p.hi) <= tol)
         on = (b != 0.0) & (((t >= p.lo) & (t <= p.hi)) | near_lo | near_hi)

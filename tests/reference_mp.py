@@ -431,6 +431,7 @@ class RefCrossing:
     slope: float
     err: float  # float64 rounding estimate of the margin at x
     fragile: bool
+    reach: float = 0.0  # distance from x beyond which float64 signs the margin on both sides
 
     @property
     def conditioning(self) -> float:
@@ -587,8 +588,13 @@ def _finish(
                 slope = _weaker_slope(mpf, x)
                 err = float(errs[g[0]])
                 cond = err / abs(slope) if slope else math.inf
-                fragile = cond > 2.5e-10 * max(1.0, abs(float(x)))
-                ref.crossings.append(RefCrossing(float(x), x, slope, err, fragile))
+                reach = _noise_reach(spec, mpf, x)
+                scale = max(1.0, abs(float(x)))
+                # fragile: float64 cannot place the root to ~1e-9 (conditioning), or the margin
+                # stays within rounding of 0 much further from the root than its slope says
+                # (a kink onto a near-zero piece: float64 cannot tell 1 crossing from 3 there)
+                fragile = cond > 2.5e-10 * scale or reach > max(100 * cond, 1e-14 * scale)
+                ref.crossings.append(RefCrossing(float(x), x, slope, err, fragile, reach))
                 continue
             n_cross = kinds.count("c")
             real = n_cross > 0 or "d" in kinds
@@ -608,6 +614,26 @@ def _finish(
                 ref.well_posed = False
                 ref.why_not = f"the margin is within float rounding of 0 on [{c.lo}, {c.hi}]"
     return ref
+
+
+def _noise_reach(spec: Spec, mpf: MpMargin, x: Any) -> float:
+    """How far from the root x the margin stays within 8 float rounding estimates of 0:
+    the smallest probed distance (1e-16 .. 1e-6, relative) beyond which both sides are
+    signed in float64; inf if one side is not signed by 1e-6 (a near-zero plateau)."""
+    scale = max(1.0, abs(float(x)))
+    reach = 0.0
+    for side in (-1.0, 1.0):
+        for k in range(16, 5, -1):
+            d = 10.0**-k * scale
+            p = float(x) + side * d
+            if p == float(x):
+                continue
+            if abs(mpf(p)) > 8 * float_margin(spec, [p])[2][0]:
+                reach = max(reach, d)
+                break
+        else:
+            return math.inf
+    return reach
 
 
 def _weaker_slope(mpf: MpMargin, x: Any) -> float:

@@ -6,6 +6,7 @@
 * deterministic adversarial families: near-tangent pairs, far roots, steep weights,
   staircases, exact tangencies, ReLU roots exactly at kinks, networks on which x1 has no
   influence;
+* minimal networks on which the random search once failed (tests/data/property_regressions.json);
 * Descartes' rule for exponential sums on one-hidden-layer sigmoid networks (CONTRACT 1).
 
 What is checked on every slice (``_problems``):
@@ -31,6 +32,7 @@ import math
 import os
 import warnings
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import mpmath
@@ -129,7 +131,12 @@ def describe(
     }
     expected = {
         "crossings": [
-            (repr(c.x), "fragile" if c.fragile else "robust", f"slope={c.slope:.3g}")
+            (
+                repr(c.x),
+                "fragile" if c.fragile else "robust",
+                f"slope={c.slope:.3g}",
+                f"float-signed beyond {c.reach:.2g}",
+            )
             for c in ref.crossings
         ],
         "clusters": [(c.lo, c.hi, "real" if c.real else "near miss", c.note) for c in ref.clusters],
@@ -174,7 +181,8 @@ def _problems(spec: Any, ref: Reference, res: Any) -> list[str]:
         return any(a <= hi + slack and b >= lo - slack for a, b in spans)
 
     def fragile_slack(c: Any) -> float:
-        return max(CLUSTER_SLACK * max(1.0, abs(c.x)), 1e4 * c.conditioning)
+        near = CLUSTER_SLACK * max(1.0, abs(c.x))
+        return max(near, 1e4 * c.conditioning, 4 * min(c.reach, near))
 
     # robust reference crossings <-> netbound crossings, one to one, in order
     used = [False] * len(crossings)
@@ -712,6 +720,21 @@ def test_x1_without_influence(name: str, layers: Layers, everywhere: bool, x2: f
     assert res.roots == (), shown
     assert res.unresolved == (), shown
     assert res.complete, shown
+
+
+# -- regressions: minimal networks on which the random search once failed -----------------------
+
+REGRESSIONS = json.loads((Path(__file__).parent / "data" / "property_regressions.json").read_text())
+
+
+@pytest.mark.parametrize("case", REGRESSIONS, ids=[c["name"] for c in REGRESSIONS])
+def test_property_regressions(case: dict[str, Any]) -> None:
+    """Networks found (and shrunk) by the random search; ``note`` says what is special."""
+    net = case["net"]
+    layers: Layers = [(lay["weights"], lay["biases"], lay["activation"]) for lay in net["layers"]]
+    outputs = net["outputs"]
+    between = tuple(outputs.index(n) for n in case["between"]) if case["between"] else None
+    check_slice(layers, case["x2"], tuple(case["at"].values()), between, case["threshold"])
 
 
 # -- Descartes' rule for exponential sums ------------------------------------------------------
