@@ -595,9 +595,3 @@ def margin_threshold(net: Network, threshold: float | None = None, output: int =
         parts=((1, weights[output], float(biases[output])),),
         level=float(level),
     )
-
-
-def gather(rows: FloatArray, index: IntArray) -> FloatArray:
-    """Rows of a per-line array for each point or cell (``index`` holds line numbers)."""
-    out: FloatArray = rows[index]
-    return out

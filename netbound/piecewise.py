@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
 from netbound.margin import EPS, IntArray, Margin
 from netbound.network import FloatArray
@@ -196,7 +195,7 @@ def roots(p: Pieces) -> PiecewiseRoots:
 def merge_intervals(
     lo: FloatArray, hi: FloatArray, line: IntArray
 ) -> tuple[FloatArray, FloatArray, IntArray]:
-    """Merge touching intervals of the same line (inputs sorted by line, then lo)."""
+    """Merge overlapping or touching intervals of the same line (sorted by line, then lo)."""
     if lo.size == 0:
         return lo, hi, line
     new = np.ones(lo.size, dtype=bool)
@@ -204,13 +203,3 @@ def merge_intervals(
     starts = np.flatnonzero(new)
     ends = np.append(starts[1:], lo.size) - 1
     return lo[starts], hi[ends], line[starts]
-
-
-def zero_everywhere(
-    zero_lo: FloatArray, zero_hi: FloatArray, zero_line: IntArray, n: int
-) -> NDArray[np.bool_]:
-    """Lines whose (merged) zero intervals cover the whole real line."""
-    out = np.zeros(n, dtype=bool)
-    whole = np.isneginf(zero_lo) & np.isposinf(zero_hi)
-    out[zero_line[whole]] = True
-    return out

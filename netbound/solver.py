@@ -30,6 +30,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from netbound import piecewise
 from netbound.errors import OptionError
 from netbound.margin import EPS, IntArray, Margin, margin_between, margin_threshold
 from netbound.network import FloatArray, Network
@@ -394,8 +395,6 @@ _KINDS: tuple[Kind, Kind] = ("crossing", "touching")
 
 def _solve_piecewise(lines: _Line, window: tuple[float, float] | None) -> _Flat | None:
     """Exact roots of a ReLU-family margin from its affine pieces (None: too many pieces)."""
-    from netbound import piecewise
-
     n = lines.n
     lo = np.full(n, -np.inf if window is None else float(window[0]))
     hi = np.full(n, np.inf if window is None else float(window[1]))
@@ -586,12 +585,7 @@ def _tangencies(
 ) -> None:
     """Merge adjacent undecided cells; classify each cluster as touching or unresolved."""
     order = np.lexsort((stuck.lo, stuck.line))
-    s = stuck.take(order)
-    new_cluster = np.ones(s.lo.size, dtype=bool)
-    new_cluster[1:] = (s.line[1:] != s.line[:-1]) | (s.lo[1:] > s.hi[:-1])
-    starts = np.flatnonzero(new_cluster)
-    ends = np.append(starts[1:], s.lo.size) - 1
-    lo, hi, line = s.lo[starts], s.hi[ends], s.line[starts]
+    lo, hi, line = piecewise.merge_intervals(stuck.lo[order], stuck.hi[order], stuck.line[order])
     # The extremum: bisect f' over the cluster where it changes sign, else take the end or
     # midpoint of least |f|.
     probe = np.stack([lo, 0.5 * (lo + hi), hi])
@@ -934,10 +928,10 @@ def solve_grid(
         xs[:, 0] = grid
         f = margin.value(xs)
         idx = np.flatnonzero(np.signbit(f[:-1]) != np.signbit(f[1:]))
-        found = []
-        for i in idx:
-            one: Callable[[float], float] = _scalar(margin, base)
-            found.append(Root(float(brentq(one, grid[i], grid[i + 1], xtol=1e-15)), "crossing"))
+        one = _scalar(margin, base)
+        found = [
+            Root(float(brentq(one, grid[i], grid[i + 1], xtol=1e-15)), "crossing") for i in idx
+        ]
         out.append(SliceResult(float(value), tuple(found), (), False, False, points))
     return out
 
