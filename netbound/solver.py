@@ -57,12 +57,16 @@ class Root(NamedTuple):
         ``"crossing"`` (the margin changes sign) or ``"touching"`` (a double root).
     from_output, to_output
         With ``argmax``: the predicted class before and after the root (increasing x1).
+    enclosure
+        ``(lo, hi)``: an interval proven to hold exactly this root (for ``touching``, the
+        only extremum of the margin there); ``x1`` lies inside it.
     """
 
     x1: float
     kind: Kind
     from_output: str | None = None
     to_output: str | None = None
+    enclosure: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
