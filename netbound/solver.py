@@ -741,7 +741,7 @@ def solve_iter(
             b = flat.bounds
             # Root is a NamedTuple: tuple.__new__ skips its per-call argument handling.
             new = tuple.__new__
-            roots = [new(Root, (t, k, None, None)) for t, k in zip(flat.t, flat.kind, strict=True)]
+            roots = [new(Root, (t, k, None, None, None)) for t, k in zip(flat.t, flat.kind, strict=True)]
             for i, value in enumerate(block.tolist()):
                 yield SliceResult(
                     value,
