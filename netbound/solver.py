@@ -30,7 +30,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from netbound import piecewise
+from netbound import ball, piecewise
 from netbound.errors import OptionError
 from netbound.margin import EPS, IntArray, Margin, margin_between, margin_threshold
 from netbound.network import FloatArray, Network
@@ -40,6 +40,12 @@ Kind = Literal["crossing", "touching"]
 #: (relative to max(1, |t|)): the scale at which a double root becomes a cluster.
 TANGENCY_SCALE = 1e-7
 MAX_ROUNDS = 400
+#: A crossing's enclosure wider than this (relative to max(1, |t|)) is shrunk in ball
+#: arithmetic: float64 places a root of a well-conditioned margin far better.
+REFINE_SCALE = 1e-11
+#: Half-widths (in units of eps * max(1, |t|)) tried when certifying a root found by the
+#: piecewise-affine solver.
+CERTIFY_STEPS = (4.0, 64.0, 4096.0, 2.0**20, 2.0**30)
 MAX_RADIUS_DOUBLINGS = 80
 CHUNK = 8192
 #: Elements (cells x units) per evaluation block: about 128 KiB per temporary array.
@@ -154,11 +160,19 @@ class _Line:
 
     def __init__(self, margin: Margin, base: FloatArray, axis: int) -> None:
         self.margin = margin
+        self.base, self.axis = base, axis
         self.w, self.c, self.cabs = margin.line_affine(base, axis)
         self.n = base.shape[0]
         self.count = np.zeros(self.n, dtype=np.int64)
+        self._balls: dict[int, ball.BallLine] = {}
         width = max([self.w.size] + [layer.n_out for layer in margin.hidden])
         self.block = max(256, BLOCK_ELEMENTS // width)
+
+    def ball(self, i: int) -> ball.BallLine:
+        """Line ``i`` in ball arithmetic (needs python-flint: see :func:`ball.available`)."""
+        if i not in self._balls:
+            self._balls[i] = ball.BallLine(self.margin, self.base[i], self.axis)
+        return self._balls[i]
 
     def _blocks(self, size: int) -> list[slice]:
         return [slice(k, k + self.block) for k in range(0, max(size, 1), self.block)]
@@ -226,6 +240,9 @@ class _Flat:
     unresolved: list[list[tuple[float, float]]]
     everywhere: list[bool]
     counts: list[int]
+    #: Proven enclosures of the roots, parallel to ``t``.
+    lo: list[float] = field(default_factory=list)
+    hi: list[float] = field(default_factory=list)
 
 
 def solve_lines(
@@ -276,121 +293,314 @@ def _solve_flat(
     _check_window(window)
     base = np.atleast_2d(np.asarray(base, dtype=np.float64))
     lines = _Line(margin, base, axis)
-    n = lines.n
-    unresolved: list[list[tuple[float, float]]] = [[] for _ in range(n)]
-    everywhere = np.zeros(n, dtype=bool)
-    if n == 0:
+    if lines.n == 0:
         return _Flat([], [], [0], [], [], [])
-
     if margin.piecewise_affine:
         exact = _solve_piecewise(lines, window)
         if exact is not None:
-            return exact
+            return _certify_flat(lines, exact)
+    search = _search_edges(lines, window)
+    found = _Found()
+    cells = _initial_cells(lines, search.lo, search.hi)
+    for _ in range(MAX_ROUNDS):
+        if cells.lo.size == 0:
+            break
+        cells = _bisection_round(lines, cells, found)
+    else:
+        found.stuck.append(cells)
+    return _assemble(lines, search, found)
 
-    # Along some lines the margin provably does not depend on t: it is a constant there.
-    constant = margin.constant_along(lines.w, lines.c)
-    if np.any(constant):
-        idx = np.flatnonzero(constant)
-        f, err, _ = lines.points(np.zeros(idx.size), idx)
-        everywhere[idx] = np.abs(f) <= err
 
+@dataclass
+class _Search:
+    """Where each line is searched: ``[lo, hi]`` (empty on constant lines), and what is
+    already known outside the cells: unresolved rays, everywhere-zero and constant lines."""
+
+    lo: FloatArray
+    hi: FloatArray
+    unresolved: list[list[tuple[float, float]]]
+    everywhere: NDArray[np.bool_]
+
+
+@dataclass
+class _Found:
+    """What the bisection rounds found: crossing brackets (with a lower bound on the
+    margin's slope in each) and cells that float64 could not decide."""
+
+    brackets: list[_Cells] = field(default_factory=list)
+    slopes: list[FloatArray] = field(default_factory=list)
+    stuck: list[_Cells] = field(default_factory=list)
+
+
+def _search_edges(lines: _Line, window: tuple[float, float] | None) -> _Search:
+    """The search interval of each line: the window, or ``[-R, R]`` beyond which the tails'
+    signs are proven (unproven rays are unresolved).  Lines along which the margin provably
+    does not depend on t are decided here, as a whole."""
+    n = lines.n
+    unresolved: list[list[tuple[float, float]]] = [[] for _ in range(n)]
+    everywhere = np.zeros(n, dtype=bool)
+    constant = lines.margin.constant_along(lines.w, lines.c)
+    lo_edge, hi_edge, ray_lo, ray_hi = _tails(lines)
     if window is None:
-        lo_edge, hi_edge, ray_lo, ray_hi = _tails(lines)
         for i in np.flatnonzero(~np.isfinite(ray_lo) & ~constant):
             unresolved[i].append((-np.inf, float(lo_edge[i])))
         for i in np.flatnonzero(~np.isfinite(ray_hi) & ~constant):
             unresolved[i].append((float(hi_edge[i]), np.inf))
     else:
-        lo_edge = np.full(n, float(window[0]))
-        hi_edge = np.full(n, float(window[1]))
-    # No cells on constant lines.
-    hi_edge = np.where(constant, lo_edge, hi_edge)
+        # Beyond a proven tail radius there is no root: a window reaching past it is searched
+        # only up to it (a margin there may be far below any precision, e^-1e6 at 1e6).
+        w_lo, w_hi = float(window[0]), float(window[1])
+        lo_edge = np.where(np.isfinite(ray_lo) & (lo_edge > w_lo), lo_edge, w_lo)
+        hi_edge = np.where(np.isfinite(ray_hi) & (hi_edge < w_hi), hi_edge, w_hi)
+        lo_edge = np.minimum(lo_edge, w_hi)
+        hi_edge = np.maximum(hi_edge, lo_edge)
+    if np.any(constant):
+        idx = np.flatnonzero(constant)
+        f, err, _ = lines.points(np.zeros(idx.size), idx)
+        whole = (-np.inf, np.inf) if window is None else (float(window[0]), float(window[1]))
+        for i in idx[np.abs(f) <= err].tolist():
+            # float64 cannot tell this constant from 0: ball arithmetic decides, or nothing.
+            sign = lines.ball(i).sign_at(0.0) if ball.available() else None
+            if sign == 0:
+                everywhere[i] = True
+            elif sign is None:
+                unresolved[i].append(whole)
+    return _Search(lo_edge, np.where(constant, lo_edge, hi_edge), unresolved, everywhere)
 
-    cells = _initial_cells(lines, lo_edge, hi_edge)
-    brackets: list[_Cells] = []
-    stuck: list[_Cells] = []
-    for _ in range(MAX_ROUNDS):
-        if cells.lo.size == 0:
-            break
-        # Most cells are excluded by the plain enclosure of f alone: drop them before the
-        # costlier enclosure of f' and the midpoint evaluation.
-        flo, fhi, _, _ = lines.cells(cells.lo, cells.hi, cells.line, derivative=False)
-        cells = cells.take(~((flo > 0.0) | (fhi < 0.0)))  # a NaN enclosure excludes nothing
-        if cells.lo.size == 0:
-            break
-        mid = _split_points(cells.lo, cells.hi)
-        fm, em, _ = lines.points(mid, cells.line)
-        flo, fhi, dlo, dhi = lines.cells(cells.lo, cells.hi, cells.line)
-        # Mean-value form f(X) in f(m) + f'(X) (X - m); keep the tighter enclosure.
-        # (mid is not always the centre: the farther end bounds |X - m|.)
-        half = np.maximum(mid - cells.lo, cells.hi - mid) * (1.0 + 4.0 * EPS)
-        slope = np.maximum(np.abs(dlo), np.abs(dhi))
-        with np.errstate(invalid="ignore", over="ignore"):
-            mv = slope * half
-            flo = np.fmax(flo, fm - em - mv)
-            fhi = np.fmin(fhi, fm + em + mv)
-        excluded = (flo > 0.0) | (fhi < 0.0)
-        monotone = ~excluded & ((dlo > 0.0) | (dhi < 0.0))
-        change = (cells.flo >= 0.0) != (cells.fhi >= 0.0)
-        crossing = monotone & change
-        # An exact zero at a shared end is counted once: sign(0) is taken as +.
-        brackets.append(cells.take(crossing))
-        undecided = ~excluded & ~monotone
-        scale = np.maximum(1.0, np.abs(mid))
-        width = cells.hi - cells.lo
-        tiny = width <= 8.0 * EPS * scale
-        at_tangency = (np.abs(fm) <= em) & (width <= TANGENCY_SCALE * scale)
-        # Splitting cannot help once the enclosure is as narrow as the rounding error.
-        flat = (fhi - flo) <= 4.0 * em + 1e-300
-        lost = ~np.isfinite(mid) | ~np.isfinite(flo) | ~np.isfinite(fhi)
-        stop = undecided & (
-            tiny | at_tangency | flat | lost | (mid <= cells.lo) | (mid >= cells.hi)
-        )
-        if np.any(stop):
-            stuck.append(cells.take(stop))
-        split = undecided & ~stop
-        parent = cells.take(split)
-        m = mid[split]
-        fmid, emid = fm[split], em[split]
-        left = _Cells(parent.lo, m, parent.line, parent.flo, parent.elo, fmid, emid)
-        right = _Cells(m, parent.hi, parent.line, fmid, emid, parent.fhi, parent.ehi)
-        cells = _Cells.concat([left, right])
-        # A child needs no evaluation if its end values and the parent's slope bound s
-        # already exclude 0: f >= (f(a) + f(b) - s (b - a)) / 2 on [a, b], likewise above.
-        s = np.tile(slope[split], 2)
-        with np.errstate(invalid="ignore", over="ignore"):
-            reach = s * (cells.hi - cells.lo) * (1.0 + 4.0 * EPS)
-            low = 0.5 * ((cells.flo - cells.elo) + (cells.fhi - cells.ehi) - reach)
-            high = 0.5 * ((cells.flo + cells.elo) + (cells.fhi + cells.ehi) + reach)
-        cells = cells.take(~((low > 0.0) | (high < 0.0)))
-    else:
-        stuck.append(cells)
 
-    crossing_cells = _Cells.concat(brackets)
-    t_cross, line_cross = _polish(lines, crossing_cells)
-    t_extra: list[float] = []
-    line_extra: list[int] = []
-    kind_extra: list[int] = []
-    if stuck:
-        _tangencies(lines, _Cells.concat(stuck), t_extra, line_extra, kind_extra, unresolved)
-    t_all = np.concatenate([t_cross, np.array(t_extra, dtype=np.float64)])
-    line_all = np.concatenate([line_cross, np.array(line_extra, dtype=np.intp)])
-    kind_all = np.concatenate([np.zeros(t_cross.size, np.intp), np.array(kind_extra, np.intp)])
-    order = np.lexsort((kind_all, t_all, line_all))
-    t_all, line_all, kind_all = t_all[order], line_all[order], kind_all[order]
-    # The same root found from two adjacent cells is reported once (a crossing first).
-    dup = np.zeros(t_all.size, dtype=bool)
-    dup[1:] = (line_all[1:] == line_all[:-1]) & (
-        np.abs(np.diff(t_all)) <= 4.0 * EPS * np.maximum(1.0, np.abs(t_all[1:]))
-    )
-    t_all, line_all, kind_all = t_all[~dup], line_all[~dup], kind_all[~dup]
+def _bisection_round(lines: _Line, cells: _Cells, found: _Found) -> _Cells:
+    """Decide or split every cell once; returns the children that still need a look.
+
+    A crossing is accepted only where the margin's signs at both ends are proven (larger
+    than their rounding bounds) and its slope has a proven sign; a cell that float64 cannot
+    decide goes to ``found.stuck``.
+    """
+    # Most cells are excluded by the plain enclosure of f alone: drop them before the
+    # costlier enclosure of f' and the midpoint evaluation.
+    flo, fhi, _, _ = lines.cells(cells.lo, cells.hi, cells.line, derivative=False)
+    cells = cells.take(~((flo > 0.0) | (fhi < 0.0)))  # a NaN enclosure excludes nothing
+    if cells.lo.size == 0:
+        return cells
+    mid = _split_points(cells.lo, cells.hi)
+    fm, em, _ = lines.points(mid, cells.line)
+    flo, fhi, dlo, dhi = lines.cells(cells.lo, cells.hi, cells.line)
+    # Mean-value form f(X) in f(m) + f'(X) (X - m); keep the tighter enclosure.
+    # (mid is not always the centre: the farther end bounds |X - m|.)
+    half = np.maximum(mid - cells.lo, cells.hi - mid) * (1.0 + 4.0 * EPS)
+    slope = np.maximum(np.abs(dlo), np.abs(dhi))
+    with np.errstate(invalid="ignore", over="ignore"):
+        mv = slope * half
+        flo = np.fmax(flo, fm - em - mv)
+        fhi = np.fmin(fhi, fm + em + mv)
+    excluded = (flo > 0.0) | (fhi < 0.0)
+    monotone = ~excluded & ((dlo > 0.0) | (dhi < 0.0))
+    # The sign at an end is known only where the value exceeds its rounding bound.
+    known = (np.abs(cells.flo) > cells.elo) & (np.abs(cells.fhi) > cells.ehi)
+    crossing = monotone & known & ((cells.flo > 0.0) != (cells.fhi > 0.0))
+    found.brackets.append(cells.take(crossing))
+    found.slopes.append(np.minimum(np.abs(dlo), np.abs(dhi))[crossing])
+    undecided = ~excluded & ~monotone
+    scale = np.maximum(1.0, np.abs(mid))
+    width = cells.hi - cells.lo
+    tiny = width <= 8.0 * EPS * scale
+    at_tangency = (np.abs(fm) <= em) & (width <= TANGENCY_SCALE * scale)
+    # Splitting cannot help once the enclosure is as narrow as the rounding error.
+    flat = (fhi - flo) <= 4.0 * em + 1e-300
+    lost = ~np.isfinite(mid) | ~np.isfinite(flo) | ~np.isfinite(fhi)
+    stop = undecided & (tiny | at_tangency | flat | lost | (mid <= cells.lo) | (mid >= cells.hi))
+    # A monotone cell with an end value lost in rounding holds at most one root, which
+    # float64 cannot place: no split of it would prove that end's sign.
+    stop |= monotone & ~known
+    if np.any(stop):
+        found.stuck.append(cells.take(stop))
+    split = undecided & ~stop
+    parent = cells.take(split)
+    m = mid[split]
+    fmid, emid = fm[split], em[split]
+    left = _Cells(parent.lo, m, parent.line, parent.flo, parent.elo, fmid, emid)
+    right = _Cells(m, parent.hi, parent.line, fmid, emid, parent.fhi, parent.ehi)
+    children = _Cells.concat([left, right])
+    # A child needs no evaluation if its end values and the parent's slope bound s
+    # already exclude 0: f >= (f(a) + f(b) - s (b - a)) / 2 on [a, b], likewise above.
+    s = np.tile(slope[split], 2)
+    with np.errstate(invalid="ignore", over="ignore"):
+        reach = s * (children.hi - children.lo) * (1.0 + 4.0 * EPS)
+        low = 0.5 * ((children.flo - children.elo) + (children.fhi - children.ehi) - reach)
+        high = 0.5 * ((children.flo + children.elo) + (children.fhi + children.ehi) + reach)
+    return children.take(~((low > 0.0) | (high < 0.0)))
+
+
+def _assemble(lines: _Line, search: _Search, found: _Found) -> _Flat:
+    """Polish the brackets into roots with proven enclosures, settle the stuck cells in ball
+    arithmetic, and gather everything per line."""
+    unresolved = search.unresolved
+    cells = _Cells.concat(found.brackets)
+    slopes = np.concatenate(found.slopes) if found.slopes else np.empty(0)
+    t, line = _polish(lines, cells)
+    lo, hi = _enclose(lines, cells, slopes, t)
+    roots = _Roots(t, line, np.zeros(t.size, np.intp), lo, hi)
+    if found.stuck:
+        roots = roots.join(_escalate(lines, _Cells.concat(found.stuck), unresolved))
+    roots = roots.sorted_unique()
+    unresolved = [ball.merged(u) for u in unresolved]
     return _Flat(
-        t_all.tolist(),
-        [_KINDS[k] for k in kind_all.tolist()],
-        np.searchsorted(line_all, np.arange(n + 1)).tolist(),
+        roots.t.tolist(),
+        [_KINDS[k] for k in roots.kind.tolist()],
+        np.searchsorted(roots.line, np.arange(lines.n + 1)).tolist(),
         unresolved,
-        everywhere.tolist(),
+        search.everywhere.tolist(),
         lines.count.tolist(),
+        roots.lo.tolist(),
+        roots.hi.tolist(),
+    )
+
+
+@dataclass
+class _Roots:
+    """Roots of many lines as parallel arrays (kind 0 crossing, 1 touching)."""
+
+    t: FloatArray
+    line: IntArray
+    kind: IntArray
+    lo: FloatArray
+    hi: FloatArray
+
+    def join(self, other: _Roots) -> _Roots:
+        return _Roots(
+            *(np.concatenate([getattr(self, k), getattr(other, k)]) for k in _ROOT_FIELDS)
+        )
+
+    def take(self, mask: NDArray[np.bool_] | IntArray) -> _Roots:
+        return _Roots(*(getattr(self, k)[mask] for k in _ROOT_FIELDS))
+
+    def sorted_unique(self) -> _Roots:
+        """Sorted by line and t; the same root found from two adjacent cells (an exact zero at
+        their shared end, or enclosures that overlap) is kept once, a crossing first."""
+        r = self.take(np.lexsort((self.kind, self.t, self.line)))
+        dup = np.zeros(r.t.size, dtype=bool)
+        dup[1:] = (r.line[1:] == r.line[:-1]) & (r.lo[1:] <= r.hi[:-1])
+        return r.take(~dup)
+
+
+_ROOT_FIELDS = ("t", "line", "kind", "lo", "hi")
+
+
+def _enclose(
+    lines: _Line, cells: _Cells, slopes: FloatArray, t: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """A proven enclosure of the one root in each bracket, around its polished value ``t``.
+
+    On a bracket the margin is monotone with ``|f'| >= s``, so the root r satisfies
+    ``s |t - r| <= |f(t) - f(r)| = |f(t)|``, and ``|f(t)|`` is at most the computed value plus
+    its rounding bound.  Where that leaves the root less well placed than float64 can place
+    it (``REFINE_SCALE``) and ball arithmetic is at hand, the enclosure is shrunk there to a
+    few ulps.
+    """
+    if t.size == 0:
+        return t.copy(), t.copy()
+    f, err, _ = lines.points(t, cells.line)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        radius = (np.abs(f) + err) / slopes * (1.0 + 8.0 * EPS)
+    radius = np.where(np.isfinite(radius), radius, np.inf)
+    lo = np.maximum(cells.lo, np.nextafter(t - radius, -np.inf))
+    hi = np.minimum(cells.hi, np.nextafter(t + radius, np.inf))
+    loose = (hi - lo) > REFINE_SCALE * np.maximum(1.0, np.abs(t))
+    if np.any(loose) and ball.available():
+        sign_lo = np.where(cells.flo > 0.0, 1, -1)
+        for k in np.flatnonzero(loose).tolist():
+            a, b = ball.refine(
+                lines.ball(int(cells.line[k])),
+                float(lo[k]),
+                float(hi[k]),
+                int(sign_lo[k]),
+                float(t[k]),
+            )
+            lo[k], hi[k] = a, b
+            t[k] = min(max(t[k], a), b) if b - a > 4.0 * np.spacing(abs(a)) else 0.5 * a + 0.5 * b
+    return lo, hi
+
+
+def _escalate(lines: _Line, stuck: _Cells, unresolved: list[list[tuple[float, float]]]) -> _Roots:
+    """Settle the cells float64 could not decide, merged into clusters, in ball arithmetic.
+
+    Without python-flint every cluster is unresolved: float64 has nothing more to say there.
+    """
+    order = np.lexsort((stuck.lo, stuck.line))
+    lo, hi, line = piecewise.merge_intervals(stuck.lo[order], stuck.hi[order], stuck.line[order])
+    rows: list[tuple[float, int, int, float, float]] = []
+    for a, b, i in zip(lo.tolist(), hi.tolist(), line.tolist(), strict=True):
+        if not ball.available():
+            unresolved[i].append((a, b))
+            continue
+        bl = lines.ball(i)
+        before = bl.evaluations
+        got = ball.isolate(bl, a, b)
+        for x, y in got.crossings:
+            if x == y:
+                rows.append((x, i, 0, x, y))
+                continue
+            s = bl.sign_at(x)
+            ex, ey = ball.refine(bl, x, y, s if s else 1, 0.5 * x + 0.5 * y)
+            rows.append((0.5 * ex + 0.5 * ey, i, 0, ex, ey))
+        rows.extend((x, i, 1, a_, b_) for a_, b_, x in got.touching)
+        unresolved[i].extend(got.unresolved)
+        lines.count[i] += bl.evaluations - before
+    if not rows:
+        e = np.empty(0)
+        return _Roots(e, np.empty(0, np.intp), np.empty(0, np.intp), e, e)
+    t, li, k, a_, b_ = zip(*rows, strict=True)
+    return _Roots(
+        np.array(t), np.array(li, np.intp), np.array(k, np.intp), np.array(a_), np.array(b_)
+    )
+
+
+def _certify_flat(lines: _Line, flat: _Flat) -> _Flat:
+    """Proven enclosures for roots found another way (the exact piecewise-affine solver).
+
+    A crossing at ``t`` is kept with the enclosure ``[t - d, t + d]`` for the smallest ``d``
+    of a few (growing from a few ulps) at which the margin's end values have proven opposite
+    signs; a touching root likewise where they have the same proven sign.  A root that
+    cannot be certified so is reported unresolved around ``t``.
+    """
+    t = np.array(flat.t, dtype=np.float64)
+    n = len(flat.counts)
+    line = np.repeat(np.arange(n), np.diff(flat.bounds))
+    kind = np.array([_KINDS.index(k) for k in flat.kind], dtype=np.intp)
+    lo = np.full(t.size, np.nan)
+    hi = np.full(t.size, np.nan)
+    todo = np.ones(t.size, dtype=bool)
+    scale = np.maximum(1.0, np.abs(t))
+    for step in CERTIFY_STEPS:
+        if not np.any(todo):
+            break
+        idx = np.flatnonzero(todo)
+        d = step * EPS * scale[idx]
+        a, b = t[idx] - d, t[idx] + d
+        f, e, _ = lines.points(np.concatenate([a, b]), np.tile(line[idx], 2))
+        fa, fb, ea, eb = f[: idx.size], f[idx.size :], e[: idx.size], e[idx.size :]
+        known = (np.abs(fa) > ea) & (np.abs(fb) > eb)
+        # The sign change proves a root in [a, b].  That it is the only one rests on the
+        # piece analysis that found t, where the interval slope cannot show it: across a
+        # kink relu' is enclosed as [0, 1], so the slope's enclosure holds 0.
+        cross = (kind[idx] == 0) & known & ((fa > 0.0) != (fb > 0.0))
+        touch = (kind[idx] == 1) & known & ((fa > 0.0) == (fb > 0.0))
+        ok = cross | touch
+        lo[idx[ok]], hi[idx[ok]] = a[ok], b[ok]
+        todo[idx[ok]] = False
+    for k in np.flatnonzero(todo).tolist():
+        d = CERTIFY_STEPS[-1] * EPS * scale[k]
+        flat.unresolved[int(line[k])].append((float(t[k] - d), float(t[k] + d)))
+    keep = ~todo
+    line_kept = line[keep]
+    return _Flat(
+        t[keep].tolist(),
+        [_KINDS[k] for k in kind[keep].tolist()],
+        np.searchsorted(line_kept, np.arange(n + 1)).tolist(),
+        [sorted(u) for u in flat.unresolved],
+        flat.everywhere,
+        flat.counts,
+        lo[keep].tolist(),
+        hi[keep].tolist(),
     )
 
 
@@ -560,80 +770,18 @@ def _initial_cells(lines: _Line, lo_edge: FloatArray, hi_edge: FloatArray) -> _C
 def _polish(lines: _Line, cells: _Cells) -> tuple[FloatArray, IntArray]:
     """Refine every bracketed crossing at once to near machine precision."""
     lo, hi, line = cells.lo, cells.hi, cells.line
-    at_lo = cells.flo == 0.0
-    at_hi = (cells.fhi == 0.0) & ~at_lo
-    inner = ~at_lo & ~at_hi
-    t = np.where(at_lo, lo, hi).astype(np.float64)
-    if np.any(inner):
-        from scipy.optimize import elementwise  # imported here: it is slow to import
+    if lo.size == 0:
+        return lo.copy(), line
+    from scipy.optimize import elementwise  # imported here: it is slow to import
 
-        res = elementwise.find_root(lines.value, (lo[inner], hi[inner]), args=(line[inner],))
-        # BLAS may round a batch of another shape differently, so an end value within
-        # rounding of 0 can change sign when find_root evaluates it again: the root is then
-        # that end (the one of smaller |f|).
-        failed = ~res.success | ~np.isfinite(res.x)
-        nearest = np.where(
-            np.abs(cells.flo[inner]) <= np.abs(cells.fhi[inner]), lo[inner], hi[inner]
-        )
-        t[inner] = np.where(failed, nearest, res.x)
+    res = elementwise.find_root(lines.value, (lo, hi), args=(line,))
+    # BLAS may round a batch of another shape differently, so find_root can see an end value
+    # with the other sign: the estimate is then the end of smaller |f| (the enclosure that
+    # follows is proven either way).
+    failed = ~res.success | ~np.isfinite(res.x)
+    nearest = np.where(np.abs(cells.flo) <= np.abs(cells.fhi), lo, hi)
+    t: FloatArray = np.where(failed, nearest, res.x)
     return t, line
-
-
-def _tangencies(
-    lines: _Line,
-    stuck: _Cells,
-    t_out: list[float],
-    line_out: list[int],
-    kind_out: list[int],
-    unresolved: list[list[tuple[float, float]]],
-) -> None:
-    """Merge adjacent undecided cells; classify each cluster as touching or unresolved."""
-    order = np.lexsort((stuck.lo, stuck.line))
-    lo, hi, line = piecewise.merge_intervals(stuck.lo[order], stuck.hi[order], stuck.line[order])
-    # The extremum: bisect f' over the cluster where it changes sign, else take the end or
-    # midpoint of least |f|.
-    probe = np.stack([lo, 0.5 * (lo + hi), hi])
-    _, _, dprobe = lines.points(probe.ravel(), np.tile(line, 3), derivative=True)
-    dprobe = dprobe.reshape(3, -1)
-    a, b = lo.copy(), hi.copy()
-    da = dprobe[0]
-    for _ in range(60):
-        m = 0.5 * (a + b)
-        _, _, dm = lines.points(m, line, derivative=True)
-        go_right = (dm > 0.0) == (da > 0.0)
-        a = np.where(go_right, m, a)
-        da = np.where(go_right, dm, da)
-        b = np.where(go_right, b, m)
-    has_turn = (dprobe[0] > 0.0) != (dprobe[2] > 0.0)
-    candidates = np.stack([lo, 0.5 * (lo + hi), hi, 0.5 * (a + b)])
-    fc, ec, _ = lines.points(candidates.ravel(), np.tile(line, 4))
-    fc, ec = fc.reshape(4, -1), ec.reshape(4, -1)
-    pick = np.where(has_turn, 3, np.argmin(np.abs(fc[:3]), axis=0))
-    cols = np.arange(lo.size)
-    x_star, f_star, e_star = candidates[pick, cols], fc[pick, cols], ec[pick, cols]
-    # Within resolution: the extremum's value is lost in rounding, or smaller than the
-    # margin can change across the cluster (a kink touching zero, resolved to a few ulps).
-    slope = np.maximum(np.abs(dprobe[0]), np.abs(dprobe[2]))
-    within = np.abs(f_star) <= e_star + (hi - lo) * slope
-    scale = np.maximum(1.0, np.abs(x_star))
-    # A point tangency turns (f' changes sign) in a narrow cluster; a flat piece does not.
-    narrow = has_turn & ((hi - lo) <= 1e4 * TANGENCY_SCALE * scale)
-    # The sign on each side, just outside the cluster, where it is no longer lost in rounding.
-    side = np.zeros((2, lo.size))
-    for step in (1.0, 4.0, 16.0, 64.0, 256.0):
-        d = step * np.maximum(hi - lo, TANGENCY_SCALE * scale)
-        pts = np.concatenate([lo - d, hi + d])
-        fo, eo, _ = lines.points(pts, np.tile(line, 2))
-        known = (np.abs(fo) > eo).reshape(2, -1)
-        side = np.where((side == 0.0) & known, np.sign(fo).reshape(2, -1), side)
-    for k in range(lo.size):
-        i = int(line[k])
-        if within[k] and narrow[k] and side[0, k] != 0.0 and abs(side[1, k]) == 1.0:
-            t_out.append(float(x_star[k]))
-            line_out.append(i)
-            kind_out.append(1 if side[0, k] == side[1, k] else 0)
-        else:
-            unresolved[i].append((float(lo[k]), float(hi[k])))
 
 
 # -- the public entry point -------------------------------------------------------------------
@@ -741,7 +889,10 @@ def solve_iter(
             b = flat.bounds
             # Root is a NamedTuple: tuple.__new__ skips its per-call argument handling.
             new = tuple.__new__
-            roots = [new(Root, (t, k, None, None, None)) for t, k in zip(flat.t, flat.kind, strict=True)]
+            roots = [
+                new(Root, (t, k, None, None, (a, z)))
+                for t, k, a, z in zip(flat.t, flat.kind, flat.lo, flat.hi, strict=True)
+            ]
             for i, value in enumerate(block.tolist()):
                 yield SliceResult(
                     value,
