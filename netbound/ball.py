@@ -100,6 +100,24 @@ def _activate(name: str, alpha: float, x: Arb) -> Arb:
     return _hull(_act_point(name, alpha, lo), _act_point(name, alpha, hi))
 
 
+def _split(name: str, alpha: float, x: Arb) -> tuple[int, Arb]:
+    """The activation over the ball ``x`` as ``L + d``: ``L`` its limit (0 or +-1) on the
+    side of 0 that ``x`` is on, ``d`` the deviation from it, with its own exponent.
+
+    1 - sigmoid(x) = sigmoid(-x) and tanh(x) -+ 1 = -+2 sigmoid(-+2x) (Higham, "Accuracy and
+    Stability of Numerical Algorithms", 2nd ed., sec. 1.7 on avoiding cancellation): a
+    saturated unit's deviation keeps its relative accuracy, where ``L + d`` would round it
+    away; the limits are summed exactly in the next layer.
+    """
+    if name == "sigmoid" and x > 0:
+        return 1, -_activate("sigmoid", alpha, -x)
+    if name == "tanh" and x > 0:
+        return 1, -2 * _activate("sigmoid", alpha, -2 * x)
+    if name == "tanh" and x < 0:
+        return -1, 2 * _activate("sigmoid", alpha, 2 * x)
+    return 0, _activate(name, alpha, x)
+
+
 def _even_slope(name: str, x: Arb) -> Arb:
     """sigmoid' or tanh' at a point: e / (1 + e)^2 with e = exp(-|x|), and 4e / (1 + e)^2
     with e = exp(-2|x|) (both even, decreasing in |x|)."""
@@ -128,6 +146,12 @@ def _slope(name: str, alpha: float, x: Arb) -> Arb:
     if x < 0:
         return low
     return _hull(low, arb(1))
+
+
+def _column(values: Sequence[Any]) -> Arb:
+    from flint import arb_mat
+
+    return arb_mat([[x] for x in values])
 
 
 @dataclass
@@ -211,36 +235,35 @@ class BallLine:
 
     def evaluate(self, t: Arb, slope: bool = False) -> tuple[Arb, Arb | None]:
         """The margin (and with ``slope``, its derivative in t) over the ball ``t``."""
-        from flint import arb_mat
 
         self.evaluations += 1
         ex = self._exact()
         u = [wj * t + cj for wj, cj in zip(ex.w, ex.c, strict=True)]
         first = self.margin.hidden[0] if self.margin.hidden else None
         if first is None:
-            v = u
+            limits, v = [0] * len(u), u
             dv = list(ex.w)
         else:
-            v = [_activate(first.activation, first.alpha, x) for x in u]
+            act, alpha = first.activation, first.alpha
+            limits, v = map(list, zip(*(_split(act, alpha, x) for x in u), strict=True))
             dv = (
-                [
-                    _slope(first.activation, first.alpha, x) * wj
-                    for x, wj in zip(u, ex.w, strict=True)
-                ]
-                if slope
-                else []
+                [_slope(act, alpha, x) * wj for x, wj in zip(u, ex.w, strict=True)] if slope else []
             )
         for weights, biases, layer in ex.layers:
-            p = weights * arb_mat([[x] for x in v])
-            pre = [p[j, 0] + biases[j] for j in range(len(biases))]
+            # The limits' part of each sum first, exactly where it cancels, then the deviations.
+            p = weights * _column(limits)
+            q = weights * _column(v)
+            pre = [(p[j, 0] + biases[j]) + q[j, 0] for j in range(len(biases))]
             if slope:
-                dp = weights * arb_mat([[x] for x in dv])
+                dp = weights * _column(dv)
                 dv = [
                     _slope(layer.activation, layer.alpha, x) * dp[j, 0] for j, x in enumerate(pre)
                 ]
-            v = [_activate(layer.activation, layer.alpha, x) for x in pre]
-        f = (ex.readout * arb_mat([[x] for x in v]))[0, 0] + ex.offset
-        df = (ex.readout * arb_mat([[x] for x in dv]))[0, 0] if slope else None
+            limits, v = map(
+                list, zip(*(_split(layer.activation, layer.alpha, x) for x in pre), strict=True)
+            )
+        f = ((ex.readout * _column(limits))[0, 0] + ex.offset) + (ex.readout * _column(v))[0, 0]
+        df = (ex.readout * _column(dv))[0, 0] if slope else None
         return f, df
 
     # -- decisions, each raising the precision until it is made --------------------------------
