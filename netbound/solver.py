@@ -505,6 +505,17 @@ def _enclose(
     lo = np.maximum(cells.lo, np.nextafter(t - radius, -np.inf))
     hi = np.minimum(cells.hi, np.nextafter(t + radius, np.inf))
     loose = (hi - lo) > REFINE_SCALE * np.maximum(1.0, np.abs(t))
+    if np.any(loose):
+        # The bracket's slope bound is loose on a wide bracket; on the enclosure just found,
+        # which holds the root, a tighter one gives a narrower enclosure by the same argument.
+        idx = np.flatnonzero(loose)
+        _, _, dlo, dhi = lines.cells(lo[idx], hi[idx], cells.line[idx])
+        tight = np.where((dlo > 0.0) | (dhi < 0.0), np.minimum(np.abs(dlo), np.abs(dhi)), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            r2 = (np.abs(f[idx]) + err[idx]) / np.maximum(tight, slopes[idx]) * (1.0 + 8.0 * EPS)
+        lo[idx] = np.maximum(lo[idx], np.nextafter(t[idx] - r2, -np.inf))
+        hi[idx] = np.minimum(hi[idx], np.nextafter(t[idx] + r2, np.inf))
+        loose = (hi - lo) > REFINE_SCALE * np.maximum(1.0, np.abs(t))
     if np.any(loose) and ball.available():
         sign_lo = np.where(cells.flo > 0.0, 1, -1)
         for k in np.flatnonzero(loose).tolist():
