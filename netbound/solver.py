@@ -30,7 +30,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from netbound import ball, piecewise
+from netbound import affine, ball, piecewise
 from netbound.errors import OptionError
 from netbound.margin import EPS, IntArray, Margin, margin_between, margin_threshold
 from netbound.network import FloatArray, Network
@@ -40,9 +40,12 @@ Kind = Literal["crossing", "touching"]
 #: (relative to max(1, |t|)): the scale at which a double root becomes a cluster.
 TANGENCY_SCALE = 1e-7
 MAX_ROUNDS = 400
+#: Most cut points a line starts with (wide first layers have two per unit).
+INITIAL_POINTS = 34
 #: A crossing's enclosure wider than this (relative to max(1, |t|)) is shrunk in ball
-#: arithmetic: float64 places a root of a well-conditioned margin far better.
-REFINE_SCALE = 1e-11
+#: arithmetic (a heuristic threshold: any float inside a narrower one is within 2.5e-10 of
+#: the root; float64 places a well-conditioned root far better still).
+REFINE_SCALE = 2.5e-10
 #: Half-widths (in units of eps * max(1, |t|)) tried when certifying a root found by the
 #: piecewise-affine solver.
 CERTIFY_STEPS = (4.0, 64.0, 4096.0, 2.0**20, 2.0**30)
@@ -202,6 +205,34 @@ class _Line:
             return parts[0]
         a, b_, c, d = zip(*parts, strict=True)
         return np.concatenate(a), np.concatenate(b_), np.concatenate(c), np.concatenate(d)
+
+    def cells_tight(
+        self, lo: FloatArray, hi: FloatArray, line: IntArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Enclosures of the margin and its slope on cells: for two or more hidden layers the
+        intersection of the plain interval ones with the Taylor models of
+        :mod:`netbound.affine`, which keep the correlation between layers (for one hidden
+        layer they add nothing: the plain slope enclosure is already exact up to rounding)."""
+        if len(self.margin.hidden) < 2:
+            return self.cells(lo, hi, line)
+        self.count += np.bincount(line, minlength=self.n)
+        parts = []
+        for b in self._blocks(lo.size):
+            w, c, cabs = self.w, self.c[line[b]], self.cabs[line[b]]
+            tm = affine.cells(self.margin, w, c, cabs, lo[b], hi[b])
+            plain = self.margin.cells(w, c, cabs, lo[b], hi[b])
+            parts.append(
+                (
+                    np.fmax(tm[0], plain[0]),
+                    np.fmin(tm[1], plain[1]),
+                    np.fmax(tm[2], plain[2]),
+                    np.fmin(tm[3], plain[3]),
+                )
+            )
+        if len(parts) == 1:
+            return parts[0]
+        a, b_, c_, d = zip(*parts, strict=True)
+        return np.concatenate(a), np.concatenate(b_), np.concatenate(c_), np.concatenate(d)
 
     def value(self, t: FloatArray, line: IntArray) -> FloatArray:
         return self.points(t, line)[0]
@@ -383,7 +414,7 @@ def _bisection_round(lines: _Line, cells: _Cells, found: _Found) -> _Cells:
         return cells
     mid = _split_points(cells.lo, cells.hi)
     fm, em, _ = lines.points(mid, cells.line)
-    flo, fhi, dlo, dhi = lines.cells(cells.lo, cells.hi, cells.line)
+    flo, fhi, dlo, dhi = lines.cells_tight(cells.lo, cells.hi, cells.line)
     # Mean-value form f(X) in f(m) + f'(X) (X - m); keep the tighter enclosure.
     # (mid is not always the centre: the farther end bounds |X - m|.)
     half = np.maximum(mid - cells.lo, cells.hi - mid) * (1.0 + 4.0 * EPS)
@@ -756,6 +787,14 @@ def _initial_cells(lines: _Line, lo_edge: FloatArray, hi_edge: FloatArray) -> _C
     pts = np.where(inside, pts, np.nan)
     pts = np.concatenate([lo_edge[:, None], hi_edge[:, None], pts], axis=1)
     pts.sort(axis=1)
+    if pts.shape[1] > INITIAL_POINTS:
+        # A wide layer would start every line with hundreds of cells; keep evenly spaced ones
+        # of its sorted cut points (the edges among them): bisection refines where needed.
+        count = np.sum(~np.isnan(pts), axis=1)
+        pick = np.rint(
+            np.linspace(0.0, 1.0, INITIAL_POINTS)[None, :] * (count[:, None] - 1)
+        ).astype(np.intp)
+        pts = np.take_along_axis(pts, pick, axis=1)
     valid = ~np.isnan(pts)
     line_of = np.broadcast_to(np.arange(lines.n)[:, None], pts.shape)
     flat_t = pts[valid]
