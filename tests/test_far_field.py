@@ -15,6 +15,8 @@ import mpmath
 import numpy as np
 import pytest
 from far_field_oracle import FarOracle, Layers
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import netbound
 from netbound import ball
@@ -176,3 +178,36 @@ def test_constant_margin_exactly_zero() -> None:
     assert not res.everywhere
     assert res.unresolved == ((-np.inf, np.inf),)
     assert not res.complete
+
+
+@st.composite
+def seed_like(draw: st.DrawFn) -> tuple[Layers, float]:
+    """2-3-2 nets like the seed: first-layer weights of 1.4 to 4 (x2's smaller), output rows
+    of small even integers, so that the limits of the margin cancel exactly (C_S = 0) as
+    often as they do in designed nets; |x2| from 4 to 30."""
+    act = draw(st.sampled_from(["sigmoid", "tanh"]))
+    mag = st.floats(1.4, 4.0)
+    sign = st.sampled_from([-1.0, 1.0])
+    w1 = [
+        [draw(mag) * draw(sign), draw(mag) * draw(sign) * draw(st.floats(0.02, 0.5))]
+        for _ in range(3)
+    ]
+    b1 = [draw(st.floats(-2.8, 2.8)) for _ in range(3)]
+    even = st.sampled_from([-4.0, -2.0, 2.0, 4.0])
+    row = [draw(even) for _ in range(3)]
+    layers = [(w1, b1, act), ([row, [0.0, 0.0, 0.0]], [draw(even), 0.0], "sigmoid")]
+    x2 = draw(st.floats(4.0, 30.0)) * draw(sign)
+    return layers, round(x2, 3)
+
+
+@settings(
+    max_examples=25,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(case=seed_like())
+def test_seed_like_nets_far_field(case: tuple[Layers, float]) -> None:
+    layers, x2 = case
+    res = check(layers, x2, (-80.0, 80.0))
+    assert res.complete
