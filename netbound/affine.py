@@ -25,8 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from netbound import activations
-from netbound.margin import ACT_ERR, EPS, SAFETY, TINY, Margin, _gamma
+from netbound.margin import Margin
 from netbound.network import FloatArray, Layer
+from netbound.rounding import ACT_ERR, EPS, SAFETY, TINY, gamma
 
 #: Rounding of the few operations that build each form's remainder.
 UP = 1.0 + 8.0 * EPS
@@ -146,7 +147,7 @@ def _linear(
     h: FloatArray,
     n: int,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    g = _gamma(n)
+    g = gamma(n)
     pa: FloatArray = a @ weights.T + bias
     pb: FloatArray = b @ weights.T
     pr: FloatArray = (r @ abs_weights.T) * UP + g * (
@@ -174,13 +175,13 @@ def cells(
         mc = m[:, None]
         if not margin.hidden:
             f = w[0] * m + c[:, 0]
-            e = _gamma(2) * (np.abs(w[0] * m) + cabs[:, 0] + np.abs(c[:, 0]))
+            e = gamma(2) * (np.abs(w[0] * m) + cabs[:, 0] + np.abs(c[:, 0]))
             spread = np.abs(w[0]) * h[:, 0] * UP + e
             d = np.full_like(lo, w[0])
             return f - spread, f + spread, d, d
         a = w * mc + c
         b: FloatArray = np.broadcast_to(w, a.shape)
-        r = _gamma(2) * (np.abs(w) * np.abs(mc) + cabs + np.abs(c))
+        r = gamma(2) * (np.abs(w) * np.abs(mc) + cabs + np.abs(c))
         da: FloatArray = np.broadcast_to(w, a.shape)
         zero = np.zeros_like(a)
         a, b, r, da, db, dr = _activate(margin.hidden[0], a, b, r, da, zero, zero, h)

@@ -30,10 +30,11 @@ from typing import Literal, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from netbound import affine, ball, piecewise
+from netbound import affine, ball, enclosure, piecewise, tails
 from netbound.errors import OptionError
-from netbound.margin import EPS, IntArray, Margin, margin_between, margin_threshold
+from netbound.margin import Margin, margin_between, margin_threshold
 from netbound.network import FloatArray, Network
+from netbound.rounding import EPS, IntArray
 
 Kind = Literal["crossing", "touching"]
 #: Width below which a cell whose midpoint value is lost in rounding stops being split
@@ -49,7 +50,6 @@ REFINE_SCALE = 2.5e-10
 #: Half-widths (in units of eps * max(1, |t|)) tried when certifying a root found by the
 #: piecewise-affine solver.
 CERTIFY_STEPS = (4.0, 64.0, 4096.0, 2.0**20, 2.0**30)
-MAX_RADIUS_DOUBLINGS = 80
 CHUNK = 8192
 #: Elements (cells x units) per evaluation block: about 128 KiB per temporary array.
 BLOCK_ELEMENTS = 12288
@@ -198,7 +198,9 @@ class _Line:
     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         self.count += np.bincount(line, minlength=self.n)
         parts = [
-            self.margin.cells(self.w, self.c[line[b]], self.cabs[line[b]], lo[b], hi[b], derivative)
+            enclosure.cells(
+                self.margin, self.w, self.c[line[b]], self.cabs[line[b]], lo[b], hi[b], derivative
+            )
             for b in self._blocks(lo.size)
         ]
         if len(parts) == 1:
@@ -220,7 +222,7 @@ class _Line:
         for b in self._blocks(lo.size):
             w, c, cabs = self.w, self.c[line[b]], self.cabs[line[b]]
             tm = affine.cells(self.margin, w, c, cabs, lo[b], hi[b])
-            plain = self.margin.cells(w, c, cabs, lo[b], hi[b])
+            plain = enclosure.cells(self.margin, w, c, cabs, lo[b], hi[b])
             parts.append(
                 (
                     np.fmax(tm[0], plain[0]),
@@ -371,7 +373,10 @@ def _search_edges(lines: _Line, window: tuple[float, float] | None) -> _Search:
     unresolved: list[list[tuple[float, float]]] = [[] for _ in range(n)]
     everywhere = np.zeros(n, dtype=bool)
     constant = lines.margin.constant_along(lines.w, lines.c)
-    lo_edge, hi_edge, ray_lo, ray_hi = _tails(lines)
+    lo_edge, hi_edge, ray_lo, ray_hi, spent = tails.proven_radii(
+        lines.margin, lines.w, lines.c, lines.cabs
+    )
+    lines.count += spent
     if window is None:
         for i in np.flatnonzero(~np.isfinite(ray_lo) & ~constant):
             unresolved[i].append((-np.inf, float(lo_edge[i])))
@@ -741,40 +746,6 @@ def _side_signs(
     return side
 
 
-def _tails(lines: _Line) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Radii beyond which the margin's sign is proven, per line and side.
-
-    Returns the search edges ``-R_left``, ``R_right`` and, for each side, the proven sign
-    (nan where no radius up to the limit proved it: that ray stays unresolved).
-    """
-    w, c = lines.w, lines.c
-    n = lines.n
-    nz = w != 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        reach = np.where(nz, (np.abs(c) + 2.0) / np.abs(np.where(nz, w, 1.0)), 0.0)
-    # Radii stay far below overflow, so that every enclosure on [-R, R] is finite.
-    start = np.minimum(np.maximum(1.0, reach.max(axis=1)), 1e150)
-    edges = []
-    signs = []
-    for direction in (-1.0, 1.0):
-        radius = start.copy()
-        sign = np.full(n, np.nan)
-        todo = np.arange(n)
-        for _ in range(MAX_RADIUS_DOUBLINGS):
-            if todo.size == 0:
-                break
-            lines.count[todo] += 1
-            s, _ = lines.margin.rays(direction * w, c[todo], lines.cabs[todo], radius[todo])
-            done = s != 0.0
-            sign[todo[done]] = s[done]
-            todo = todo[~done]
-            radius[todo] *= 2.0
-        radius[todo] /= 2.0
-        edges.append(direction * radius)
-        signs.append(sign)
-    return edges[0], edges[1], signs[0], signs[1]
-
-
 def _initial_cells(lines: _Line, lo_edge: FloatArray, hi_edge: FloatArray) -> _Cells:
     """Cells cut at the first layer's kinks and the edges of its units' linear regimes."""
     w, c = lines.w, lines.c
@@ -1094,7 +1065,7 @@ def _dominated(
             key = (min(c, other), max(c, other))
             margin = margins[pairs.index(key)]
             w, cc, cabs = margin.line_affine(base[None, :], 0)
-            flo, fhi, _, _ = margin.cells(w, cc, cabs, np.array([lo]), np.array([hi]))
+            flo, fhi, _, _ = enclosure.cells(margin, w, cc, cabs, np.array([lo]), np.array([hi]))
             # margin is pre_key0 - pre_key1; c above other means its sign favours c.
             proven = flo[0] > 0.0 if key[0] == c else fhi[0] < 0.0
             above &= bool(proven)
