@@ -19,16 +19,16 @@ from netbound.errors import (
 )
 
 if TYPE_CHECKING:
+    from netbound.along import AlongResult, Change, along
+    from netbound.boundary import Boundary
+    from netbound.export import export_nnet, export_onnx
     from netbound.expsum import ExpSum, expsum, network_expsum
     from netbound.frameworks import from_sklearn, from_torch
     from netbound.loading import load, loads
     from netbound.margin import Margin, margin_between, margin_threshold
     from netbound.network import Layer, Network
-    from netbound.plot import PlotInfo, plot_network
-    from netbound.along import AlongResult, Change, along
-    from netbound.boundary import Boundary
-    from netbound.export import export_nnet, export_onnx
     from netbound.nnet import load_nnet
+    from netbound.plot import PlotInfo, plot_network
     from netbound.slices import solve, solve_iter
     from netbound.solver import LineSolution, Root, SliceResult, solve_lines
     from netbound.trace import Curve, TraceResult, default_box, trace_network

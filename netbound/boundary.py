@@ -249,23 +249,25 @@ class Boundary:
 
     def point(self, solved: float, swept: float) -> FloatArray:
         """The input vector at these values of the solved-for and swept inputs."""
-        x = self.bases([swept])[0]
+        x: FloatArray = self.bases([swept])[0]
         x[self.solve_for] = solved
         return x
 
     def classes(self, x: ArrayLike) -> np.ndarray[Any, np.dtype[np.intp]]:
         """The decided class index at inputs ``x`` (..., n_inputs).
 
-        argmax / argmin: the index of the largest / lowest output.  A pair: 0 where the first
-        output of the pair is above the second, else 1.  A threshold: 0 above, 1 below.
+        argmax / argmin: the index of the largest / lowest output.  A pair ``(a, b)``: 0 where
+        ``pre_a > pre_b``, else 1.  A threshold: 0 above, 1 below.
         """
         pre = self.network.preactivations(x)
+        out: np.ndarray[Any, np.dtype[np.intp]]
         if self.decision == "argmax":
-            return np.argmax(pre, axis=-1)
-        if self.decision == "argmin":
-            return np.argmin(pre, axis=-1)
-        f = self.margins[0].value(x)
-        return np.where(np.asarray(f) > 0.0, 0, 1).astype(np.intp)
+            out = np.argmax(pre, axis=-1)
+        elif self.decision == "argmin":
+            out = np.argmin(pre, axis=-1)
+        else:
+            out = np.where(np.asarray(self.margins[0].value(x)) > 0.0, 0, 1).astype(np.intp)
+        return out
 
     def class_names(self) -> tuple[str, ...]:
         """Names of the classes :meth:`classes` returns, by index."""
@@ -273,20 +275,8 @@ class Boundary:
         if self.by_class:
             return names
         if self.pair is not None:
-            a, b = self.pair
-            return (f"{a} > {b}", f"{a} < {b}")
+            return self.pair
         return (f"{names[0]} > {self.threshold!r}", f"{names[0]} < {self.threshold!r}")
-
-    def with_network(self, network: Network, solve_for: int = 0) -> Boundary:
-        """The same decision on another network with the same outputs (no sweep, no fixed
-        inputs); used to solve along a reparametrized line."""
-        kind, pair, level, margins = _decision(
-            network,
-            self.pair,
-            self.threshold if self.decision == "threshold" else None,
-            self.decision if self.by_class else None,  # type: ignore[arg-type]
-        )
-        return Boundary(network, kind, pair, level, solve_for, None, (), None, margins)
 
 
 def _decision(

@@ -646,21 +646,26 @@ def check(
 
 
 @main.command("import")
-@click.argument("model", metavar="MODEL.onnx")
+@click.argument("model", metavar="MODEL.onnx|MODEL.nnet")
 @click.option("-o", "--output", required=True, metavar="NET.json", help="Where to write the JSON.")
 @_reports_errors
 def import_command(model: str, output: str) -> None:
-    """Convert an ONNX model of a feed-forward network into netbound's layered JSON.
+    """Convert an ONNX model or an NNet file into netbound's layered JSON.
 
     The JSON carries a probe computed from the model, so that a later load proves the
-    weights were read the right way round.  Needs the onnx extra:
-    pip install 'netbound[onnx]'.
+    weights were read the right way round; an NNet file's input bounds become
+    input_ranges.  ONNX needs the onnx extra: pip install 'netbound[onnx]'.
     """
     import json
 
-    from netbound.onnx_import import import_onnx_document
+    if Path(model).suffix.lower() == ".nnet":
+        from netbound.nnet import import_nnet_document
 
-    document = import_onnx_document(Path(model))
+        document = import_nnet_document(Path(model))
+    else:
+        from netbound.onnx_import import import_onnx_document
+
+        document = import_onnx_document(Path(model))
     try:
         Path(output).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
@@ -669,6 +674,137 @@ def import_command(model: str, output: str) -> None:
         f"{len(layer['weights'])} {layer['activation']}" for layer in document["layers"]
     )
     click.echo(f"wrote {output}: {len(document['inputs'])} inputs -> {layers}", err=True)
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+@main.command("export")
+@click.argument("net", metavar="NET")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="FILE.nnet|FILE.onnx",
+    help="Where to write; the format follows the suffix.",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float64", "float32"]),
+    default="float64",
+    show_default=True,
+    help="ONNX only: the weights' type (onnxruntime runs LeakyRelu and Softplus in float32 only).",
+)
+@_reports_errors
+def export_command(net: str, output: str, dtype: str) -> None:
+    """Write NET as an NNet file (ReLU networks with a linear output) or an ONNX model.
+
+    So that a boundary found here can be cross-checked in a verifier.
+
+    \b
+    Examples:
+      netbound export net.json -o net.nnet
+      netbound export net.json -o net.onnx
+    """
+    from netbound.export import export
+
+    network = _load(net)
+    export(network, output, dtype)
+    click.echo(f"wrote {output}", err=True)
+
+
+# -- along ---------------------------------------------------------------------------------
+
+
+@main.command("along")
+@click.argument("net", metavar="NET")
+@click.option(
+    "--from",
+    "start",
+    required=True,
+    metavar="A",
+    help="The first point: 0.1,0.2,... or a .json list, .csv row or .npy file.",
+)
+@click.option("--to", "end", required=True, metavar="B", help="The second point, as --from.")
+@click.option("--line", is_flag=True, help="Search the whole line through A and B.")
+@click.option(
+    "--points", is_flag=True, help="CSV: add the coordinates of each point (input names)."
+)
+@click.option(
+    "--between",
+    nargs=2,
+    metavar="A B",
+    default=None,
+    help="The decision is which of the two outputs is larger.",
+)
+@click.option(
+    "--threshold", type=float, default=None, metavar="T", help="Single-output networks: z = T."
+)
+@click.option("--argmax", is_flag=True, help="The largest output decides (the default).")
+@click.option("--argmin", is_flag=True, help="Cost networks: the lowest output decides.")
+@_format_option
+@_reports_errors
+def along_command(
+    net: str,
+    start: str,
+    end: str,
+    line: bool,
+    points: bool,
+    between: tuple[str, str] | None,
+    threshold: float | None,
+    argmax: bool,
+    argmin: bool,
+    fmt: Format,
+) -> None:
+    """Every point of the segment from A to B where NET's decision changes, proven complete.
+
+    t = 0 is A and t = 1 is B (with --line, the whole line: any t).  Each change gives t,
+    the point and the decided class on each side; 'touching' means the decision is tied
+    there without changing.
+
+    \b
+    Examples:
+      netbound along net.json --from 0,0 --to 1,1
+      netbound along mnist.onnx --from a.npy --to b.npy --format json
+    """
+    from netbound.along import along, read_point
+    from netbound.output import Renderer, number
+
+    network = _load(net)
+    a = read_point(start, network.n_inputs, "--from")
+    b = read_point(end, network.n_inputs, "--to")
+    result = along(
+        network,
+        a,
+        b,
+        line=line,
+        between=between,
+        threshold=threshold,
+        decision=_decision(argmax, argmin),
+    )
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(result.to_json(net)))
+    else:
+        columns = ["t", "from", "to", "kind"]
+        if points and fmt == "csv":
+            columns += list(network.input_names)
+        title = f"{result.boundary.label} along {'the line' if line else 'the segment'}"
+        with Renderer(fmt, sys.stdout, columns, {}, None, title) as out:
+            for c in result.changes:
+                row = [number(c.t), c.from_output, c.to_output, c.kind]
+                if points and fmt == "csv":
+                    row += [number(float(v)) for v in c.point]
+                out.add(None, [row])
+    if result.everywhere:
+        click.echo("netbound: warning: the margin is zero everywhere on the line", err=True)
+    elif not result.complete:
+        click.echo(
+            f"netbound: warning: not proven complete: {len(result.unresolved)} unresolved "
+            "interval(s); see --format json",
+            err=True,
+        )
 
 
 # -- trace and plot ------------------------------------------------------------------------

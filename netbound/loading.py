@@ -304,9 +304,7 @@ def _layered(doc: dict[str, Any], name: str) -> Network:
     return net
 
 
-def _input_ranges(
-    value: Any, name: str, n_inputs: int
-) -> tuple[tuple[float, float], ...] | None:
+def _input_ranges(value: Any, name: str, n_inputs: int) -> tuple[tuple[float, float], ...] | None:
     """The optional ``input_ranges``: one ``[min, max]`` per input (null ends: unbounded)."""
     if value is None:
         return None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -179,3 +180,57 @@ def load_nnet(path: str | Path) -> Network:
     except UnicodeDecodeError:
         raise NetworkFileError(f"{p}: not UTF-8 text; an NNet file is plain text") from None
     return loads_nnet(text, str(p))
+
+
+def import_nnet_document(path: str | Path) -> dict[str, Any]:
+    """The layered-JSON document of an NNet file, with a probe computed by the file's own
+    arithmetic (clip, normalise, ReLU layers, denormalise) independently of the folding."""
+    p = Path(path)
+    net = load_nnet(p)
+    raw = read_bytes(p).decode("utf-8-sig")
+    x = _probe_point(net)
+    doc = net.to_json()
+    doc["description"] = f"converted from {p.name} by netbound import"
+    doc["probe"] = {"input": x.tolist(), "output": evaluate_nnet(raw, x).tolist()}
+    return doc
+
+
+def _probe_point(net: Network) -> FloatArray:
+    """A point inside the input box (its centre, nudged off symmetric values)."""
+    assert net.input_ranges is not None
+    out = []
+    for k, (lo, hi) in enumerate(net.input_ranges):
+        frac = 0.37 + 0.11 * (k % 5)
+        if math.isfinite(lo) and math.isfinite(hi):
+            out.append(lo + frac * (hi - lo))
+        elif math.isfinite(lo):
+            out.append(lo + frac)
+        elif math.isfinite(hi):
+            out.append(hi - frac)
+        else:
+            out.append(frac - 0.5)
+    return np.array(out)
+
+
+def evaluate_nnet(text: str, x: FloatArray) -> FloatArray:
+    """The NNet file's network at ``x``, computed the file's own way (clipping included)."""
+    rows = [
+        [float(f) for f in line.strip().rstrip(",").split(",")]
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("//")
+    ]
+    n_layers, n_in = int(rows[0][0]), int(rows[0][1])
+    sizes = [int(v) for v in rows[1]]
+    mins, maxs, means, ranges = (np.array(r) for r in rows[3:7])
+    v = (np.clip(x, mins, maxs) - means[:n_in]) / ranges[:n_in]
+    at = 7
+    for k in range(n_layers):
+        w = np.array(rows[at : at + sizes[k + 1]])
+        at += sizes[k + 1]
+        b = np.array([r[0] for r in rows[at : at + sizes[k + 1]]])
+        at += sizes[k + 1]
+        v = w @ v + b
+        if k < n_layers - 1:
+            v = np.maximum(v, 0.0)
+    out: FloatArray = v * ranges[n_in] + means[n_in]
+    return out
