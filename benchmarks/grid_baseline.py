@@ -59,5 +59,6 @@ if __name__ == "__main__":
     import netbound
 
     net = netbound.load("sample_nets/seed.json")
-    for grid, exact in zip(solve_grid(net, [-1.0, 0.5]), netbound.solve(net, [-1.0, 0.5])):
+    x2 = [-1.0, 0.5]
+    for grid, exact in zip(solve_grid(net, x2), netbound.solve(net, x2), strict=True):
         print(grid.x2, [r.x1 for r in grid.roots], [r.x1 for r in exact.roots])

@@ -347,26 +347,6 @@ def _attrs(g: _Graph, node: Any) -> dict[str, Any]:
     return {a.name: g.onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _constant_node(g: _Graph, index: int, node: Any) -> np.ndarray[Any, Any]:
-    onnx = g.onnx
-    for attr in node.attribute:
-        if attr.name == "value":
-            return _widen(onnx.numpy_helper.to_array(attr.t))
-        if attr.name == "value_float":
-            return np.array(attr.f, dtype=np.float64)
-        if attr.name == "value_floats":
-            return np.array(list(attr.floats), dtype=np.float64)
-        if attr.name == "value_int":
-            return np.array(attr.i, dtype=np.int64)
-        if attr.name == "value_ints":
-            return np.array(list(attr.ints), dtype=np.int64)
-    raise _refuse_use(g, index, node, "holds no numeric tensor")
-
-
-def _attrs(g: _Graph, node: Any) -> dict[str, Any]:
-    return {a.name: g.onnx.helper.get_attribute_value(a) for a in node.attribute}
-
-
 def _cast_dtype(g: _Graph, to: int) -> np.dtype[Any]:
     dtype: np.dtype[Any] = np.dtype(g.onnx.helper.tensor_dtype_to_np_dtype(to))
     return dtype
@@ -551,11 +531,13 @@ def _compute(
         return _conv(a, arg(1), bias, attrs)
     if op == "BatchNormalization":
         scale, shift, mean, var = arg(1), arg(2), arg(3), arg(4)
-        shape = (1, -1) + (1,) * (a.ndim - 2)
+        bn_shape = (1, -1) + (1,) * (a.ndim - 2)
         factor = scale / np.sqrt(var + float(attrs.get("epsilon", 1e-5)))
         if linear:
-            return np.asarray(a * factor.reshape(shape))
-        return np.asarray((a - mean.reshape(shape)) * factor.reshape(shape) + shift.reshape(shape))
+            return np.asarray(a * factor.reshape(bn_shape))
+        return np.asarray(
+            (a - mean.reshape(bn_shape)) * factor.reshape(bn_shape) + shift.reshape(bn_shape)
+        )
     if op == "Sigmoid":
         return np.asarray(expit(a))
     if op == "Tanh":
@@ -582,12 +564,13 @@ def _run_constant(g: _Graph, index: int, node: Any, ins: list[Any]) -> np.ndarra
         from onnx.reference import ReferenceEvaluator
 
         helper = g.onnx.helper
-        names = [f"in{k}" for k in range(len(ins))]
+        names = [f"in{k}" if v is not None else "" for k, v in enumerate(ins)]
         single = helper.make_node(node.op_type, names, list(node.output), domain=node.domain or "")
         single.attribute.extend(node.attribute)
-        feeds = {n: v for n, v in zip(names, ins, strict=True) if v is not None}
+        feeds = {n: v for n, v in zip(names, ins, strict=True) if v is not None and n}
         evaluator = ReferenceEvaluator(single)
-        return np.asarray(evaluator.run(None, feeds)[0])
+        result: list[Any] = evaluator.run(None, feeds)
+        return np.asarray(result[0])
     except Exception:
         raise _refuse_op(g, index, node) from None
 
