@@ -569,7 +569,7 @@ def _run_constant(g: _Graph, index: int, node: Any, ins: list[Any]) -> np.ndarra
         single.attribute.extend(node.attribute)
         feeds = {n: v for n, v in zip(names, ins, strict=True) if v is not None and n}
         evaluator = ReferenceEvaluator(single)
-        result: list[Any] = evaluator.run(None, feeds)
+        result: Any = evaluator.run(None, feeds)
         return np.asarray(result[0])
     except Exception:
         raise _refuse_op(g, index, node) from None
