@@ -97,7 +97,8 @@ def onnx_model(net: Network, dtype: str = "float64") -> Any:
 
     The input ``x`` has shape ``[N, n_inputs]``, the output ``z`` ``[N, n_outputs]``;
     ``dtype`` is ``"float64"`` (the weights exactly) or ``"float32"`` (rounded).
-    onnxruntime has no float64 kernel for ``LeakyRelu`` and ``Softplus``: a float64 model
+    ONNX stores a LeakyRelu slope as a float32 attribute, so ``alpha`` is rounded to
+    float32.  onnxruntime has no float64 kernel for ``LeakyRelu`` and ``Softplus``: a float64 model
     with them is valid ONNX that netbound reads back, but onnxruntime refuses to run it.
 
     Raises
@@ -164,9 +165,8 @@ def export(net: Network, path: str | Path, dtype: str = "float64") -> None:
     elif suffix == ".onnx":
         export_onnx(net, path, dtype)
     else:
-        raise NetboundError(
-            f"{path}: unknown format {suffix or '(no suffix)'}; give .nnet or .onnx"
-        )
+        shown = suffix or "(no suffix)"
+        raise NetboundError(f"{path}: unknown format {shown}; give a .nnet or .onnx file")
 
 
 def _write(path: Path, data: bytes) -> None:
