@@ -137,7 +137,7 @@ def _vector(value: ArrayLike, name: str, n: int) -> FloatArray:
         )
     if not np.all(np.isfinite(v)):
         k = int(np.flatnonzero(~np.isfinite(v))[0])
-        raise OptionError(f"{name}[{k}] is {v[k]!r}; every coordinate must be finite")
+        raise OptionError(f"{name}[{k}] is {float(v[k])!r}; every coordinate must be finite")
     return v
 
 
@@ -275,7 +275,9 @@ def read_point(text: str, n_inputs: int, option: str = "--from") -> FloatArray:
         )
     if not np.all(np.isfinite(v)):
         k = int(np.flatnonzero(~np.isfinite(v))[0])
-        raise OptionError(f"{label}: value {k + 1} is {v[k]!r}; every coordinate must be finite")
+        raise OptionError(
+            f"{label}: value {k + 1} is {float(v[k])!r}; every coordinate must be finite"
+        )
     return v
 
 
