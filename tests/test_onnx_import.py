@@ -809,3 +809,31 @@ def test_refuses_when_the_conversion_does_not_reproduce_the_model(
         f"{path}: the converted network gives z1 = {float(got)!r} at the probe input but "
         f"the model gives {float(truth[0] * 1.01)!r}; netbound cannot read this model"
     )
+
+
+def test_real_pytorch_cnn_export(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, stride=2, padding=1),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(4, 6, 3, groups=2, dilation=2),
+        torch.nn.Tanh(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(6 * 3 * 3, 10),
+    ).eval()
+    with torch.no_grad():
+        module[1].running_mean.uniform_(-1.0, 1.0)
+        module[1].running_var.uniform_(0.5, 2.0)
+    path = tmp_path / "cnn.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (torch.zeros(1, 1, 14, 14),), str(path), dynamo=False)
+    net = netbound.load(path)
+    assert [layer.activation for layer in net.layers] == ["relu", "tanh", "identity"]
+    assert net.n_inputs == 196
+    x = _inputs(196, count=20)
+    with torch.no_grad():
+        want = module(torch.tensor(x, dtype=torch.float32).reshape(-1, 1, 14, 14)).numpy()
+    np.testing.assert_allclose(net.forward(x), want, rtol=1e-5, atol=1e-6)
