@@ -12,7 +12,7 @@ import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TextIO, TypeVar
 
 import click
 
@@ -35,7 +35,7 @@ def _reports_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except OptionError as exc:
-            raise click.UsageError(str(exc), click.get_current_context()) from None
+            raise click.UsageError(exc.cli or str(exc), click.get_current_context()) from None
         except NetboundError as exc:
             raise click.ClickException(str(exc)) from None
 
@@ -77,11 +77,22 @@ def _boundary_options(func: F) -> F:
             help="Three or more outputs: where the predicted class (largest output) changes.",
         ),
         click.option(
+            "--argmin",
+            is_flag=True,
+            help="Cost networks: where the decision (the lowest output) changes.",
+        ),
+        click.option(
             "--at",
             "at",
             multiple=True,
             metavar="NAME=VALUE",
-            help="Value of an input beyond the first two (repeatable).",
+            help="Value of an input that is neither solved for nor swept (repeatable).",
+        ),
+        click.option(
+            "--at-file",
+            default=None,
+            metavar="FILE",
+            help="Values of the other inputs: a JSON object or a one-row CSV with a header.",
         ),
     ]
     for option in reversed(options):
@@ -89,8 +100,13 @@ def _boundary_options(func: F) -> F:
     return func
 
 
-def _parse_at(values: tuple[str, ...]) -> dict[str, float]:
+def _parse_at(values: tuple[str, ...], at_file: str | None = None) -> dict[str, float]:
+    """--at-file's values, then --at's (which take precedence)."""
     out: dict[str, float] = {}
+    if at_file is not None:
+        from netbound.boundary import read_at_file
+
+        out.update(read_at_file(at_file))
     for item in values:
         name, sep, text = item.partition("=")
         if not sep or not name.strip():
@@ -105,6 +121,12 @@ def _parse_at(values: tuple[str, ...]) -> dict[str, float]:
             raise click.BadParameter(f"{item!r}: the value must be finite", param_hint="'--at'")
         out[name.strip()] = value
     return out
+
+
+def _decision(argmax: bool, argmin: bool) -> Literal["argmax", "argmin"] | None:
+    if argmax and argmin:
+        raise click.UsageError("give only one of --argmax and --argmin")
+    return "argmax" if argmax else "argmin" if argmin else None
 
 
 def _load(path: str) -> Network:
@@ -284,7 +306,20 @@ def _progress(results: Iterator[SliceResult], total: int | None) -> Iterator[Sli
     type=float,
     default=None,
     metavar="LO HI",
-    help="Search only LO <= x1 <= HI (default: the whole real line).",
+    help="Search only LO <= x1 <= HI for the solved-for input (default: the whole real "
+    "line; for an NNet file, the input's [min, max]).",
+)
+@click.option(
+    "--solve-for",
+    default=None,
+    metavar="NAME",
+    help="The input solved for (default: the first input).",
+)
+@click.option(
+    "--sweep",
+    default=None,
+    metavar="NAME",
+    help="The input --x2, --x2-range and --x2-file give values to (default: the second).",
 )
 @_boundary_options
 @_format_option
@@ -295,10 +330,14 @@ def solve(
     x2_range: tuple[float, float, int] | None,
     x2_file: str | None,
     x1_range: tuple[float, float] | None,
+    solve_for: str | None,
+    sweep: str | None,
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
+    argmin: bool,
     at: tuple[str, ...],
+    at_file: str | None,
     fmt: Format,
 ) -> None:
     """Every x1 on the decision boundary of NET, for each x2.
@@ -307,49 +346,46 @@ def solve(
     outputs (z_A = z_B), on the whole real line, and says whether that list is proven
     complete.  Roots are 'crossing' (the predicted side changes) or 'touching' (the
     boundary touches the line).  Intervals where a root could be neither excluded nor
-    isolated are reported as 'unresolved', never dropped.
+    isolated are reported as 'unresolved', never dropped.  --solve-for and --sweep choose
+    any two inputs for the roles of x1 and x2.
 
     \b
     Examples:
       netbound solve sample_nets/seed.json --x2 0.5
       netbound solve net.json --x2-range -1 1 21 --format csv
       seq 0 0.01 1 | netbound solve net.json --x2-file - --format json
+      netbound solve acas.nnet --argmin --solve-for x2 --sweep x1 --at-file rest.json --x2 0
     """
+    from netbound.boundary import Boundary
     from netbound.output import Renderer, slice_record, slice_rows, slice_table_rows
-    from netbound.solver import solve_iter
+    from netbound.slices import solve_boundary
 
     network = _load(net)
-    at_values = _parse_at(at)
-    sweep_name = network.input_names[1] if network.n_inputs > 1 else "x2"
-    values, total = _x2_values(x2, x2_range, x2_file, sweep_name)
-    results = solve_iter(
+    at_values = _parse_at(at, at_file)
+    boundary = Boundary.resolve(
         network,
-        values,
         between=between,
         threshold=threshold,
-        argmax=argmax,
+        decision=_decision(argmax, argmin),
+        solve_for=solve_for,
+        sweep=sweep,
         at=at_values,
         x1_range=x1_range,
     )
-    # solve_iter and the x2 file are lazy: take the first result before any output, so that
-    # a bad option or an unreadable x2 file is reported with nothing written to stdout.
+    sweep_name = boundary.sweep_name or "x2"
+    values, total = _x2_values(x2, x2_range, x2_file, sweep_name)
+    results = solve_boundary(boundary, values)
+    # solve_boundary and the x2 file are lazy: take the first result before any output, so
+    # that a bad option or an unreadable x2 file is reported with nothing written to stdout.
     first = next(results, None)
     if first is not None:
         results = itertools.chain([first], results)
-    names = (network.input_names[0], sweep_name)
-    columns = [names[1], names[0], "kind"] + (["from", "to"] if argmax else [])
-    pair = _pair_label(network, between, threshold, argmax)
-    header: dict[str, Any] = {
-        "network": net,
-        "between": pair,
-        "threshold": _threshold_value(network, threshold, argmax),
-        "solve_for": names[0],
-        "sweep": names[1],
-        "at": at_values,
-        "x1_range": list(x1_range) if x1_range else None,
-    }
+    names = (boundary.solve_for_name, sweep_name)
+    by_class = boundary.by_class
+    columns = [names[1], names[0], "kind"] + (["from", "to"] if by_class else [])
+    header: dict[str, Any] = {"network": net, **boundary.header()}
     incomplete: list[float] = []
-    title = f"{_describe(network, pair, header['threshold'])}: every {names[0]} on the boundary"
+    title = f"{boundary.label}: every {names[0]} on the boundary"
     with Renderer(
         fmt,
         sys.stdout,
@@ -362,9 +398,9 @@ def solve(
             if not result.complete:
                 incomplete.append(result.x2)
             out.add(
-                slice_record(result, names, argmax),
-                slice_rows(result, argmax),
-                slice_table_rows(result, argmax),
+                slice_record(result, names, by_class),
+                slice_rows(result, by_class),
+                slice_table_rows(result, by_class),
             )
     if incomplete and fmt != "json":
         click.echo(
@@ -372,30 +408,6 @@ def solve(
             f"{names[1]}={incomplete[0]!r}); see --format json for the unresolved intervals",
             err=True,
         )
-
-
-def _pair_label(
-    network: Network, between: tuple[str, str] | None, threshold: float | None, argmax: bool
-) -> list[str] | None:
-    if argmax or network.n_outputs == 1:
-        return None
-    return list(between) if between else list(network.output_names[:2])
-
-
-def _threshold_value(network: Network, threshold: float | None, argmax: bool) -> float | None:
-    if argmax or network.n_outputs != 1:
-        return threshold
-    from netbound.margin import default_threshold
-
-    return default_threshold(network) if threshold is None else threshold
-
-
-def _describe(network: Network, pair: list[str] | None, threshold: float | None) -> str:
-    if pair is not None:
-        return f"{pair[0]} = {pair[1]}"
-    if threshold is not None:
-        return f"{network.output_names[0]} = {threshold!r}"
-    return "argmax of " + ", ".join(network.output_names)
 
 
 # -- constants -----------------------------------------------------------------------------
@@ -413,7 +425,9 @@ def constants(
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
+    argmin: bool,
     at: tuple[str, ...],
+    at_file: str | None,
     fmt: Format,
 ) -> None:
     """The exponential sum E(x1) of a one-hidden-layer sigmoid network at one x2.
@@ -425,21 +439,25 @@ def constants(
     multiplicity; the true count is V minus an even number).  For H = 3 the labels are the
     derivation's C0..C7.
     """
+    from netbound.boundary import Boundary
     from netbound.expsum import network_expsum
     from netbound.output import Renderer, json_number, number
 
-    if argmax:
-        raise click.UsageError("constants takes one boundary: use --between, not --argmax")
+    if argmax or argmin:
+        flag = "--argmax" if argmax else "--argmin"
+        raise click.UsageError(f"constants takes one boundary: use --between, not {flag}")
     if not math.isfinite(x2):
         raise click.BadParameter(f"{x2!r} is not finite", param_hint="'--x2'")
     network = _load(net)
-    es = network_expsum(network, x2, between=between, threshold=threshold, at=_parse_at(at))
+    at_values = _parse_at(at, at_file)
+    boundary = Boundary.resolve(network, between=between, threshold=threshold, at=at_values)
+    es = network_expsum(network, x2, between=between, threshold=threshold, at=at_values)
     header = {
         "network": net,
-        "between": _pair_label(network, between, threshold, False),
-        "threshold": _threshold_value(network, threshold, False),
+        "between": boundary.header()["between"],
+        "threshold": boundary.threshold,
         "x2": x2,
-        "at": _parse_at(at),
+        "at": at_values,
         "descartes_bound": es.descartes_bound,
         "merged": [
             {"rate": m.rate, "sign": m.sign, "log_abs": json_number(m.log_abs)} for m in es.merged
@@ -482,56 +500,81 @@ def eval_command(
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
+    argmin: bool,
     at: tuple[str, ...],
+    at_file: str | None,
     fmt: Format,
 ) -> None:
-    """Run NET on one input vector: every output, the margin and the predicted output.
+    """Run NET on one input vector: every output, the margin and the decided output.
 
     The quickest check that a file was loaded the way you meant.  Give one value per input,
-    in the network's input order.
+    in the network's input order; inputs given by --at or --at-file are left out of the
+    list.  With --argmax or --argmin the decided output is the largest or the lowest.
     """
     import numpy as np
 
-    from netbound.margin import margin_between, margin_threshold
+    from netbound.boundary import Boundary
     from netbound.output import Renderer, number
 
     network = _load(net)
-    if at:
-        raise click.UsageError("eval takes every input as a value; --at is for solve")
+    at_values = _parse_at(at, at_file)
     for v in values:
         if not math.isfinite(v):
             raise click.BadParameter(f"{v!r} is not finite", param_hint="'V1 V2 ...'")
-    if len(values) != network.n_inputs:
+    for name in at_values:
+        if name not in network.input_names:
+            raise OptionError(
+                f"--at names unknown input {name!r}; the network's inputs are "
+                f"{', '.join(network.input_names)}"
+            )
+    free = [name for name in network.input_names if name not in at_values]
+    if len(values) != len(free):
+        given = f" besides --at ({', '.join(at_values)})" if at_values else ""
         raise click.UsageError(
             f"the network has {network.n_inputs} inputs ({', '.join(network.input_names)}); "
-            f"got {len(values)} value(s)"
+            f"got {len(values)} value(s){given}, expected one for each of {', '.join(free)}"
+            if at_values
+            else f"the network has {network.n_inputs} inputs "
+            f"({', '.join(network.input_names)}); got {len(values)} value(s)"
         )
-    x = np.array(values, dtype=np.float64)
+    by_name = dict(zip(free, values, strict=True)) | at_values
+    x = np.array([by_name[name] for name in network.input_names], dtype=np.float64)
+    if network.n_outputs > 1 and threshold is not None:
+        raise click.UsageError("--threshold is for single-output networks; use --between")
+    boundary = Boundary.resolve(
+        network,
+        between=between,
+        threshold=threshold,
+        decision=_decision(argmax, argmin),
+        solve_for=network.input_names[0],
+        sweep=network.input_names[1] if network.n_inputs > 1 else None,
+        at={k: float(x[i]) for i, k in enumerate(network.input_names) if i > 1},
+    )
     outputs = network.forward(x)
-    rows = [[name, number(v)] for name, v in zip(network.input_names, values, strict=True)]
+    rows = [[name, number(float(v))] for name, v in zip(network.input_names, x, strict=True)]
     rows += [[name, number(v)] for name, v in zip(network.output_names, outputs, strict=True)]
     header: dict[str, Any] = {
         "network": net,
-        "inputs": dict(zip(network.input_names, map(float, values), strict=True)),
+        "inputs": dict(zip(network.input_names, map(float, x), strict=True)),
         "outputs": dict(zip(network.output_names, map(float, outputs), strict=True)),
     }
-    if network.n_outputs == 1:
-        margin = margin_threshold(network, threshold)
-        t = _threshold_value(network, threshold, False)
-        label = f"margin ({network.output_names[0]} vs {t!r})"
-        header["threshold"] = t
-    else:
-        if threshold is not None:
-            raise click.UsageError("--threshold is for single-output networks; use --between")
-        a, b = tuple(between) if between else network.output_names[:2]
-        margin = margin_between(network, a, b)
+    if boundary.decision == "threshold":
+        label = f"margin ({network.output_names[0]} vs {boundary.threshold!r})"
+        header["threshold"] = boundary.threshold
+    elif boundary.pair is not None:
+        a, b = boundary.pair
         label = f"margin (pre {a} - pre {b})"
         header["between"] = [a, b]
         header["predicted"] = network.output_names[int(np.argmax(outputs))]
         rows.append(["predicted", str(header["predicted"])])
-    f = float(margin.value(x))
-    header["margin"] = f
-    rows.append([label, number(f)])
+    else:
+        header["decision"] = boundary.decision
+        header["predicted"] = network.output_names[int(boundary.classes(x))]
+        rows.append([f"predicted ({boundary.decision})", str(header["predicted"])])
+    if boundary.pair is not None or boundary.decision == "threshold":
+        f = float(boundary.margins[0].value(x))
+        header["margin"] = f
+        rows.append([label, number(f)])
     with Renderer(fmt, sys.stdout, ["name", "value"], header, None, net) as out:
         out.add(None, rows)
 
@@ -558,7 +601,9 @@ def check(
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
+    argmin: bool,
     at: tuple[str, ...],
+    at_file: str | None,
 ) -> None:
     """Solve NET at the x2 values of EXPECTED.csv and compare root by root.
 
@@ -566,7 +611,7 @@ def check(
     from,to columns).  Prints every difference and exits 1 on any; for CI.
     """
     from netbound.checking import compare, read_expected
-    from netbound.solver import solve
+    from netbound.slices import solve
 
     if not (tol >= 0.0 and math.isfinite(tol)):
         raise click.BadParameter(f"must be a finite number >= 0, got {tol!r}", param_hint="'--tol'")
@@ -577,13 +622,14 @@ def check(
             "constant x2, which needs at least two inputs"
         )
     table = read_expected(Path(expected), network)
+    decision = _decision(argmax, argmin)
     results = solve(
         network,
         table.x2,
         between=between,
         threshold=threshold,
-        argmax=argmax or table.argmax,
-        at=_parse_at(at),
+        decision="argmax" if decision is None and table.argmax else decision,
+        at=_parse_at(at, at_file),
     )
     differences = compare(table, results, tol, network.input_names[1])
     for line in differences:
@@ -600,21 +646,26 @@ def check(
 
 
 @main.command("import")
-@click.argument("model", metavar="MODEL.onnx")
+@click.argument("model", metavar="MODEL.onnx|MODEL.nnet")
 @click.option("-o", "--output", required=True, metavar="NET.json", help="Where to write the JSON.")
 @_reports_errors
 def import_command(model: str, output: str) -> None:
-    """Convert an ONNX model of a feed-forward network into netbound's layered JSON.
+    """Convert an ONNX model or an NNet file into netbound's layered JSON.
 
     The JSON carries a probe computed from the model, so that a later load proves the
-    weights were read the right way round.  Needs the onnx extra:
-    pip install 'netbound[onnx]'.
+    weights were read the right way round; an NNet file's input bounds become
+    input_ranges.  ONNX needs the onnx extra: pip install 'netbound[onnx]'.
     """
     import json
 
-    from netbound.onnx_import import import_onnx_document
+    if Path(model).suffix.lower() == ".nnet":
+        from netbound.nnet import import_nnet_document
 
-    document = import_onnx_document(Path(model))
+        document = import_nnet_document(Path(model))
+    else:
+        from netbound.onnx_import import import_onnx_document
+
+        document = import_onnx_document(Path(model))
     try:
         Path(output).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
@@ -623,6 +674,137 @@ def import_command(model: str, output: str) -> None:
         f"{len(layer['weights'])} {layer['activation']}" for layer in document["layers"]
     )
     click.echo(f"wrote {output}: {len(document['inputs'])} inputs -> {layers}", err=True)
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+@main.command("export")
+@click.argument("net", metavar="NET")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="FILE.nnet|FILE.onnx",
+    help="Where to write; the format follows the suffix.",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float64", "float32"]),
+    default="float64",
+    show_default=True,
+    help="ONNX only: the weights' type (onnxruntime runs LeakyRelu and Softplus in float32 only).",
+)
+@_reports_errors
+def export_command(net: str, output: str, dtype: str) -> None:
+    """Write NET as an NNet file (ReLU networks with a linear output) or an ONNX model.
+
+    So that a boundary found here can be cross-checked in a verifier.
+
+    \b
+    Examples:
+      netbound export net.json -o net.nnet
+      netbound export net.json -o net.onnx
+    """
+    from netbound.export import export
+
+    network = _load(net)
+    export(network, output, dtype)
+    click.echo(f"wrote {output}", err=True)
+
+
+# -- along ---------------------------------------------------------------------------------
+
+
+@main.command("along")
+@click.argument("net", metavar="NET")
+@click.option(
+    "--from",
+    "start",
+    required=True,
+    metavar="A",
+    help="The first point: 0.1,0.2,... or a .json list, .csv row or .npy file.",
+)
+@click.option("--to", "end", required=True, metavar="B", help="The second point, as --from.")
+@click.option("--line", is_flag=True, help="Search the whole line through A and B.")
+@click.option(
+    "--points", is_flag=True, help="CSV: add the coordinates of each point (input names)."
+)
+@click.option(
+    "--between",
+    nargs=2,
+    metavar="A B",
+    default=None,
+    help="The decision is which of the two outputs is larger.",
+)
+@click.option(
+    "--threshold", type=float, default=None, metavar="T", help="Single-output networks: z = T."
+)
+@click.option("--argmax", is_flag=True, help="The largest output decides (the default).")
+@click.option("--argmin", is_flag=True, help="Cost networks: the lowest output decides.")
+@_format_option
+@_reports_errors
+def along_command(
+    net: str,
+    start: str,
+    end: str,
+    line: bool,
+    points: bool,
+    between: tuple[str, str] | None,
+    threshold: float | None,
+    argmax: bool,
+    argmin: bool,
+    fmt: Format,
+) -> None:
+    """Every point of the segment from A to B where NET's decision changes, proven complete.
+
+    t = 0 is A and t = 1 is B (with --line, the whole line: any t).  Each change gives t,
+    the point and the decided class on each side; 'touching' means the decision is tied
+    there without changing.
+
+    \b
+    Examples:
+      netbound along net.json --from 0,0 --to 1,1
+      netbound along mnist.onnx --from a.npy --to b.npy --format json
+    """
+    from netbound.along import along, read_point
+    from netbound.output import Renderer, number
+
+    network = _load(net)
+    a = read_point(start, network.n_inputs, "--from")
+    b = read_point(end, network.n_inputs, "--to")
+    result = along(
+        network,
+        a,
+        b,
+        line=line,
+        between=between,
+        threshold=threshold,
+        decision=_decision(argmax, argmin),
+    )
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(result.to_json(net)))
+    else:
+        columns = ["t", "from", "to", "kind"]
+        if points and fmt == "csv":
+            columns += list(network.input_names)
+        title = f"{result.boundary.label} along {'the line' if line else 'the segment'}"
+        with Renderer(fmt, sys.stdout, columns, {}, None, title) as out:
+            for c in result.changes:
+                row = [number(c.t), c.from_output, c.to_output, c.kind]
+                if points and fmt == "csv":
+                    row += [number(float(v)) for v in c.point]
+                out.add(None, [row])
+    if result.everywhere:
+        click.echo("netbound: warning: the margin is zero everywhere on the line", err=True)
+    elif not result.complete:
+        click.echo(
+            f"netbound: warning: not proven complete: {len(result.unresolved)} unresolved "
+            "interval(s); see --format json",
+            err=True,
+        )
 
 
 # -- trace and plot ------------------------------------------------------------------------
@@ -695,7 +877,9 @@ def trace_command(
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
+    argmin: bool,
     at: tuple[str, ...],
+    at_file: str | None,
     fmt: Format,
 ) -> None:
     """The boundary curves of NET inside a box, as polylines.
@@ -715,7 +899,9 @@ def trace_command(
     from netbound.trace import trace_network
 
     network = _load(net)
-    at_values = _parse_at(at)
+    at_values = _parse_at(at, at_file)
+    if argmin:
+        raise click.UsageError("--argmin is not available for trace and plot yet; use solve")
     box = _box(network, x1_range, x2_range, between, threshold, argmax, at_values)
     result = trace_network(
         network, box, between=between, threshold=threshold, argmax=argmax, at=at_values, step=step
@@ -781,7 +967,9 @@ def plot_command(
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
+    argmin: bool,
     at: tuple[str, ...],
+    at_file: str | None,
 ) -> None:
     """A picture of NET's decision regions with the traced boundary on top.
 
@@ -797,7 +985,9 @@ def plot_command(
     from netbound.plot import plot_network
 
     network = _load(net)
-    at_values = _parse_at(at)
+    at_values = _parse_at(at, at_file)
+    if argmin:
+        raise click.UsageError("--argmin is not available for trace and plot yet; use solve")
     box = _box(network, x1_range, x2_range, between, threshold, argmax, at_values)
     info = plot_network(
         network,

@@ -19,8 +19,16 @@ class DataError(NetboundError):
     """Input data (sweep values, expected CSV) is malformed."""
 
 
-class OptionError(NetboundError):
-    """Options are inconsistent with the network (unknown output, missing input value, ...)."""
+class OptionError(NetboundError, ValueError):
+    """Options are inconsistent with the network (unknown output, missing input value, ...).
+
+    The message names the library's parameter (``x1_range=(1.0, 0.0): needs lo < hi``);
+    ``cli``, when given, says the same in terms of the command line's flags.
+    """
+
+    def __init__(self, message: str, *, cli: str | None = None) -> None:
+        super().__init__(message)
+        self.cli = cli
 
 
 class MissingExtraError(NetboundError):

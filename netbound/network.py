@@ -46,12 +46,16 @@ class Network:
         Unique names; default ``x1..xn`` and ``z1..zm``.
     source
         Where the network was loaded from (for messages), or ``None``.
+    input_ranges
+        ``(min, max)`` of each input where the file states the domain (NNet); the default
+        search window of an input.  None when the file states none.
     """
 
     layers: tuple[Layer, ...]
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
     source: str | None = field(default=None, compare=False)
+    input_ranges: tuple[tuple[float, float], ...] | None = field(default=None, compare=False)
 
     @property
     def n_inputs(self) -> int:
@@ -100,12 +104,17 @@ class Network:
             if layer.activation == "leaky_relu":
                 entry["alpha"] = layer.alpha
             layers.append(entry)
-        return {
+        doc: dict[str, Any] = {
             "netbound": 1,
             "inputs": list(self.input_names),
             "outputs": list(self.output_names),
-            "layers": layers,
         }
+        if self.input_ranges is not None:
+            doc["input_ranges"] = [
+                [v if np.isfinite(v) else None for v in pair] for pair in self.input_ranges
+            ]
+        doc["layers"] = layers
+        return doc
 
     @classmethod
     def from_layers(

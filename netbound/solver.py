@@ -22,9 +22,8 @@ instead, piece by piece (:mod:`netbound.piecewise`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import combinations, islice
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -32,8 +31,8 @@ from numpy.typing import NDArray
 
 from netbound import affine, ball, enclosure, piecewise, tails
 from netbound.errors import OptionError
-from netbound.margin import Margin, margin_between, margin_threshold
-from netbound.network import FloatArray, Network
+from netbound.margin import Margin
+from netbound.network import FloatArray
 from netbound.rounding import EPS, IntArray
 
 Kind = Literal["crossing", "touching"]
@@ -806,316 +805,18 @@ def _polish(lines: _Line, cells: _Cells) -> tuple[FloatArray, IntArray]:
 
 
 # -- the public entry point -------------------------------------------------------------------
+# ``solve`` and ``solve_iter`` live in :mod:`netbound.slices`, the choice of what is solved in
+# :mod:`netbound.boundary`; the grid baseline in ``benchmarks/``.  The helpers below are
+# re-exported for the modules that still import them from here.
 
+from netbound.boundary import boundary_margins, resolve_at, sweep_bases  # noqa: E402
 
-def resolve_at(net: Network, at: dict[str, float] | None) -> dict[int, float]:
-    at = dict(at or {})
-    fixed: dict[int, float] = {}
-    for name, value in at.items():
-        if name not in net.input_names:
-            raise OptionError(
-                f"--at names unknown input {name!r}; the network's inputs are "
-                f"{', '.join(net.input_names)}"
-            )
-        index = net.input_names.index(name)
-        if index < 2:
-            raise OptionError(
-                f"--at {name}: {name} is the solved or swept input; "
-                f"--at sets only inputs beyond the first two"
-            )
-        if not np.isfinite(value):
-            raise OptionError(f"--at {name}={value!r}: the value must be finite")
-        fixed[index] = float(value)
-    missing = [net.input_names[k] for k in range(2, net.n_inputs) if k not in fixed]
-    if missing:
-        raise OptionError(
-            "the network has inputs beyond x1 and x2 with no value: give "
-            + " ".join(f"--at {m}=VALUE" for m in missing)
-        )
-    return fixed
-
-
-def boundary_margins(
-    net: Network,
-    between: tuple[str, str] | None,
-    threshold: float | None,
-    argmax: bool,
-) -> list[Margin]:
-    if net.n_inputs < 2:
-        raise OptionError(
-            f"the network has {net.n_inputs} input; netbound solves for x1 along lines of "
-            "constant x2, which needs at least two inputs"
-        )
-    if argmax:
-        if between is not None or threshold is not None:
-            raise OptionError("--argmax cannot be combined with --between or --threshold")
-        if net.n_outputs < 2:
-            raise OptionError("--argmax needs a network with two or more outputs")
-        names = net.output_names
-        return [margin_between(net, a, b) for a, b in combinations(names, 2)]
-    if net.n_outputs == 1:
-        if between is not None:
-            raise OptionError("--between needs two outputs; this network has one (use --threshold)")
-        return [margin_threshold(net, threshold)]
-    if threshold is not None:
-        raise OptionError(
-            f"--threshold is for single-output networks; this one has {net.n_outputs} "
-            "outputs (use --between A B)"
-        )
-    a, b = between if between is not None else net.output_names[:2]
-    return [margin_between(net, a, b)]
-
-
-def sweep_bases(net: Network, x2: FloatArray, fixed: dict[int, float]) -> FloatArray:
-    base = np.zeros((x2.size, net.n_inputs))
-    base[:, 1] = x2
-    for k, v in fixed.items():
-        base[:, k] = v
-    return base
-
-
-def solve_iter(
-    network: Network,
-    x2: Iterable[float],
-    *,
-    between: tuple[str, str] | None = None,
-    threshold: float | None = None,
-    argmax: bool = False,
-    at: dict[str, float] | None = None,
-    x1_range: tuple[float, float] | None = None,
-    chunk: int = CHUNK,
-) -> Iterator[SliceResult]:
-    """Like :func:`solve`, but lazily: slices are solved ``chunk`` at a time.
-
-    Memory stays bounded however long ``x2`` is; results come out in input order.
-    """
-    margins = boundary_margins(network, between, threshold, argmax)
-    fixed = resolve_at(network, at)
-    _check_window(x1_range)
-    if chunk < 1:
-        raise OptionError(f"chunk must be >= 1, got {chunk}")
-    values = iter(x2)
-    while True:
-        block = np.fromiter(islice(values, chunk), dtype=np.float64)
-        if block.size == 0:
-            return
-        bad = ~np.isfinite(block)
-        if np.any(bad):
-            raise OptionError(f"x2 value {block[bad][0]!r} is not finite")
-        base = sweep_bases(network, block, fixed)
-        if argmax:
-            yield from _argmax_results(network, margins, base, block, x1_range)
-        else:
-            flat = _solve_flat(margins[0], base, 0, x1_range)
-            b = flat.bounds
-            # Root is a NamedTuple: tuple.__new__ skips its per-call argument handling.
-            new = tuple.__new__
-            roots = [
-                new(Root, (t, k, None, None, (a, z)))
-                for t, k, a, z in zip(flat.t, flat.kind, flat.lo, flat.hi, strict=True)
-            ]
-            for i, value in enumerate(block.tolist()):
-                yield SliceResult(
-                    value,
-                    tuple(roots[b[i] : b[i + 1]]),
-                    tuple(sorted(flat.unresolved[i])) if flat.unresolved[i] else (),
-                    flat.everywhere[i],
-                    not flat.unresolved[i],
-                    flat.counts[i],
-                )
-
-
-def solve(
-    network: Network,
-    x2: Iterable[float],
-    *,
-    between: tuple[str, str] | None = None,
-    threshold: float | None = None,
-    argmax: bool = False,
-    at: dict[str, float] | None = None,
-    x1_range: tuple[float, float] | None = None,
-) -> list[SliceResult]:
-    """Every x1 on the decision boundary, for each x2, certified.
-
-    Parameters
-    ----------
-    network
-        The network (see :func:`netbound.load`).
-    x2
-        Values of the second input; one result per value, in order.
-    between
-        The two outputs whose boundary ``z_a = z_b`` is sought; default the first two.
-    threshold
-        For single-output networks: the boundary is ``z = threshold`` (default 0.5 for a
-        sigmoid output, 0 otherwise).
-    argmax
-        Find where the predicted class (the largest output) changes instead.
-    at
-        Values of the inputs beyond the first two, by name.
-    x1_range
-        Search only ``lo <= x1 <= hi``; default the whole real line.
-
-    Returns
-    -------
-    list of SliceResult
-        One per x2 value.
-
-    Examples
-    --------
-    >>> import netbound
-    >>> net = netbound.Network.from_layers([([[1.0, 1.0]], [0.0], "sigmoid")])
-    >>> [r.x1 for r in netbound.solve(net, [0.5])[0].roots]
-    [-0.5]
-    """
-    return list(
-        solve_iter(
-            network,
-            x2,
-            between=between,
-            threshold=threshold,
-            argmax=argmax,
-            at=at,
-            x1_range=x1_range,
-        )
-    )
-
-
-def _argmax_results(
-    net: Network,
-    margins: list[Margin],
-    base: FloatArray,
-    x2: FloatArray,
-    window: tuple[float, float] | None,
-) -> Iterator[SliceResult]:
-    """Where the largest output changes: pairwise roots at which the pair is on top."""
-    names = net.output_names
-    per_pair = [solve_lines(m, base, 0, window) for m in margins]
-    pairs = list(combinations(range(len(names)), 2))
-    for s in range(base.shape[0]):
-        found: list[Root] = []
-        unresolved: list[tuple[float, float]] = []
-        complete = True
-        evaluations = 0
-        for (a, b), sols in zip(pairs, per_pair, strict=True):
-            sol = sols[s]
-            evaluations += sol.evaluations
-            complete &= sol.complete
-            if sol.everywhere:
-                continue
-            for t, kind in sol.roots:
-                root = _class_change(net, base[s], t, a, b, kind)
-                if root is not None:
-                    found.append(root)
-            for lo, hi in sol.unresolved:
-                if not _dominated(net, margins, base[s], lo, hi, a, b):
-                    unresolved.append((lo, hi))
-        found.sort(key=lambda r: r.x1)
-        yield SliceResult(
-            float(x2[s]),
-            tuple(found),
-            tuple(sorted(unresolved)),
-            False,
-            complete and not unresolved,
-            evaluations,
-        )
-
-
-def _class_change(
-    net: Network, base: FloatArray, t: float, a: int, b: int, kind: Kind
-) -> Root | None:
-    """The class change at a root of ``pre_a - pre_b``, or None if another class is on top."""
-    x = base.copy()
-    x[0] = t
-    pre = net.preactivations(x[None, :])[0]
-    scale = float(np.max(np.abs(pre))) + 1.0
-    tol = 1e-9 * scale
-    top = max(pre[a], pre[b])
-    others = np.delete(pre, [a, b])
-    if others.size and np.max(others) > top + tol:
-        return None
-    names = net.output_names
-    step = 1e-7 * max(1.0, abs(t))
-    xs = np.stack([x, x])
-    xs[0, 0], xs[1, 0] = t - step, t + step
-    side = np.argmax(net.preactivations(xs), axis=1)
-    left, right = names[int(side[0])], names[int(side[1])]
-    if kind == "crossing" and left == right:
-        left, right = (names[b], names[a]) if side[1] == a else (names[a], names[b])
-    return Root(t, kind, left, right)
-
-
-def _dominated(
-    net: Network,
-    margins: list[Margin],
-    base: FloatArray,
-    lo: float,
-    hi: float,
-    a: int,
-    b: int,
-) -> bool:
-    """True when some third output is provably above both a and b on ``[lo, hi]``."""
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return False
-    pairs = list(combinations(range(net.n_outputs), 2))
-    for c in range(net.n_outputs):
-        if c in (a, b):
-            continue
-        above = True
-        for other in (a, b):
-            key = (min(c, other), max(c, other))
-            margin = margins[pairs.index(key)]
-            w, cc, cabs = margin.line_affine(base[None, :], 0)
-            flo, fhi, _, _ = enclosure.cells(margin, w, cc, cabs, np.array([lo]), np.array([hi]))
-            # margin is pre_key0 - pre_key1; c above other means its sign favours c.
-            proven = flo[0] > 0.0 if key[0] == c else fhi[0] < 0.0
-            above &= bool(proven)
-        if above:
-            return True
-    return False
-
-
-# -- the design's method, kept as the baseline ------------------------------------------------
-
-
-def solve_grid(
-    network: Network,
-    x2: Sequence[float],
-    *,
-    between: tuple[str, str] | None = None,
-    threshold: float | None = None,
-    at: dict[str, float] | None = None,
-    x1_range: tuple[float, float] = (-50.0, 50.0),
-    points: int = 2001,
-) -> list[SliceResult]:
-    """The design's original method: sign changes on a grid, refined by ``brentq``.
-
-    Kept as the baseline of the benchmarks.  It misses pairs of roots closer than the grid
-    step, every tangency and everything outside ``x1_range``, so ``complete`` is False.
-    """
-    from scipy.optimize import brentq
-
-    margin = boundary_margins(network, between, threshold, False)[0]
-    fixed = resolve_at(network, at)
-    grid = np.linspace(x1_range[0], x1_range[1], points)
-    out = []
-    for value in x2:
-        base = sweep_bases(network, np.array([float(value)]), fixed)[0]
-        xs = np.tile(base, (points, 1))
-        xs[:, 0] = grid
-        f = margin.value(xs)
-        idx = np.flatnonzero(np.signbit(f[:-1]) != np.signbit(f[1:]))
-        one = _scalar(margin, base)
-        found = [
-            Root(float(brentq(one, grid[i], grid[i + 1], xtol=1e-15)), "crossing") for i in idx
-        ]
-        out.append(SliceResult(float(value), tuple(found), (), False, False, points))
-    return out
-
-
-def _scalar(margin: Margin, base: FloatArray) -> Callable[[float], float]:
-    def f(t: float) -> float:
-        x = base.copy()
-        x[0] = t
-        return float(margin.value(x))
-
-    return f
+__all__ = [
+    "LineSolution",
+    "Root",
+    "SliceResult",
+    "boundary_margins",
+    "resolve_at",
+    "solve_lines",
+    "sweep_bases",
+]

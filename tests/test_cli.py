@@ -491,7 +491,8 @@ def test_solve_at(three_inputs: str) -> None:
 def test_solve_at_missing(three_inputs: str, fmt: str) -> None:
     result = usage_error("solve", three_inputs, "--x2", "0.5", "--format", fmt)
     assert (
-        "the network has inputs beyond x1 and x2 with no value: give --at r=VALUE" in result.stderr
+        "the network has inputs with no value: give --at r=VALUE (or --at-file FILE)"
+        in result.stderr
     )
 
 
@@ -698,7 +699,7 @@ def test_eval_wrong_count(values: list[str]) -> None:
     [
         (["nan", "0"], "nan is not finite"),
         (["abc", "0"], "'abc' is not a valid float"),
-        (["0", "0", "--at", "x3=1"], "--at is for solve"),
+        (["0", "0", "--at", "x3=1"], "--at names unknown input 'x3'"),
         (["0", "0", "--threshold", "0.5"], "--threshold is for single-output networks"),
     ],
 )
