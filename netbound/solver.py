@@ -1,23 +1,23 @@
 """Certified root isolation of the margin along lines, vectorized over all lines at once.
 
-The method (see ``NOTES-certified-roots.md``):
+The method (``docs/proofs.md`` says what each step proves and assumes):
 
-1. Tails.  On the rays ``t >= R`` and ``t <= -R`` the margin is enclosed in an affine form
-   (:meth:`Margin.rays`); ``R`` doubles until the sign there is proven.
-2. Cells.  ``[-R, R]`` is cut at the first layer's kinks and saturation points.  On each cell
-   the margin and its derivative are enclosed (interval and mean-value forms).  A cell whose
-   enclosure excludes 0 has no root; a cell on which the margin is monotone has exactly one
-   root if the end values differ in sign and none otherwise; every other cell is bisected.
-   All cells of all lines are evaluated in one batch per round.
-3. Polishing.  Isolated crossings are refined together by Chandrupatla's method
-   (``scipy.optimize.elementwise.find_root``).
-4. Tangencies.  Cells that shrink to the tangency scale while the margin at their midpoint is
-   within its rounding error are merged; the extremum in each cluster (a root of ``f'``) is a
-   ``touching`` root if the margin there is within its error, else the cluster is reported
-   as ``unresolved``.
+1. Search edges (:func:`_search_edges`).  On the rays ``t >= R`` and ``t <= -R`` the
+   margin's sign is proven by :func:`netbound.tails.proven_radii`; a window is searched up to
+   it.  Lines along which the margin does not depend on ``t`` are decided as a whole.
+2. Bisection rounds (:func:`_bisection_round`).  ``[-R, R]`` is cut at the first layer's
+   kinks and saturation points.  On each cell the margin and its slope are enclosed
+   (interval, mean-value and Taylor-model forms).  A cell whose enclosure excludes 0 has no
+   root; a cell whose slope has a proven sign holds exactly one root when its end values
+   have proven opposite signs; every other cell is bisected, until float64 can no longer
+   decide it.  All cells of all lines are evaluated in one batch per round.
+3. Assembly (:func:`_assemble`).  Brackets are polished by Chandrupatla's method
+   (``scipy.optimize.elementwise.find_root``) and given proven enclosures; the cells float64
+   could not decide are settled in ball arithmetic (:mod:`netbound.ball`) or reported
+   unresolved.
 
-Margins of ReLU-family networks are piecewise affine along a line and are solved exactly
-instead, piece by piece (:mod:`netbound.piecewise`).
+Margins of ReLU-family networks are piecewise affine along a line and are solved from their
+pieces instead (:mod:`netbound.piecewise`); their roots are then certified here.
 """
 
 from __future__ import annotations
