@@ -11,7 +11,7 @@ from netbound import Network, OptionError
 
 N = Network.from_layers
 
-# The layered example of docs/formats.md.  Its margin tends to exactly 0 as x1 -> -inf
+# The layered JSON example of the README.  Its margin tends to exactly 0 as x1 -> -inf
 # (d3 = 0.5 - 0.2 = 0.3 = b_z2 - b_z1), which the interval test alone cannot prove.
 LAYERED_EXAMPLE = N(
     [
