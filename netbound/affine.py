@@ -79,8 +79,10 @@ def _activate(
     db: FloatArray,
     dr: FloatArray,
     h: FloatArray,
+    slope: bool = True,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """The forms of a layer's outputs and their slopes from those of its pre-activations."""
+    """The forms of a layer's outputs and their slopes from those of its pre-activations
+    (with ``slope=False`` the slope forms are passed through untouched)."""
     act, alpha = layer.activation, layer.alpha
     reach = (np.abs(b) * h + r) * UP  # |p - a| on the cell
     if act in ("relu", "leaky_relu"):
@@ -95,6 +97,8 @@ def _activate(
         va = np.where(fixed, k * a, 0.5 * (vlo + vhi))
         vb = np.where(fixed, k * b, 0.0)
         vr = np.where(fixed, k * r, 0.5 * (vhi - vlo)) * UP + SAFETY * EPS * np.abs(va) + TINY
+        if not slope:
+            return va, vb, vr, da, db, dr
         # Slope: (k +- kappa) (da + db s +- dr).
         ga = k * da
         gb = k * db
@@ -113,6 +117,8 @@ def _activate(
         vr = (
             (k * r + 0.5 * m2 * reach * reach) * UP + ACT_ERR * (np.abs(va) + np.abs(vb) * h) + TINY
         )
+        if not slope:
+            return va, vb, vr, da, db, dr
         # The slope act'(p) = k + k2 (p - a) + R2 with |R2| <= M3 reach^2 / 2, as a form.
         k2 = _curvature(act, a)
         beta = k2 * b
@@ -163,11 +169,13 @@ def cells(
     cabs: FloatArray,
     lo: FloatArray,
     hi: FloatArray,
+    derivative: bool = True,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Enclosures ``[flo, fhi]`` of the margin and ``[dlo, dhi]`` of its slope on cells.
 
     ``w`` (units,), ``c`` and ``cabs`` (cells, units) describe each cell's line as in
-    :meth:`Margin.cells`; a NaN bound (an overflow) excludes nothing.
+    :meth:`Margin.line_affine`; a NaN bound (an overflow) excludes nothing.  With
+    ``derivative=False`` only the margin is enclosed (the last two arrays are empty).
     """
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         m = 0.5 * lo + 0.5 * hi
@@ -184,22 +192,26 @@ def cells(
         r = gamma(2) * (np.abs(w) * np.abs(mc) + cabs + np.abs(c))
         da: FloatArray = np.broadcast_to(w, a.shape)
         zero = np.zeros_like(a)
-        a, b, r, da, db, dr = _activate(margin.hidden[0], a, b, r, da, zero, zero, h)
+        a, b, r, da, db, dr = _activate(margin.hidden[0], a, b, r, da, zero, zero, h, derivative)
         for layer in margin.hidden[1:]:
             aw = np.abs(layer.weights)
             babs = np.abs(layer.biases)
             a, b, r = _linear(layer.weights, aw, layer.biases, babs, a, b, r, h, layer.n_in)
-            nob = np.zeros_like(layer.biases)
-            da, db, dr = _linear(layer.weights, aw, nob, nob, da, db, dr, h, layer.n_in)
-            a, b, r, da, db, dr = _activate(layer, a, b, r, da, db, dr, h)
+            if derivative:
+                nob = np.zeros_like(layer.biases)
+                da, db, dr = _linear(layer.weights, aw, nob, nob, da, db, dr, h, layer.n_in)
+            a, b, r, da, db, dr = _activate(layer, a, b, r, da, db, dr, h, derivative)
         n = len(margin.readout)
         row = margin.readout[None, :]
         rabs = margin.readout_abs[None, :]
         off = np.array([margin.offset])
         offabs = np.array([margin.offset_abs])
         fa, fb, fr = _linear(row, rabs, off, offabs, a, b, r, h, n)
+        fs = (np.abs(fb) * h + fr)[:, 0] * UP
+        if not derivative:
+            empty = np.empty(0)
+            return fa[:, 0] - fs, fa[:, 0] + fs, empty, empty
         zero1 = np.zeros(1)
         ga, gb, gr = _linear(row, rabs, zero1, zero1, da, db, dr, h, n)
-        fs = (np.abs(fb) * h + fr)[:, 0] * UP
         gs = (np.abs(gb) * h + gr)[:, 0] * UP
         return fa[:, 0] - fs, fa[:, 0] + fs, ga[:, 0] - gs, ga[:, 0] + gs

@@ -195,41 +195,25 @@ class _Line:
     def cells(
         self, lo: FloatArray, hi: FloatArray, line: IntArray, derivative: bool = True
     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Enclosures of the margin (and its slope) on cells: plain interval propagation
+        (:mod:`netbound.enclosure`), for two or more hidden layers intersected with the
+        Taylor models of :mod:`netbound.affine`, which keep the correlation between layers
+        (for one hidden layer they add nothing: the plain enclosures are tight there)."""
         self.count += np.bincount(line, minlength=self.n)
-        parts = [
-            enclosure.cells(
-                self.margin, self.w, self.c[line[b]], self.cabs[line[b]], lo[b], hi[b], derivative
-            )
-            for b in self._blocks(lo.size)
-        ]
-        if len(parts) == 1:
-            return parts[0]
-        a, b_, c, d = zip(*parts, strict=True)
-        return np.concatenate(a), np.concatenate(b_), np.concatenate(c), np.concatenate(d)
-
-    def cells_tight(
-        self, lo: FloatArray, hi: FloatArray, line: IntArray
-    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """Enclosures of the margin and its slope on cells: for two or more hidden layers the
-        intersection of the plain interval ones with the Taylor models of
-        :mod:`netbound.affine`, which keep the correlation between layers (for one hidden
-        layer they add nothing: the plain slope enclosure is already exact up to rounding)."""
-        if len(self.margin.hidden) < 2:
-            return self.cells(lo, hi, line)
-        self.count += np.bincount(line, minlength=self.n)
+        deep = len(self.margin.hidden) >= 2
         parts = []
         for b in self._blocks(lo.size):
             w, c, cabs = self.w, self.c[line[b]], self.cabs[line[b]]
-            tm = affine.cells(self.margin, w, c, cabs, lo[b], hi[b])
-            plain = enclosure.cells(self.margin, w, c, cabs, lo[b], hi[b])
-            parts.append(
-                (
+            plain = enclosure.cells(self.margin, w, c, cabs, lo[b], hi[b], derivative)
+            if deep:
+                tm = affine.cells(self.margin, w, c, cabs, lo[b], hi[b], derivative)
+                plain = (
                     np.fmax(tm[0], plain[0]),
                     np.fmin(tm[1], plain[1]),
-                    np.fmax(tm[2], plain[2]),
-                    np.fmin(tm[3], plain[3]),
+                    np.fmax(tm[2], plain[2]) if derivative else plain[2],
+                    np.fmin(tm[3], plain[3]) if derivative else plain[3],
                 )
-            )
+            parts.append(plain)
         if len(parts) == 1:
             return parts[0]
         a, b_, c_, d = zip(*parts, strict=True)
@@ -418,7 +402,7 @@ def _bisection_round(lines: _Line, cells: _Cells, found: _Found) -> _Cells:
         return cells
     mid = _split_points(cells.lo, cells.hi)
     fm, em, _ = lines.points(mid, cells.line)
-    flo, fhi, dlo, dhi = lines.cells_tight(cells.lo, cells.hi, cells.line)
+    flo, fhi, dlo, dhi = lines.cells(cells.lo, cells.hi, cells.line)
     # Mean-value form f(X) in f(m) + f'(X) (X - m); keep the tighter enclosure.
     # (mid is not always the centre: the farther end bounds |X - m|.)
     half = np.maximum(mid - cells.lo, cells.hi - mid) * (1.0 + 4.0 * EPS)

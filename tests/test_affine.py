@@ -40,6 +40,8 @@ def test_enclosures_hold_the_margin_and_its_slope(seed: int) -> None:
         lo = np.array([float(rng.normal(0.0, 3.0))])
         hi = lo + width
         flo, fhi, dlo, dhi = affine.cells(margin, w, c, cabs, lo, hi)
+        vlo, vhi, _, _ = affine.cells(margin, w, c, cabs, lo, hi, derivative=False)
+        assert (vlo[0], vhi[0]) == (flo[0], fhi[0])
         t = np.linspace(lo[0], hi[0], 400)
         rows = np.zeros((t.size, 1))
         f, err, df = margin.points(w, c[rows[:, 0].astype(int)], cabs[rows[:, 0].astype(int)], t)
