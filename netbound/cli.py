@@ -6,9 +6,11 @@ and ``--help`` answer at once.
 
 from __future__ import annotations
 
+import errno
 import functools
 import itertools
 import math
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -103,6 +105,12 @@ def _parse_at(values: tuple[str, ...]) -> dict[str, float]:
             ) from None
         if not math.isfinite(value):
             raise click.BadParameter(f"{item!r}: the value must be finite", param_hint="'--at'")
+        if name.strip() in out:
+            raise click.BadParameter(
+                f"{name.strip()} is given twice ({name.strip()}={out[name.strip()]!r} and "
+                f"{item}); give each input once",
+                param_hint="'--at'",
+            )
         out[name.strip()] = value
     return out
 
@@ -113,14 +121,63 @@ def _load(path: str) -> Network:
     return load(path)
 
 
+#: Exit status when the reader of stdout goes away (``netbound ... | head``): success, as the
+#: output that was wanted has been delivered.
+CLOSED_PIPE_EXIT = 0
+INTERRUPTED_EXIT = 130
+#: Errors of writing to stdout that are reported as one line (exit 1).
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF, errno.EROFS}
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the final flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test's buffer): nothing is flushed to a device at exit
+
+
 class _Group(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        if sys.stderr is not None:
+            # Messages name the user's files and units: never fail on an encoding.
+            reconfigure = getattr(sys.stderr, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(errors="backslashreplace")
+        if sys.stdout is None:  # started with stdout closed (>&-)
+            if sys.stderr is not None:
+                sys.stderr.write(
+                    "Error: standard output is closed; redirect it to a file or /dev/null\n"
+                )
+            sys.exit(1)
+        return super().main(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().main(*args, **kwargs)
+            value = super().invoke(ctx)
+            sys.stdout.flush()  # a full disk shows here, not in the interpreter's exit
+            return value
         except BrokenPipeError:
             # The reader (head, less) went away: stop quietly, as Unix tools do.
-            sys.stderr.close()
-            sys.exit(1)
+            _silence_stdout()
+            raise click.exceptions.Exit(CLOSED_PIPE_EXIT) from None
+        except KeyboardInterrupt:
+            _silence_stdout()
+            click.echo("\nnetbound: interrupted", err=True)
+            raise click.exceptions.Exit(INTERRUPTED_EXIT) from None
+        except OSError as exc:
+            if exc.errno not in _WRITE_ERRNOS:
+                raise
+            _silence_stdout()
+            raise click.ClickException(f"cannot write the output ({exc.strerror or exc})") from None
+        except UnicodeEncodeError as exc:
+            _silence_stdout()
+            shown = exc.object[exc.start : exc.end]
+            raise click.ClickException(
+                f"cannot write {shown!r} in the output's encoding ({exc.encoding}); set "
+                "PYTHONIOENCODING=utf-8, or use --format json, which escapes it"
+            ) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -130,8 +187,9 @@ def main() -> None:
 
     NET is a network file: the layered JSON, the named-edge JSON of the original derivation,
     or an ONNX model (with the onnx extra).  Data goes to stdout, messages to stderr.
-    Exit status: 0 success, 1 bad network file or data (or check found a difference),
-    2 usage error.
+    Exit status: 0 success (also when the reader of a pipe stops early, as head does),
+    1 bad network file or data, unwritable output, or check found a difference;
+    2 usage error; 130 interrupted.
     """
 
 
@@ -140,99 +198,60 @@ def main() -> None:
 
 def _x2_values(
     x2: tuple[float, ...],
-    x2_range: tuple[float, float, int] | None,
+    x2_range: tuple[float, float, str] | None,
     x2_file: str | None,
     sweep_name: str,
+    limit: float = math.inf,
 ) -> tuple[Iterable[float], int | None]:
+    """The sweep's values, lazily, and their number when known in advance."""
+    from netbound import sweeps
+
     given = sum([bool(x2), x2_range is not None, x2_file is not None])
     if given == 0:
         raise click.UsageError("give the x2 values: --x2 V, --x2-range START STOP NUM or --x2-file")
     if given > 1:
         raise click.UsageError("give only one of --x2, --x2-range and --x2-file")
-    if x2:
-        for v in x2:
-            if not math.isfinite(v):
-                raise click.BadParameter(f"{v!r} is not finite", param_hint="'--x2'")
-        return list(x2), len(x2)
-    if x2_range is not None:
-        start, stop, num = x2_range
-        if not (math.isfinite(start) and math.isfinite(stop)):
-            raise click.BadParameter(
-                f"START and STOP must be finite, got {start!r} {stop!r}", param_hint="'--x2-range'"
-            )
-        if num < 1:
-            raise click.BadParameter(f"NUM must be >= 1, got {num}", param_hint="'--x2-range'")
-        import numpy as np
-
-        return (float(v) for v in np.linspace(start, stop, num)), num
-    assert x2_file is not None
-    return _read_x2_file(x2_file, sweep_name), None
-
-
-def _read_x2_file(path: str, sweep_name: str) -> Iterator[float]:
-    """Values from a file of one number per line, or a CSV with an x2 column; '-' is stdin."""
-    label = "<stdin>" if path == "-" else path
-    if path == "-":
-        stream: TextIO = sys.stdin
-    else:
-        try:
-            stream = open(path, encoding="utf-8-sig")  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise DataError(f"{label}: cannot read the x2 file ({exc.strerror})") from None
     try:
-        yield from _parse_x2_lines(stream, label, sweep_name)
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
-
-
-def _parse_x2_lines(stream: TextIO, label: str, sweep_name: str) -> Iterator[float]:
-    column: int | None = None
-    first = True
-    try:
-        for lineno, line in enumerate(stream, start=1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            fields = [f.strip() for f in text.split(",")]
-            if first:
-                first = False
-                try:
-                    float(fields[0])
-                except ValueError:
-                    names = [f.strip('"') for f in fields]
-                    for wanted in (sweep_name, "x2"):
-                        if wanted in names:
-                            column = names.index(wanted)
-                            break
-                    else:
-                        raise DataError(
-                            f"{label}:{lineno}: the header has no {sweep_name!r} column "
-                            f"(columns: {', '.join(names)}); give a CSV with an x2 column or "
-                            "one number per line"
-                        ) from None
-                    continue
-            if column is None and len(fields) > 1:
-                raise DataError(
-                    f"{label}:{lineno}: {text!r} has several fields but the file has no header; "
-                    "give one number per line or a CSV with an x2 column"
+        if x2:
+            for v in x2:
+                if not math.isfinite(v):
+                    raise click.BadParameter(f"{v!r} is not finite", param_hint="'--x2'")
+                sweeps.check_limit(v, limit, "--x2")
+            return list(x2), len(x2)
+        if x2_range is not None:
+            start, stop, text = x2_range
+            num = sweeps.count(text)
+            if not (math.isfinite(start) and math.isfinite(stop)):
+                raise click.BadParameter(
+                    f"START and STOP must be finite, got {start!r} {stop!r}",
+                    param_hint="'--x2-range'",
                 )
-            cell = fields[column or 0] if (column or 0) < len(fields) else ""
-            try:
-                value = float(cell)
-            except ValueError:
-                raise DataError(
-                    f"{label}:{lineno}: {cell!r} is not a number; the x2 file holds one "
-                    "number per line or a CSV with an x2 column"
-                ) from None
-            if not math.isfinite(value):
-                raise DataError(f"{label}:{lineno}: {cell!r} is not a finite number")
-            yield value
-    except UnicodeDecodeError:
-        raise DataError(f"{label}: not UTF-8 text; the x2 file is plain text") from None
+            sweeps.check_limit(start, limit, "START")
+            sweeps.check_limit(stop, limit, "STOP")
+            return sweeps.evenly_spaced(start, stop, num), num
+    except OptionError as exc:
+        hint = "'--x2'" if x2 else "'--x2-range'"
+        raise click.BadParameter(str(exc), param_hint=hint) from None
+    assert x2_file is not None
+    return sweeps.open_values(x2_file, sweep_name, limit), None
 
 
-def _progress(results: Iterator[SliceResult], total: int | None) -> Iterator[SliceResult]:
+def _check_window(x1_range: tuple[float, float] | None, at: dict[str, float], limit: float) -> None:
+    """--x1-range and --at values small enough that no pre-activation overflows."""
+    from netbound import sweeps
+
+    try:
+        for v in x1_range or ():
+            sweeps.check_limit(v, limit, "--x1-range")
+        for name, v in at.items():
+            sweeps.check_limit(v, limit, f"--at {name}=")
+    except OptionError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _progress(
+    results: Iterator[SliceResult], total: int | None, what: str = "solving slices"
+) -> Iterator[SliceResult]:
     """Show a progress bar on stderr for long sweeps when stderr is a terminal."""
     if not sys.stderr.isatty() or (total is not None and total < 2000):
         yield from results
@@ -253,7 +272,7 @@ def _progress(results: Iterator[SliceResult], total: int | None) -> Iterator[Sli
         TimeRemainingColumn(),
     ]
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("solving slices", total=total)
+        task = bar.add_task(what, total=total)
         for r in results:
             bar.advance(task)
             yield r
@@ -267,16 +286,28 @@ def _progress(results: Iterator[SliceResult], total: int | None) -> Iterator[Sli
 @click.option(
     "--x2-range",
     nargs=3,
-    type=(float, float, int),
+    type=(float, float, str),
     default=None,
     metavar="START STOP NUM",
-    help="NUM evenly spaced x2 values from START to STOP inclusive (like numpy.linspace).",
+    help="NUM evenly spaced x2 values from START to STOP inclusive (like numpy.linspace); "
+    "NUM is a positive integer (1000 or 1e3). Generated lazily.",
 )
 @click.option(
     "--x2-file",
     default=None,
     metavar="FILE",
     help="x2 values, one per line or a CSV with an x2 column; '-' reads stdin. Streams.",
+)
+@click.option(
+    "--all-slices",
+    is_flag=True,
+    help="CSV: also a row x2,,none for each slice without roots and x2,,everywhere for a "
+    "margin that is zero on the whole line.",
+)
+@click.option(
+    "--enclosures",
+    is_flag=True,
+    help="CSV: add lo,hi columns, the interval proven to hold exactly that root.",
 )
 @click.option(
     "--x1-range",
@@ -292,8 +323,10 @@ def _progress(results: Iterator[SliceResult], total: int | None) -> Iterator[Sli
 def solve(
     net: str,
     x2: tuple[float, ...],
-    x2_range: tuple[float, float, int] | None,
+    x2_range: tuple[float, float, str] | None,
     x2_file: str | None,
+    all_slices: bool,
+    enclosures: bool,
     x1_range: tuple[float, float] | None,
     between: tuple[str, str] | None,
     threshold: float | None,
@@ -315,13 +348,16 @@ def solve(
       netbound solve net.json --x2-range -1 1 21 --format csv
       seq 0 0.01 1 | netbound solve net.json --x2-file - --format json
     """
-    from netbound.output import Renderer, slice_record, slice_rows, slice_table_rows
+    from netbound.output import Renderer, slice_columns, slice_record, slice_table_rows, slices_csv
     from netbound.solver import solve_iter
+    from netbound.sweeps import input_limit
 
     network = _load(net)
     at_values = _parse_at(at)
+    limit = input_limit(network)
+    _check_window(x1_range, at_values, limit)
     sweep_name = network.input_names[1] if network.n_inputs > 1 else "x2"
-    values, total = _x2_values(x2, x2_range, x2_file, sweep_name)
+    values, total = _x2_values(x2, x2_range, x2_file, sweep_name, limit)
     results = solve_iter(
         network,
         values,
@@ -337,7 +373,9 @@ def solve(
     if first is not None:
         results = itertools.chain([first], results)
     names = (network.input_names[0], sweep_name)
-    columns = [names[1], names[0], "kind"] + (["from", "to"] if argmax else [])
+    columns = slice_columns(names, argmax, enclosures=enclosures)
+    if fmt == "table":
+        columns = [*columns[: 5 if argmax else 3], "complete"]
     pair = _pair_label(network, between, threshold, argmax)
     header: dict[str, Any] = {
         "network": net,
@@ -348,30 +386,50 @@ def solve(
         "at": at_values,
         "x1_range": list(x1_range) if x1_range else None,
     }
-    incomplete: list[float] = []
+    notes = _SliceNotes()
     title = f"{_describe(network, pair, header['threshold'])}: every {names[0]} on the boundary"
-    with Renderer(
-        fmt,
-        sys.stdout,
-        [*columns, "complete"] if fmt == "table" else columns,
-        header,
-        "results",
-        title,
-    ) as out:
+    with Renderer(fmt, sys.stdout, columns, header, "results", title) as out:
         for result in _progress(results, total):
-            if not result.complete:
-                incomplete.append(result.x2)
-            out.add(
-                slice_record(result, names, argmax),
-                slice_rows(result, argmax),
-                slice_table_rows(result, argmax),
+            notes.add(result)
+            if fmt == "csv":
+                out.add_text(slices_csv((result,), argmax, enclosures, all_slices))
+            elif fmt == "json":
+                out.add(slice_record(result, names, argmax), ())
+            else:
+                out.add(None, (), slice_table_rows(result, argmax))
+    notes.warn(names[1], fmt)
+
+
+class _SliceNotes:
+    """What solve says on stderr after the data: slices not proven complete, and slices
+    whose margin is zero on the whole line (always, since a CSV without --all-slices cannot
+    show them)."""
+
+    def __init__(self) -> None:
+        self.incomplete: list[float] = []
+        self.everywhere: list[float] = []
+
+    def add(self, result: SliceResult) -> None:
+        if not result.complete:
+            self.incomplete.append(result.x2)
+        if result.everywhere:
+            self.everywhere.append(result.x2)
+
+    def warn(self, sweep: str, fmt: Format) -> None:
+        if self.everywhere:
+            more = f" and {len(self.everywhere) - 1} more slice(s)" if self.everywhere[1:] else ""
+            click.echo(
+                f"netbound: warning: the margin is zero on the whole line at "
+                f"{sweep}={self.everywhere[0]!r}{more}: every point there is on the boundary",
+                err=True,
             )
-    if incomplete and fmt != "json":
-        click.echo(
-            f"netbound: warning: {len(incomplete)} slice(s) not proven complete (first at "
-            f"{names[1]}={incomplete[0]!r}); see --format json for the unresolved intervals",
-            err=True,
-        )
+        if self.incomplete and fmt != "json":
+            click.echo(
+                f"netbound: warning: {len(self.incomplete)} slice(s) not proven complete (first "
+                f"at {sweep}={self.incomplete[0]!r}); see --format json for the unresolved "
+                "intervals",
+                err=True,
+            )
 
 
 def _pair_label(

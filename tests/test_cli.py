@@ -235,10 +235,11 @@ def test_solve_x2_range_one_value() -> None:
     assert [r["x2"] for r in doc["results"]] == [0.5]
 
 
-@pytest.mark.parametrize("num", ["0", "-3"])
-def test_solve_x2_range_num_below_one(num: str) -> None:
+@pytest.mark.parametrize("num", ["0", "-3", "2.5", "1e400", "ten"])
+def test_solve_x2_range_num_is_a_positive_integer(num: str) -> None:
     result = usage_error("solve", SEED, "--x2-range", "-1", "1", num)
-    assert f"Invalid value for '--x2-range': NUM must be >= 1, got {num}" in result.stderr
+    message = f"Invalid value for '--x2-range': NUM must be a positive integer, got "
+    assert message + (num if num in ("0", "-3") else repr(num)) in result.stderr
 
 
 @pytest.mark.parametrize(
