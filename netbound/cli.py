@@ -546,7 +546,9 @@ def eval_command(
     """Run NET on one input vector: every output, the margin and the predicted output.
 
     The quickest check that a file was loaded the way you meant.  Give one value per input,
-    in the network's input order.
+    in the network's input order; --at NAME=VALUE gives inputs by name instead (those after
+    the positional values).  The margin is that of --between (default the first two
+    outputs) or --threshold; with --argmax it is the margin between the two largest outputs.
     """
     import numpy as np
 
@@ -554,25 +556,51 @@ def eval_command(
     from netbound.output import Renderer, number
 
     network = _load(net)
-    if at:
-        raise click.UsageError("eval takes every input as a value; --at is for solve")
     for v in values:
         if not math.isfinite(v):
             raise click.BadParameter(f"{v!r} is not finite", param_hint="'V1 V2 ...'")
-    if len(values) != network.n_inputs:
+    named = _parse_at(at)
+    if len(values) > network.n_inputs:
         raise click.UsageError(
             f"the network has {network.n_inputs} inputs ({', '.join(network.input_names)}); "
             f"got {len(values)} value(s)"
         )
-    x = np.array(values, dtype=np.float64)
+    given = dict(zip(network.input_names, values, strict=False))
+    for name, v in named.items():
+        if name not in network.input_names:
+            raise click.BadParameter(
+                f"{name} is not an input; the network's inputs are "
+                f"{', '.join(network.input_names)}",
+                param_hint="'--at'",
+            )
+        if name in given:
+            raise click.BadParameter(
+                f"{name} is already given as a value ({given[name]!r})", param_hint="'--at'"
+            )
+        given[name] = v
+    missing = [name for name in network.input_names if name not in given]
+    if missing:
+        raise click.UsageError(
+            f"the network has {network.n_inputs} inputs ({', '.join(network.input_names)}); "
+            f"give a value for {', '.join(missing)} (as V1 V2 ... or --at NAME=VALUE)"
+        )
+    inputs = [given[name] for name in network.input_names]
+    x = np.array(inputs, dtype=np.float64)
     outputs = network.forward(x)
-    rows = [[name, number(v)] for name, v in zip(network.input_names, values, strict=True)]
+    rows = [[name, number(v)] for name, v in zip(network.input_names, inputs, strict=True)]
     rows += [[name, number(v)] for name, v in zip(network.output_names, outputs, strict=True)]
     header: dict[str, Any] = {
         "network": net,
-        "inputs": dict(zip(network.input_names, map(float, values), strict=True)),
+        "inputs": dict(zip(network.input_names, map(float, inputs), strict=True)),
         "outputs": dict(zip(network.output_names, map(float, outputs), strict=True)),
     }
+    if argmax:
+        if between is not None or threshold is not None:
+            raise click.UsageError("--argmax cannot be combined with --between or --threshold")
+        if network.n_outputs < 2:
+            raise click.UsageError("--argmax needs a network with two or more outputs")
+        order = np.argsort(-network.preactivations(x), kind="stable")
+        between = (network.output_names[int(order[0])], network.output_names[int(order[1])])
     if network.n_outputs == 1:
         margin = margin_threshold(network, threshold)
         t = _threshold_value(network, threshold, False)
@@ -605,7 +633,16 @@ def eval_command(
     type=float,
     default=1e-9,
     show_default=True,
-    help="Largest accepted difference of a root, relative to max(1, |x1|).",
+    help="Largest accepted difference of a root, relative to max(1, |x1|); a root inside "
+    "the solved root's enclosure is accepted too.",
+)
+@click.option(
+    "--x1-range",
+    nargs=2,
+    type=float,
+    default=None,
+    metavar="LO HI",
+    help="Search only LO <= x1 <= HI, as the CSV was written.",
 )
 @_boundary_options
 @_reports_errors
@@ -613,6 +650,7 @@ def check(
     net: str,
     expected: str,
     tol: float,
+    x1_range: tuple[float, float] | None,
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
@@ -620,11 +658,15 @@ def check(
 ) -> None:
     """Solve NET at the x2 values of EXPECTED.csv and compare root by root.
 
-    EXPECTED.csv is the output of 'netbound solve --format csv' (with --argmax when it has
-    from,to columns).  Prints every difference and exits 1 on any; for CI.
+    EXPECTED.csv is the output of 'netbound solve --format csv' ('-' reads stdin), with
+    the same --x1-range, --at, --between or --threshold it was written with; from,to
+    columns mean --argmax, lo,hi columns (--enclosures) are read too, and --all-slices rows
+    (x2,,none and x2,,everywhere) are checked as well.  Prints every difference on stdout
+    and exits 1 on any; for CI.
     """
     from netbound.checking import compare, read_expected
-    from netbound.solver import solve
+    from netbound.solver import solve_iter
+    from netbound.sweeps import input_limit
 
     if not (tol >= 0.0 and math.isfinite(tol)):
         raise click.BadParameter(f"must be a finite number >= 0, got {tol!r}", param_hint="'--tol'")
@@ -634,24 +676,29 @@ def check(
             f"the network has {network.n_inputs} input; netbound solves for x1 along lines of "
             "constant x2, which needs at least two inputs"
         )
-    table = read_expected(Path(expected), network)
-    results = solve(
+    at_values = _parse_at(at)
+    _check_window(x1_range, at_values, input_limit(network))
+    table = read_expected(expected, network)
+    results = solve_iter(
         network,
         table.x2,
         between=between,
         threshold=threshold,
         argmax=argmax or table.argmax,
-        at=_parse_at(at),
+        at=at_values,
+        x1_range=x1_range,
     )
-    differences = compare(table, results, tol, network.input_names[1])
+    progress = _progress(results, len(table.slices), "checking slices")
+    differences = compare(table, progress, tol, network.input_names[1])
+    label = "<stdin>" if expected == "-" else expected
     for line in differences:
         click.echo(line)
-    n = len(table.x2)
+    n = len(table.slices)
     if differences:
         raise click.ClickException(
-            f"{expected}: {len(differences)} difference(s) in {n} slice(s) of {net}"
+            f"{label}: {len(differences)} difference(s) in {n} slice(s) of {net}"
         )
-    click.echo(f"{expected}: all {n} slice(s) match ({sum(map(len, table.roots))} roots)", err=True)
+    click.echo(f"{label}: all {n} slice(s) match ({table.n_roots} roots)", err=True)
 
 
 # -- import --------------------------------------------------------------------------------
@@ -672,6 +719,11 @@ def import_command(model: str, output: str) -> None:
 
     from netbound.onnx_import import import_onnx_document
 
+    if _same_file(model, output):
+        raise click.BadParameter(
+            f"{output} is the model itself; write the JSON to another file",
+            param_hint="'-o'",
+        )
     document = import_onnx_document(Path(model))
     try:
         Path(output).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
@@ -681,6 +733,13 @@ def import_command(model: str, output: str) -> None:
         f"{len(layer['weights'])} {layer['activation']}" for layer in document["layers"]
     )
     click.echo(f"wrote {output}: {len(document['inputs'])} inputs -> {layers}", err=True)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return Path(a).resolve() == Path(b).resolve()
 
 
 # -- trace and plot ------------------------------------------------------------------------

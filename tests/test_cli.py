@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
 from click.testing import CliRunner, Result
 
 import netbound
@@ -688,10 +689,35 @@ def test_eval_json_single_output() -> None:
     )  # act^-1(0.5) = 0
 
 
-@pytest.mark.parametrize("values", [["0.25"], ["0.1", "0.2", "0.3"], []])
-def test_eval_wrong_count(values: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["0.25"], "give a value for x2 (as V1 V2 ... or --at NAME=VALUE)"),
+        ([], "give a value for x1, x2 (as V1 V2 ... or --at NAME=VALUE)"),
+        (["0.1", "0.2", "0.3"], "got 3 value(s)"),
+    ],
+)
+def test_eval_wrong_count(values: list[str], message: str) -> None:
     result = usage_error("eval", SEED, *values)
-    assert f"the network has 2 inputs (x1, x2); got {len(values)} value(s)" in result.stderr
+    assert f"Error: the network has 2 inputs (x1, x2); {message}\n" in result.stderr
+
+
+def test_eval_takes_inputs_by_name_with_at() -> None:
+    by_name = json.loads(ok("eval", SEED, "0.25", "--at", "x2=-0.5", "--format", "json").stdout)
+    by_place = json.loads(ok("eval", SEED, "0.25", "-0.5", "--format", "json").stdout)
+    assert by_name == by_place
+    assert by_name["inputs"] == {"x1": 0.25, "x2": -0.5}
+
+
+def test_eval_argmax_gives_the_margin_of_the_two_largest_outputs() -> None:
+    doc = json.loads(ok("eval", THREE, "0", "1", "--argmax", "--format", "json").stdout)
+    net = netbound.load(THREE)
+    pre = net.preactivations(np.array([0.0, 1.0]))
+    top, second = np.argsort(-pre)[:2]
+    assert doc["between"] == [net.output_names[top], net.output_names[second]]
+    assert doc["predicted"] == net.output_names[top]
+    assert_allclose(doc["margin"], pre[top] - pre[second], rtol=1e-12)
+    assert doc["margin"] > 0.0
 
 
 @pytest.mark.parametrize(
@@ -699,7 +725,15 @@ def test_eval_wrong_count(values: list[str]) -> None:
     [
         (["nan", "0"], "nan is not finite"),
         (["abc", "0"], "'abc' is not a valid float"),
-        (["0", "0", "--at", "x3=1"], "--at is for solve"),
+        (
+            ["0", "0", "--at", "x3=1"],
+            "Invalid value for '--at': x3 is not an input; the network's inputs are x1, x2",
+        ),
+        (
+            ["0", "0", "--at", "x2=1"],
+            "Invalid value for '--at': x2 is already given as a value (0.0)",
+        ),
+        (["0", "0", "--argmax", "--between", "z1", "z2"], "--argmax cannot be combined"),
         (["0", "0", "--threshold", "0.5"], "--threshold is for single-output networks"),
     ],
 )
@@ -771,7 +805,7 @@ def test_check_kind_differs(tmp_path: Path) -> None:
     path.write_text(text.replace("crossing", "touching", 1), encoding="utf-8")
     result = run("check", SEED, str(path))
     assert result.exit_code == 1
-    assert "was ('touching', '', ''), now ('crossing', '', '')" in result.stdout
+    assert result.stdout == "x2=-0.5: root -0.9099270236548939 was touching, now crossing\n"
 
 
 @pytest.mark.parametrize("header", ["x2,x1,type", "x1,x2,kind", "x2,x1"])
@@ -796,9 +830,14 @@ def test_check_uses_input_names(named_ab: str, tmp_path: Path) -> None:
     [
         ("", "empty"),
         ("x2,x1,kind\n", "no rows; nothing to check"),
-        ("x2,x1,kind\n0.5,abc,crossing\n", ":2: '0.5' or 'abc' is not a number"),
+        ("x2,x1,kind\n0.5,abc,crossing\n", ":2: x1 'abc' is not a number"),
+        ("x2,x1,kind\nzz,1.0,crossing\n", ":2: x2 'zz' is not a number"),
+        ("x2,x1,kind\n0.5,1.0,none\n", ":2: a 'none' row has no x1 value, got '1.0'"),
         ("x2,x1,kind\n0.5,1.0\n", ":2: 2 fields, expected 3"),
-        ("x2,x1,kind\n0.5,1.0,bouncing\n", ":2: kind 'bouncing' is neither"),
+        (
+            "x2,x1,kind\n0.5,1.0,bouncing\n",
+            ":2: kind 'bouncing' is none of crossing, touching, none, everywhere",
+        ),
     ],
 )
 def test_check_malformed_expected(tmp_path: Path, body: str, message: str) -> None:
