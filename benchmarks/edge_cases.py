@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -75,10 +75,9 @@ def run(
 def run_head(args: list[str], lines: int, timeout: float = 30.0) -> Outcome:
     """Like ``args | head -n lines``: read that many lines, close the pipe, wait."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_limit
-    )
-    assert proc.stdout is not None and proc.stderr is not None
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_limit)
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     got = b"".join(proc.stdout.readline() for _ in range(lines))
     proc.stdout.close()
     try:
@@ -135,8 +134,11 @@ def fixtures(tmp: Path) -> dict[str, str]:
     )
     same = {"weights": [[1.0, 0.5], [1.0, 0.5]], "biases": [0.0, 0.0], "activation": "identity"}
     write("everywhere.json", json.dumps({"layers": [layer, same]}))
-    three = {"weights": [[1.0, 0.5, 0.2], [-1.0, 2.0, 0.1]], "biases": [0.0, 0.1],
-             "activation": "tanh"}
+    three = {
+        "weights": [[1.0, 0.5, 0.2], [-1.0, 2.0, 0.1]],
+        "biases": [0.0, 0.1],
+        "activation": "tanh",
+    }
     write("three_inputs.json", json.dumps({"layers": [three, out]}))
     uni = {"inputs": ["größe", "x₂"], "outputs": ["ja", "nein"], "layers": [layer, out]}
     write("unicode.json", json.dumps(uni, ensure_ascii=False))
@@ -144,10 +146,9 @@ def fixtures(tmp: Path) -> dict[str, str]:
     write("long_bad_line.txt", "0.5\n" + "x" * 10_000_000 + "\n")
     write("inexact.csv", "x2,x1,kind\n0.5,-1.90357083537,crossing\n0.5,1.43098268,crossing\n")
     try:
+        import numpy as np
         import onnx
         from onnx import TensorProto, helper, numpy_helper
-
-        import numpy as np
 
         w = numpy_helper.from_array(np.array([[1.0, 2.0], [0.5, -1.0]], np.float32), "W")
         b = numpy_helper.from_array(np.array([0.0, 0.1], np.float32), "B")
@@ -166,7 +167,9 @@ def fixtures(tmp: Path) -> dict[str, str]:
     return files
 
 
-def cases(nb: list[str], f: dict[str, str], tmp: Path) -> list[tuple[str, str, Callable[[], Outcome]]]:
+def cases(
+    nb: list[str], f: dict[str, str], tmp: Path
+) -> list[tuple[str, str, Callable[[], Outcome]]]:
     solve = [*nb, "solve"]
     dup_x2 = tmp / "dup_x2.csv"
 
@@ -201,75 +204,166 @@ def cases(nb: list[str], f: dict[str, str], tmp: Path) -> list[tuple[str, str, C
         return run([*nb, "import", f["m.onnx"], "-o", f["m.onnx"]])
 
     return [
-        ("pipe-csv", "solve --x2-range -3 3 100000 --format csv | head -n 2",
-         lambda: run_head([*solve, SEED, "--x2-range", "-3", "3", "100000", "--format", "csv"], 2)),
-        ("pipe-table", "solve --x2-range -3 3 200000 | head -3",
-         lambda: run_head([*solve, SEED, "--x2-range", "-3", "3", "200000"], 3, timeout=30)),
-        ("pipe-json", "solve --x2-range -3 3 100000 --format json | head -n 12",
-         lambda: run_head([*solve, SEED, "--x2-range", "-3", "3", "100000", "--format", "json"], 12)),
-        ("closed-stdout", "solve --x2 0.5 >&-",
-         lambda: _closed(solve)),
-        ("dev-full", "solve --x2 0.5 > /dev/full",
-         lambda: _dev_full([*solve, SEED, "--x2", "0.5"])),
-        ("sigint", "solve --x2-range -3 3 100000000 --format csv, SIGINT after 2 s",
-         lambda: run_interrupted(
-             [*solve, SEED, "--x2-range", "-3", "3", "100000000", "--format", "csv"], 2.0)),
-        ("num-1e12", "solve --x2-range 0 1 1e12 --format csv | head -n 2",
-         lambda: run_head([*solve, SEED, "--x2-range", "0", "1", "1e12", "--format", "csv"], 2)),
-        ("num-10^12", "solve --x2-range 0 1 1000000000000 --format csv | head -n 2",
-         lambda: run_head(
-             [*solve, SEED, "--x2-range", "0", "1", "1000000000000", "--format", "csv"], 2)),
-        ("num-1e9", "solve --x2-range 0 1 1000000000 --format csv | head -n 2",
-         lambda: run_head(
-             [*solve, SEED, "--x2-range", "0", "1", "1000000000", "--format", "csv"], 2)),
-        ("num-0", "solve --x2-range 0 1 0", lambda: run([*solve, SEED, "--x2-range", "0", "1", "0"])),
-        ("num-2.5", "solve --x2-range 0 1 2.5",
-         lambda: run([*solve, SEED, "--x2-range", "0", "1", "2.5"])),
-        ("x2-1e308", "solve --x2 1e308 --format csv",
-         lambda: run([*solve, SEED, "--x2", "1e308", "--format", "csv"])),
-        ("range-1e308", "solve --x2-range -1e308 1e308 3 --format csv",
-         lambda: run([*solve, SEED, "--x2-range", "-1e308", "1e308", "3", "--format", "csv"])),
-        ("x1-range-1e308", "solve --x2 0.5 --x1-range -1e308 1e308 --format csv",
-         lambda: run([*solve, SEED, "--x2", "0.5", "--x1-range", "-1e308", "1e308",
-                      "--format", "csv"])),
-        ("long-bad-line", "solve --x2-file (10 MB bad line 2)",
-         lambda: run([*solve, SEED, "--x2-file", f["long_bad_line.txt"]])),
-        ("quoted-csv", 'solve --x2-file with "0.5" quoted',
-         lambda: run([*solve, SEED, "--x2-file", f["quoted.csv"], "--format", "csv"])),
-        ("nan-weight", "solve on a file with a NaN weight",
-         lambda: run([*solve, f["nan.json"], "--x2", "0.5"])),
-        ("inf-weight", "solve on a file with a 1e999 weight",
-         lambda: run([*solve, f["inf.json"], "--x2", "0.5"])),
-        ("extra-edge", "named-edge file with an extra x1->y9",
-         lambda: run([*solve, f["extra_edge.json"], "--x2", "0.5"])),
-        ("dup-key", "JSON with a duplicate key",
-         lambda: run([*solve, f["dup.json"], "--x2", "0.5"])),
-        ("dup-at", "solve three_class --at repeated",
-         lambda: run([*solve, f["three_inputs.json"], "--x2", "0", "--at", "x3=1", "--at", "x3=2"])),
-        ("everywhere", "solve an identically-zero margin, csv",
-         lambda: run([*solve, f["everywhere.json"], "--x2", "0.5", "--format", "csv"])),
-        ("all-slices", "solve --all-slices then check it",
-         all_slices_roundtrip),
-        ("check-tuples", "check with an inexact expected root",
-         lambda: run([*nb, "check", SEED, f["inexact.csv"]])),
-        ("check-dup-x2", "solve --x2 0.5 --x2 0.5 > f.csv; check f.csv",
-         dup_x2_roundtrip),
-        ("check-x1-range", "check a CSV written with --x1-range 0 3",
-         check_x1_range),
+        (
+            "pipe-csv",
+            "solve --x2-range -3 3 100000 --format csv | head -n 2",
+            lambda: run_head(
+                [*solve, SEED, "--x2-range", "-3", "3", "100000", "--format", "csv"], 2
+            ),
+        ),
+        (
+            "pipe-table",
+            "solve --x2-range -3 3 200000 | head -3",
+            lambda: run_head([*solve, SEED, "--x2-range", "-3", "3", "200000"], 3, timeout=30),
+        ),
+        (
+            "pipe-json",
+            "solve --x2-range -3 3 100000 --format json | head -n 12",
+            lambda: run_head(
+                [*solve, SEED, "--x2-range", "-3", "3", "100000", "--format", "json"], 12
+            ),
+        ),
+        ("closed-stdout", "solve --x2 0.5 >&-", lambda: _closed(solve)),
+        (
+            "dev-full",
+            "solve --x2 0.5 > /dev/full",
+            lambda: _dev_full([*solve, SEED, "--x2", "0.5"]),
+        ),
+        (
+            "sigint",
+            "solve --x2-range -3 3 100000000 --format csv, SIGINT after 2 s",
+            lambda: run_interrupted(
+                [*solve, SEED, "--x2-range", "-3", "3", "100000000", "--format", "csv"], 2.0
+            ),
+        ),
+        (
+            "num-1e12",
+            "solve --x2-range 0 1 1e12 --format csv | head -n 2",
+            lambda: run_head([*solve, SEED, "--x2-range", "0", "1", "1e12", "--format", "csv"], 2),
+        ),
+        (
+            "num-10^12",
+            "solve --x2-range 0 1 1000000000000 --format csv | head -n 2",
+            lambda: run_head(
+                [*solve, SEED, "--x2-range", "0", "1", "1000000000000", "--format", "csv"], 2
+            ),
+        ),
+        (
+            "num-1e9",
+            "solve --x2-range 0 1 1000000000 --format csv | head -n 2",
+            lambda: run_head(
+                [*solve, SEED, "--x2-range", "0", "1", "1000000000", "--format", "csv"], 2
+            ),
+        ),
+        (
+            "num-0",
+            "solve --x2-range 0 1 0",
+            lambda: run([*solve, SEED, "--x2-range", "0", "1", "0"]),
+        ),
+        (
+            "num-2.5",
+            "solve --x2-range 0 1 2.5",
+            lambda: run([*solve, SEED, "--x2-range", "0", "1", "2.5"]),
+        ),
+        (
+            "x2-1e308",
+            "solve --x2 1e308 --format csv",
+            lambda: run([*solve, SEED, "--x2", "1e308", "--format", "csv"]),
+        ),
+        (
+            "range-1e308",
+            "solve --x2-range -1e308 1e308 3 --format csv",
+            lambda: run([*solve, SEED, "--x2-range", "-1e308", "1e308", "3", "--format", "csv"]),
+        ),
+        (
+            "x1-range-1e308",
+            "solve --x2 0.5 --x1-range -1e308 1e308 --format csv",
+            lambda: run(
+                [*solve, SEED, "--x2", "0.5", "--x1-range", "-1e308", "1e308", "--format", "csv"]
+            ),
+        ),
+        (
+            "long-bad-line",
+            "solve --x2-file (10 MB bad line 2)",
+            lambda: run([*solve, SEED, "--x2-file", f["long_bad_line.txt"]]),
+        ),
+        (
+            "quoted-csv",
+            'solve --x2-file with "0.5" quoted',
+            lambda: run([*solve, SEED, "--x2-file", f["quoted.csv"], "--format", "csv"]),
+        ),
+        (
+            "nan-weight",
+            "solve on a file with a NaN weight",
+            lambda: run([*solve, f["nan.json"], "--x2", "0.5"]),
+        ),
+        (
+            "inf-weight",
+            "solve on a file with a 1e999 weight",
+            lambda: run([*solve, f["inf.json"], "--x2", "0.5"]),
+        ),
+        (
+            "extra-edge",
+            "named-edge file with an extra x1->y9",
+            lambda: run([*solve, f["extra_edge.json"], "--x2", "0.5"]),
+        ),
+        (
+            "dup-key",
+            "JSON with a duplicate key",
+            lambda: run([*solve, f["dup.json"], "--x2", "0.5"]),
+        ),
+        (
+            "dup-at",
+            "solve three_class --at repeated",
+            lambda: run(
+                [*solve, f["three_inputs.json"], "--x2", "0", "--at", "x3=1", "--at", "x3=2"]
+            ),
+        ),
+        (
+            "everywhere",
+            "solve an identically-zero margin, csv",
+            lambda: run([*solve, f["everywhere.json"], "--x2", "0.5", "--format", "csv"]),
+        ),
+        ("all-slices", "solve --all-slices then check it", all_slices_roundtrip),
+        (
+            "check-tuples",
+            "check with an inexact expected root",
+            lambda: run([*nb, "check", SEED, f["inexact.csv"]]),
+        ),
+        ("check-dup-x2", "solve --x2 0.5 --x2 0.5 > f.csv; check f.csv", dup_x2_roundtrip),
+        ("check-x1-range", "check a CSV written with --x1-range 0 3", check_x1_range),
         ("check-stdin", "check NET - < solve's CSV", check_stdin),
         ("import-self", "import m.onnx -o m.onnx", import_onto_itself),
-        ("columns-20", "COLUMNS=20 solve --x2 0.5 (table)",
-         lambda: run([*solve, SEED, "--x2", "0.5"], env={"COLUMNS": "20"})),
-        ("ascii", "PYTHONIOENCODING=ascii solve on non-ASCII names (table)",
-         lambda: run([*solve, f["unicode.json"], "--x2", "0.5"],
-                     env={"PYTHONIOENCODING": "ascii"})),
-        ("ascii-csv", "PYTHONIOENCODING=ascii solve on non-ASCII names (csv)",
-         lambda: run([*solve, f["unicode.json"], "--x2", "0.5", "--format", "csv"],
-                     env={"PYTHONIOENCODING": "ascii"})),
-        ("eval-at", "eval NET 0 0 --at x3=1 (help advertises --at)",
-         lambda: run([*nb, "eval", f["three_inputs.json"], "0", "0", "--at", "x3=1"])),
-        ("eval-argmax", "eval three_class 0 0 --argmax",
-         lambda: run([*nb, "eval", THREE, "0", "0", "--argmax", "--format", "csv"])),
+        (
+            "columns-20",
+            "COLUMNS=20 solve --x2 0.5 (table)",
+            lambda: run([*solve, SEED, "--x2", "0.5"], env={"COLUMNS": "20"}),
+        ),
+        (
+            "ascii",
+            "PYTHONIOENCODING=ascii solve on non-ASCII names (table)",
+            lambda: run(
+                [*solve, f["unicode.json"], "--x2", "0.5"], env={"PYTHONIOENCODING": "ascii"}
+            ),
+        ),
+        (
+            "ascii-csv",
+            "PYTHONIOENCODING=ascii solve on non-ASCII names (csv)",
+            lambda: run(
+                [*solve, f["unicode.json"], "--x2", "0.5", "--format", "csv"],
+                env={"PYTHONIOENCODING": "ascii"},
+            ),
+        ),
+        (
+            "eval-at",
+            "eval NET 0 0 --at x3=1 (help advertises --at)",
+            lambda: run([*nb, "eval", f["three_inputs.json"], "0", "0", "--at", "x3=1"]),
+        ),
+        (
+            "eval-argmax",
+            "eval three_class 0 0 --argmax",
+            lambda: run([*nb, "eval", THREE, "0", "0", "--argmax", "--format", "csv"]),
+        ),
     ]
 
 
@@ -322,7 +416,9 @@ def main() -> None:
                 continue
             o = action()
             lines = o.stderr.decode("utf-8", "replace").strip().splitlines()
-            errors = [ln for ln in lines if ln.startswith("Error") or re.match(r"[A-Za-z.]*Error: ", ln)]
+            errors = [
+                ln for ln in lines if ln.startswith("Error") or re.match(r"[A-Za-z.]*Error: ", ln)
+            ]
             err = errors[0] if errors else (lines[0] if lines else "")
             out = o.stdout.decode("utf-8", "replace").strip().replace("\n", "⏎")
             cell = lambda s: s[:100].replace("|", "\\|")  # noqa: E731

@@ -73,10 +73,7 @@ def read_expected(path: Path | str, network: Network) -> Expected:
     """
     name = "<stdin>" if str(path) == "-" else str(path)
     try:
-        if str(path) == "-":
-            text = sys.stdin.read()
-        else:
-            text = Path(path).read_text(encoding="utf-8-sig")
+        text = sys.stdin.read() if str(path) == "-" else Path(path).read_text("utf-8-sig")
     except OSError as exc:
         raise DataError(f"{name}: cannot read the expected CSV ({exc.strerror})") from None
     except UnicodeDecodeError:
@@ -210,8 +207,9 @@ def compare(
             continue
         have = got.roots
         if len(have) != len(want.roots):
+            wanted = _listed(r.x1 for r in want.roots)
             lines.append(
-                f"{where}: expected {len(want.roots)} root(s) ({_listed(r.x1 for r in want.roots)}), "
+                f"{where}: expected {len(want.roots)} root(s) ({wanted}), "
                 f"got {len(have)} ({_listed(r.x1 for r in have)})"
             )
         else:

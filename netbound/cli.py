@@ -14,12 +14,12 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from netbound import __version__
-from netbound.errors import DataError, NetboundError, OptionError
+from netbound.errors import NetboundError, OptionError
 
 if TYPE_CHECKING:
     from netbound.network import Network
@@ -175,7 +175,7 @@ class _Group(click.Group):
             _silence_stdout()
             shown = exc.object[exc.start : exc.end]
             raise click.ClickException(
-                f"cannot write {shown!r} in the output's encoding ({exc.encoding}); set "
+                f"cannot write {shown!a} in the output's encoding ({exc.encoding}); set "
                 "PYTHONIOENCODING=utf-8, or use --format json, which escapes it"
             ) from None
 
@@ -216,7 +216,7 @@ def _x2_values(
             for v in x2:
                 if not math.isfinite(v):
                     raise click.BadParameter(f"{v!r} is not finite", param_hint="'--x2'")
-                sweeps.check_limit(v, limit, "--x2")
+                sweeps.check_limit(v, limit)
             return list(x2), len(x2)
         if x2_range is not None:
             start, stop, text = x2_range
@@ -244,7 +244,7 @@ def _check_window(x1_range: tuple[float, float] | None, at: dict[str, float], li
         for v in x1_range or ():
             sweeps.check_limit(v, limit, "--x1-range")
         for name, v in at.items():
-            sweeps.check_limit(v, limit, f"--at {name}=")
+            sweeps.check_limit(v, limit, f"--at {name}")
     except OptionError as exc:
         raise click.UsageError(str(exc)) from None
 

@@ -130,9 +130,8 @@ class Renderer:
             return
         if self.fmt == "json" and self.list_key is not None:
             self.out.write(("\n  " if self._records else "") + "]\n}\n")
-        elif self.fmt == "table":
-            if self._widths is not None or not self._write_rich():
-                self._write_plain()
+        elif self.fmt == "table" and (self._widths is not None or not self._write_rich()):
+            self._write_plain()
         self.out.flush()
 
     def _write_rich(self) -> bool:
@@ -291,7 +290,7 @@ def slices_csv(
             if argmax:
                 line += f",{_csv_field(r.from_output or '')},{_csv_field(r.to_output or '')}"
             if enclosures:
-                line += "," if r.enclosure is None else f",{r.enclosure[0]!r},{r.enclosure[1]!r}"
+                line += ",," if r.enclosure is None else f",{r.enclosure[0]!r},{r.enclosure[1]!r}"
             append(line)
     return "\n".join(lines) + "\n" if lines else ""
 

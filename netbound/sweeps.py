@@ -24,9 +24,10 @@ BLOCK = 65536
 MAX_COUNT = 2**53
 #: Longest piece of a bad line quoted in a message.
 SHOWN = 80
-#: Largest magnitude any pre-activation may reach: room below the float maximum (1.8e308)
-#: for the solver's own sums and differences.
-PREACTIVATION_LIMIT = 1e300
+#: Largest magnitude any pre-activation may reach.  The solver multiplies two quantities of
+#: this size (a width by a slope bound), so their product must stay below the float maximum
+#: (1.8e308); at 1e200 the seed network already overflows there.  A heuristic bound.
+PREACTIVATION_LIMIT = 1e150
 
 
 def shorten(text: str, width: int = SHOWN) -> str:
@@ -111,8 +112,8 @@ def input_limit(network: Network) -> float:
     sigmoid, tanh and softmax reset the bound to 1.
 
     >>> net = Network.from_layers([([[2.0, 3.0]], [1.0], "identity")])
-    >>> input_limit(net)
-    2e+299
+    >>> f"{input_limit(net):.3g}"
+    '2e+149'
     """
     growth = 1.0  # pre-activation bound per unit of input magnitude, over the layers so far
     offset = 0.0
@@ -127,12 +128,12 @@ def input_limit(network: Network) -> float:
     return PREACTIVATION_LIMIT / worst
 
 
-def check_limit(value: float, limit: float, what: str) -> None:
+def check_limit(value: float, limit: float, what: str = "") -> None:
     """Refuse ``value`` if ``|value| > limit``, naming the user's value and the limit."""
     if abs(value) > limit:
         raise OptionError(
-            f"{what} {value!r} is too large for this network: its pre-activations would "
-            f"overflow; give values with |{what}| <= {limit:.3g}"
+            f"{what + ' ' if what else ''}{value!r} is too large for this network (its "
+            f"pre-activations would overflow); give values with magnitude <= {limit:.3g}"
         )
 
 
@@ -154,7 +155,7 @@ def read_values(
     first = True
     lineno = 0
     try:
-        for lineno, line in enumerate(stream, start=1):  # noqa: B007 - used after the loop
+        for lineno, line in enumerate(stream, start=1):
             try:  # the common case: one plain number per line
                 value = float(line)
             except ValueError:
@@ -195,8 +196,8 @@ def read_values(
                 raise DataError(f"{label}:{lineno}: {shorten(cell)} is not a finite number")
             if abs(value) > limit:
                 raise DataError(
-                    f"{label}:{lineno}: {cell} is too large for this network: its "
-                    f"pre-activations would overflow; give values with |{column}| <= {limit:.3g}"
+                    f"{label}:{lineno}: {cell} is too large for this network (its "
+                    f"pre-activations would overflow); give values with magnitude <= {limit:.3g}"
                 )
             yield value
     except UnicodeDecodeError:

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
 from click.testing import CliRunner, Result
+from numpy.testing import assert_allclose
 
 import netbound
 from netbound.cli import main
@@ -239,7 +239,7 @@ def test_solve_x2_range_one_value() -> None:
 @pytest.mark.parametrize("num", ["0", "-3", "2.5", "1e400", "ten"])
 def test_solve_x2_range_num_is_a_positive_integer(num: str) -> None:
     result = usage_error("solve", SEED, "--x2-range", "-1", "1", num)
-    message = f"Invalid value for '--x2-range': NUM must be a positive integer, got "
+    message = "Invalid value for '--x2-range': NUM must be a positive integer, got "
     assert message + (num if num in ("0", "-3") else repr(num)) in result.stderr
 
 
@@ -986,7 +986,7 @@ def test_trace_json_points_lie_on_the_boundary() -> None:
         main,
         [
             "trace",
-            "sample_nets/seed.json",
+            str(SAMPLES / "seed.json"),
             "--x1-range",
             "-5",
             "5",
@@ -1003,13 +1003,13 @@ def test_trace_json_points_lie_on_the_boundary() -> None:
     assert len(doc["curves"]) == 1
     assert doc["curves"][0]["closed"] is False
     points = np.array(doc["curves"][0]["points"])
-    margin = netbound.margin_between(netbound.load("sample_nets/seed.json"), "z1", "z2")
+    margin = netbound.margin_between(netbound.load(str(SAMPLES / "seed.json")), "z1", "z2")
     distance = np.abs(margin.value(points)) / np.linalg.norm(margin.gradient(points), axis=1)
     assert distance.max() <= 1e-9 * 10.0
 
 
 def test_trace_csv_has_curve_and_input_names() -> None:
-    result = CliRunner().invoke(main, ["trace", "sample_nets/single.json", "--format", "csv"])
+    result = CliRunner().invoke(main, ["trace", str(SAMPLES / "single.json"), "--format", "csv"])
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(result.stdout)))
     assert rows[0] == ["curve", "x1", "x2"]
@@ -1018,14 +1018,14 @@ def test_trace_csv_has_curve_and_input_names() -> None:
 
 
 def test_trace_table_lists_the_closed_loop() -> None:
-    result = CliRunner().invoke(main, ["trace", "sample_nets/single.json"])
+    result = CliRunner().invoke(main, ["trace", str(SAMPLES / "single.json")])
     assert result.exit_code == 0, result.output
     assert "yes" in result.stdout
 
 
 def test_trace_bad_box_is_a_usage_error() -> None:
     result = CliRunner().invoke(
-        main, ["trace", "sample_nets/seed.json", "--x1-range", "1", "0", "--x2-range", "0", "1"]
+        main, ["trace", str(SAMPLES / "seed.json"), "--x1-range", "1", "0", "--x2-range", "0", "1"]
     )
     assert result.exit_code == 2
     assert "--x1-range needs LO < HI" in result.stderr
@@ -1034,7 +1034,7 @@ def test_trace_bad_box_is_a_usage_error() -> None:
 @pytest.mark.parametrize("suffix", ["png", "svg", "pdf"])
 def test_plot_writes_each_format(tmp_path: Path, suffix: str) -> None:
     out = tmp_path / f"seed.{suffix}"
-    result = CliRunner().invoke(main, ["plot", "sample_nets/seed.json", "-o", str(out)])
+    result = CliRunner().invoke(main, ["plot", str(SAMPLES / "seed.json"), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert out.stat().st_size > 1000
     assert result.stderr.startswith(f"wrote {out}: 1 boundary curve(s) in [")
@@ -1042,7 +1042,7 @@ def test_plot_writes_each_format(tmp_path: Path, suffix: str) -> None:
 
 def test_plot_refuses_an_unknown_suffix(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        main, ["plot", "sample_nets/seed.json", "-o", str(tmp_path / "a.jpg")]
+        main, ["plot", str(SAMPLES / "seed.json"), "-o", str(tmp_path / "a.jpg")]
     )
     assert result.exit_code == 2
     assert "give a file name ending in .png, .svg, .pdf" in result.stderr

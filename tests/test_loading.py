@@ -1670,7 +1670,7 @@ def test_duplicate_keys_are_refused(text: str, expected: str) -> None:
     ],
 )
 def test_non_finite_weights_are_refused_with_their_place(text: str, expected: str) -> None:
-    doc = '{"layers": [{"weights": %s, "biases": [0] , "activation": "tanh"}]}' % text
+    doc = f'{{"layers": [{{"weights": {text}, "biases": [0] , "activation": "tanh"}}]}}'
     if text.count("[") == 3:
         doc = doc.replace('"biases": [0]', '"biases": [0, 0]')
     with pytest.raises(NetworkFileError) as info:
