@@ -249,33 +249,58 @@ def _check_window(x1_range: tuple[float, float] | None, at: dict[str, float], li
         raise click.UsageError(str(exc)) from None
 
 
+#: Seconds a command runs before its progress bar appears.
+PROGRESS_AFTER = 1.0
+
+
 def _progress(
     results: Iterator[SliceResult], total: int | None, what: str = "solving slices"
 ) -> Iterator[SliceResult]:
-    """Show a progress bar on stderr for long sweeps when stderr is a terminal."""
-    if not sys.stderr.isatty() or (total is not None and total < 2000):
+    """Show a progress bar on stderr when stderr is a terminal and the work lasts more than
+    PROGRESS_AFTER seconds (a timer starts the bar, so a slow first chunk shows it too)."""
+    if not _isatty(sys.stderr):
         yield from results
         return
+    import threading
+
     from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        SpinnerColumn,
         TextColumn,
+        TimeElapsedColumn,
         TimeRemainingColumn,
     )
 
     columns = [
+        SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TimeRemainingColumn(),
+        TimeElapsedColumn() if total is None else TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(what, total=total)
+    bar = Progress(*columns, console=Console(stderr=True), transient=True)
+    task = bar.add_task(what, total=total)
+    timer = threading.Timer(PROGRESS_AFTER, bar.start)
+    timer.daemon = True
+    timer.start()
+    try:
         for r in results:
             bar.advance(task)
             yield r
+    finally:
+        timer.cancel()
+        timer.join()
+        bar.stop()
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 @main.command()

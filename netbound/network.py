@@ -219,7 +219,7 @@ class Network:
             return self.layers[-1].activate(pre)
 
     def to_json(self) -> dict[str, Any]:
-        """The network as a layered-JSON document (see docs/file-formats.md)."""
+        """The network as a layered-JSON document (the README's "Network files")."""
         layers: list[dict[str, Any]] = []
         for layer in self.layers:
             entry: dict[str, Any] = {

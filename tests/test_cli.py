@@ -1,4 +1,4 @@
-"""The command line (CONTRACT section 3): exit codes, messages, every format, against the library.
+"""The command line (docs/output-formats.md): exit codes, messages, formats, against the library.
 
 Everything runs in-process through click's CliRunner (click >= 8.2 keeps stderr apart:
 ``result.stdout`` is the data, ``result.stderr`` the messages).
@@ -32,7 +32,7 @@ ENV: dict[str, str | None] = {
     "TTY_COMPATIBLE": None,
     "NO_COLOR": "1",
 }
-CONTRACT_KEYS = ["network", "between", "threshold", "solve_for", "sweep", "at", "x1_range"]
+HEADER_KEYS = ["network", "between", "threshold", "solve_for", "sweep", "at", "x1_range"]
 
 
 def run(*args: str, input: str | None = None) -> Result:
@@ -88,7 +88,7 @@ def expected_rows(results: list[netbound.SliceResult], argmax: bool = False) -> 
 
 
 def record(r: netbound.SliceResult, names: tuple[str, str] = ("x1", "x2")) -> dict[str, Any]:
-    """The JSON record CONTRACT section 3 describes, built from a library result."""
+    """The JSON record docs/output-formats.md describes, built from a library result."""
     return {
         names[1]: r.x2,
         "roots": [{names[0]: root.x1, "kind": root.kind} for root in r.roots],
@@ -196,7 +196,7 @@ def test_solve_table_contains_roots(seed: netbound.Network) -> None:
 def test_solve_json_contract_keys_and_values(seed: netbound.Network) -> None:
     result = ok("solve", SEED, "--x2", "0.5", "--x2", "-2", "--format", "json")
     doc = json.loads(result.stdout)
-    assert list(doc) == [*CONTRACT_KEYS, "results"]
+    assert list(doc) == [*HEADER_KEYS, "results"]
     assert doc["network"] == SEED
     assert doc["between"] == ["z1", "z2"]
     assert doc["threshold"] is None
@@ -431,7 +431,7 @@ def test_solve_argmax_json_and_csv() -> None:
     doc = json.loads(ok(*args, "--format", "json").stdout)
     assert doc["between"] is None
     assert doc["threshold"] is None
-    assert set(CONTRACT_KEYS) <= set(doc)
+    assert set(HEADER_KEYS) <= set(doc)
     for rec, r in zip(doc["results"], want, strict=True):
         assert rec["x2"] == r.x2
         assert rec["roots"] == [
@@ -865,7 +865,7 @@ def test_check_round_trip_of_solve(tmp_path: Path) -> None:
 
 
 def _seed_constants(x2: float) -> list[dict[str, Any]]:
-    """The seed's eight terms from CONTRACT section 1, computed here by hand."""
+    """The seed's eight terms of the exponential sum (README), computed here by hand."""
     w1, w2, b = [3.0, -3.0, 0.5], [1.0, 1.0, -2.0], [2.5, 2.5, 0.0]
     d, delta_b = [4.0 - 0.0, 4.0 - 0.0, -1.0 - 1.0], 1.0 - (-3.0)
     subsets = {"C0": (), "C1": (1,), "C2": (2,), "C3": (3,)}

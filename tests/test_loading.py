@@ -1,4 +1,4 @@
-"""The network-file loaders (CONTRACT section 2): every validation message, both formats, fuzz.
+"""The network-file loaders (README, "Network files"): every validation message, both formats, fuzz.
 
 Every message is asserted verbatim: users read these, scripts may grep them, and a message that
 changes by accident is a contract change.
@@ -40,7 +40,7 @@ NAME = "net.json"
 
 Doc = dict[str, Any]
 
-# The layered example of CONTRACT section 2 (2 inputs, 3 sigmoid hidden units, 2 sigmoid outputs).
+# The layered example of the README (2 inputs, 3 sigmoid hidden units, 2 sigmoid outputs).
 W1 = [[0.5, -1.2], [1.0, 0.3], [-0.7, 2.0]]
 B1 = [0.1, -0.2, 0.05]
 W2 = [[1.0, -2.0, 0.5], [-1.0, 1.5, 0.2]]

@@ -34,7 +34,7 @@ PROPERTY = settings(max_examples=100, deadline=None)
 ELEMENTWISE = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity")
 INF = math.inf
 
-# The layered example of CONTRACT section 2.
+# The layered example of the README.
 W1 = [[0.5, -1.2], [1.0, 0.3], [-0.7, 2.0]]
 B1 = [0.1, -0.2, 0.05]
 W2 = [[1.0, -2.0, 0.5], [-1.0, 1.5, 0.2]]
@@ -781,7 +781,7 @@ def test_inverse_outside_range(name: str, t: float, alpha: float) -> None:
 
 
 def test_activation_catalogue() -> None:
-    """CONTRACT section 2 lists these activations; the sets classify them."""
+    """The README lists these activations; the sets classify them."""
     assert set(ACTIVATIONS) == {*ELEMENTWISE, "softmax"}
     assert frozenset({"sigmoid", "tanh"}) == BOUNDED
     assert frozenset({"relu", "leaky_relu", "identity"}) == PIECEWISE_AFFINE
