@@ -400,3 +400,13 @@ def test_import_refuses_to_overwrite_its_model(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "is the model itself; write the JSON to another file" in result.stderr
     assert model.read_bytes() == b"not read: refused before"
+
+
+def test_every_csv_column_round_trips_through_check(tmp_path: Path) -> None:
+    args = ["--x2-range", "-9", "2", "6", "--argmax", "--all-slices", "--enclosures"]
+    text = ok("solve", THREE, *args, "--format", "csv").stdout
+    assert text.splitlines()[0] == "x2,x1,kind,from,to,lo,hi"
+    path = tmp_path / "three.csv"
+    path.write_text(text, encoding="utf-8")
+    result = ok("check", THREE, str(path), "--tol", "0")
+    assert result.stderr.startswith(f"{path}: all 6 slice(s) match (")
