@@ -515,14 +515,23 @@ def constants(
         raise click.UsageError("constants takes one boundary: use --between, not --argmax")
     if not math.isfinite(x2):
         raise click.BadParameter(f"{x2!r} is not finite", param_hint="'--x2'")
+    from netbound.sweeps import check_limit, input_limit
+
     network = _load(net)
-    es = network_expsum(network, x2, between=between, threshold=threshold, at=_parse_at(at))
+    at_values = _parse_at(at)
+    limit = input_limit(network)
+    _check_window(None, at_values, limit)
+    try:
+        check_limit(x2, limit)
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--x2'") from None
+    es = network_expsum(network, x2, between=between, threshold=threshold, at=at_values)
     header = {
         "network": net,
         "between": _pair_label(network, between, threshold, False),
         "threshold": _threshold_value(network, threshold, False),
         "x2": x2,
-        "at": _parse_at(at),
+        "at": at_values,
         "descartes_bound": es.descartes_bound,
         "merged": [
             {"rate": m.rate, "sign": m.sign, "log_abs": json_number(m.log_abs)} for m in es.merged
@@ -610,6 +619,14 @@ def eval_command(
             f"give a value for {', '.join(missing)} (as V1 V2 ... or --at NAME=VALUE)"
         )
     inputs = [given[name] for name in network.input_names]
+    from netbound.sweeps import check_limit, input_limit
+
+    limit = input_limit(network)
+    try:
+        for name, v in zip(network.input_names, inputs, strict=True):
+            check_limit(v, limit, name)
+    except OptionError as exc:
+        raise click.UsageError(str(exc)) from None
     x = np.array(inputs, dtype=np.float64)
     outputs = network.forward(x)
     rows = [[name, number(v)] for name, v in zip(network.input_names, inputs, strict=True)]

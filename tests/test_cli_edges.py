@@ -410,3 +410,24 @@ def test_every_csv_column_round_trips_through_check(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     result = ok("check", THREE, str(path), "--tol", "0")
     assert result.stderr.startswith(f"{path}: all 6 slice(s) match (")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["eval", SEED, "1e308", "0"],
+            "Error: x1 1e+308 is too large for this network (its pre-activations would "
+            "overflow); give values with magnitude <= 2.5e+149\n",
+        ),
+        (
+            ["constants", SEED, "--x2", "-1e200"],
+            "Error: Invalid value for '--x2': -1e+200 is too large for this network (its "
+            "pre-activations would overflow); give values with magnitude <= 2.5e+149\n",
+        ),
+    ],
+)
+def test_eval_and_constants_refuse_values_too_large(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.stderr.endswith(message)
