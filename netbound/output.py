@@ -14,6 +14,8 @@ import csv
 import io
 import json
 import math
+import os
+import stat
 import time
 from collections.abc import Sequence
 from typing import Any, Literal, TextIO
@@ -77,7 +79,7 @@ class Renderer:
         self._records = 0
         self._csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
         self._flushed = time.monotonic()
-        self._interactive = _isatty(out)
+        self._live = _is_live(out)
 
     def __enter__(self) -> Renderer:
         if self._csv is not None:
@@ -119,9 +121,10 @@ class Renderer:
         self._maybe_flush()
 
     def _maybe_flush(self) -> None:
-        """Flush at once on a terminal, else at most every FLUSH_EVERY seconds."""
+        """Flush at once into a terminal or a pipe (someone may be reading as it runs), else
+        (a file) at most every FLUSH_EVERY seconds."""
         now = time.monotonic()
-        if self._interactive or now - self._flushed >= FLUSH_EVERY:
+        if self._live or now - self._flushed >= FLUSH_EVERY:
             self.out.flush()
             self._flushed = now
 
@@ -189,11 +192,13 @@ def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
     return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
 
-def _isatty(out: TextIO) -> bool:
+def _is_live(out: TextIO) -> bool:
+    """Whether ``out`` is a terminal, a pipe or a socket: something read while it is written."""
     try:
-        return out.isatty()
-    except (AttributeError, ValueError):
+        mode = os.fstat(out.fileno()).st_mode
+    except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
         return False
+    return out.isatty() or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def _encodable(out: TextIO, text: str) -> bool:
