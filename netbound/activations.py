@@ -62,7 +62,8 @@ def derivative(name: str, u: FloatArray, alpha: float = 0.01) -> FloatArray:
     if name == "sigmoid":
         return _sigmoid_slope(u)
     if name == "tanh":  # 1 - tanh(u)^2 = 4 sigmoid'(2u), without the cancellation
-        return 4.0 * _sigmoid_slope(2.0 * np.asarray(u, dtype=np.float64))
+        # (clipped: near 0 the rounding of e / (1 + e)^2 can give 1 + eps, above tanh' <= 1)
+        return np.minimum(4.0 * _sigmoid_slope(2.0 * np.asarray(u, dtype=np.float64)), 1.0)
     if name == "relu":
         return (u >= 0.0).astype(np.float64)
     if name == "leaky_relu":

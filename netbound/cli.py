@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
@@ -37,7 +37,7 @@ def _reports_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except OptionError as exc:
-            raise click.UsageError(str(exc), click.get_current_context()) from None
+            raise click.UsageError(exc.cli or str(exc), click.get_current_context()) from None
         except NetboundError as exc:
             raise click.ClickException(str(exc)) from None
 
@@ -79,11 +79,22 @@ def _boundary_options(func: F) -> F:
             help="Three or more outputs: where the predicted class (largest output) changes.",
         ),
         click.option(
+            "--argmin",
+            is_flag=True,
+            help="Cost networks: where the decision (the lowest output) changes.",
+        ),
+        click.option(
             "--at",
             "at",
             multiple=True,
             metavar="NAME=VALUE",
-            help="Value of an input beyond the first two (repeatable).",
+            help="Value of an input that is neither solved for nor swept (repeatable).",
+        ),
+        click.option(
+            "--at-file",
+            default=None,
+            metavar="FILE",
+            help="Values of the other inputs: a JSON object or a one-row CSV with a header.",
         ),
     ]
     for option in reversed(options):
@@ -91,8 +102,14 @@ def _boundary_options(func: F) -> F:
     return func
 
 
-def _parse_at(values: tuple[str, ...]) -> dict[str, float]:
+def _parse_at(values: tuple[str, ...], at_file: str | None = None) -> dict[str, float]:
+    """--at-file's values, then --at's (which take precedence)."""
     out: dict[str, float] = {}
+    if at_file is not None:
+        from netbound.boundary import read_at_file
+
+        out.update(read_at_file(at_file))
+    given: dict[str, str] = {}
     for item in values:
         name, sep, text = item.partition("=")
         if not sep or not name.strip():
@@ -105,14 +122,21 @@ def _parse_at(values: tuple[str, ...]) -> dict[str, float]:
             ) from None
         if not math.isfinite(value):
             raise click.BadParameter(f"{item!r}: the value must be finite", param_hint="'--at'")
-        if name.strip() in out:
+        if name.strip() in given:
             raise click.BadParameter(
-                f"{name.strip()} is given twice ({name.strip()}={out[name.strip()]!r} and "
-                f"{item}); give each input once",
+                f"{name.strip()} is given twice ({given[name.strip()]} and {item}); give each "
+                "input once",
                 param_hint="'--at'",
             )
+        given[name.strip()] = item
         out[name.strip()] = value
     return out
+
+
+def _decision(argmax: bool, argmin: bool) -> Literal["argmax", "argmin"] | None:
+    if argmax and argmin:
+        raise click.UsageError("give only one of --argmax and --argmin")
+    return "argmax" if argmax else "argmin" if argmin else None
 
 
 def _load(path: str) -> Network:
@@ -340,7 +364,20 @@ def _isatty(stream: Any) -> bool:
     type=float,
     default=None,
     metavar="LO HI",
-    help="Search only LO <= x1 <= HI (default: the whole real line).",
+    help="Search only LO <= x1 <= HI for the solved-for input (default: the whole real "
+    "line; for an NNet file, the input's [min, max]).",
+)
+@click.option(
+    "--solve-for",
+    default=None,
+    metavar="NAME",
+    help="The input solved for (default: the first input).",
+)
+@click.option(
+    "--sweep",
+    default=None,
+    metavar="NAME",
+    help="The input --x2, --x2-range and --x2-file give values to (default: the second).",
 )
 @_boundary_options
 @_format_option
@@ -353,10 +390,14 @@ def solve(
     all_slices: bool,
     enclosures: bool,
     x1_range: tuple[float, float] | None,
+    solve_for: str | None,
+    sweep: str | None,
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
+    argmin: bool,
     at: tuple[str, ...],
+    at_file: str | None,
     fmt: Format,
 ) -> None:
     """Every x1 on the decision boundary of NET, for each x2.
@@ -365,63 +406,60 @@ def solve(
     outputs (z_A = z_B), on the whole real line, and says whether that list is proven
     complete.  Roots are 'crossing' (the predicted side changes) or 'touching' (the
     boundary touches the line).  Intervals where a root could be neither excluded nor
-    isolated are reported as 'unresolved', never dropped.
+    isolated are reported as 'unresolved', never dropped.  --solve-for and --sweep choose
+    any two inputs for the roles of x1 and x2.
 
     \b
     Examples:
       netbound solve sample_nets/seed.json --x2 0.5
       netbound solve net.json --x2-range -1 1 21 --format csv
       seq 0 0.01 1 | netbound solve net.json --x2-file - --format json
+      netbound solve acas.nnet --argmin --solve-for x2 --sweep x1 --at-file rest.json --x2 0
     """
+    from netbound.boundary import Boundary
     from netbound.output import Renderer, slice_columns, slice_record, slice_table_rows, slices_csv
-    from netbound.solver import solve_iter
+    from netbound.slices import solve_boundary
     from netbound.sweeps import input_limit
 
     network = _load(net)
-    at_values = _parse_at(at)
+    at_values = _parse_at(at, at_file)
     limit = input_limit(network)
     _check_window(x1_range, at_values, limit)
-    sweep_name = network.input_names[1] if network.n_inputs > 1 else "x2"
-    values, total = _x2_values(x2, x2_range, x2_file, sweep_name, limit)
-    results = solve_iter(
+    boundary = Boundary.resolve(
         network,
-        values,
         between=between,
         threshold=threshold,
-        argmax=argmax,
+        decision=_decision(argmax, argmin),
+        solve_for=solve_for,
+        sweep=sweep,
         at=at_values,
         x1_range=x1_range,
     )
-    # solve_iter and the x2 file are lazy: take the first result before any output, so that
-    # a bad option or an unreadable x2 file is reported with nothing written to stdout.
+    sweep_name = boundary.sweep_name or "x2"
+    values, total = _x2_values(x2, x2_range, x2_file, sweep_name, limit)
+    results = solve_boundary(boundary, values)
+    # solve_boundary and the x2 file are lazy: take the first result before any output, so
+    # that a bad option or an unreadable x2 file is reported with nothing written to stdout.
     first = next(results, None)
     if first is not None:
         results = itertools.chain([first], results)
-    names = (network.input_names[0], sweep_name)
-    columns = slice_columns(names, argmax, enclosures=enclosures)
+    names = (boundary.solve_for_name, sweep_name)
+    by_class = boundary.by_class
+    columns = slice_columns(names, by_class, enclosures=enclosures)
     if fmt == "table":
-        columns = [*columns[: 5 if argmax else 3], "complete"]
-    pair = _pair_label(network, between, threshold, argmax)
-    header: dict[str, Any] = {
-        "network": net,
-        "between": pair,
-        "threshold": _threshold_value(network, threshold, argmax),
-        "solve_for": names[0],
-        "sweep": names[1],
-        "at": at_values,
-        "x1_range": list(x1_range) if x1_range else None,
-    }
+        columns = [*columns[: 5 if by_class else 3], "complete"]
+    header: dict[str, Any] = {"network": net, **boundary.header()}
     notes = _SliceNotes()
-    title = f"{_describe(network, pair, header['threshold'])}: every {names[0]} on the boundary"
+    title = f"{boundary.label}: every {names[0]} on the boundary"
     with Renderer(fmt, sys.stdout, columns, header, "results", title) as out:
         for result in _progress(results, total):
             notes.add(result)
             if fmt == "csv":
-                out.add_text(slices_csv((result,), argmax, enclosures, all_slices))
+                out.add_text(slices_csv((result,), by_class, enclosures, all_slices))
             elif fmt == "json":
-                out.add(slice_record(result, names, argmax), ())
+                out.add(slice_record(result, names, by_class), ())
             else:
-                out.add(None, (), slice_table_rows(result, argmax))
+                out.add(None, (), slice_table_rows(result, by_class))
     notes.warn(names[1], fmt)
 
 
@@ -457,30 +495,6 @@ class _SliceNotes:
             )
 
 
-def _pair_label(
-    network: Network, between: tuple[str, str] | None, threshold: float | None, argmax: bool
-) -> list[str] | None:
-    if argmax or network.n_outputs == 1:
-        return None
-    return list(between) if between else list(network.output_names[:2])
-
-
-def _threshold_value(network: Network, threshold: float | None, argmax: bool) -> float | None:
-    if argmax or network.n_outputs != 1:
-        return threshold
-    from netbound.margin import default_threshold
-
-    return default_threshold(network) if threshold is None else threshold
-
-
-def _describe(network: Network, pair: list[str] | None, threshold: float | None) -> str:
-    if pair is not None:
-        return f"{pair[0]} = {pair[1]}"
-    if threshold is not None:
-        return f"{network.output_names[0]} = {threshold!r}"
-    return "argmax of " + ", ".join(network.output_names)
-
-
 # -- constants -----------------------------------------------------------------------------
 
 
@@ -496,7 +510,9 @@ def constants(
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
+    argmin: bool,
     at: tuple[str, ...],
+    at_file: str | None,
     fmt: Format,
 ) -> None:
     """The exponential sum E(x1) of a one-hidden-layer sigmoid network at one x2.
@@ -508,28 +524,31 @@ def constants(
     multiplicity; the true count is V minus an even number).  For H = 3 the labels are the
     derivation's C0..C7.
     """
+    from netbound.boundary import Boundary
     from netbound.expsum import network_expsum
     from netbound.output import Renderer, json_number, number
 
-    if argmax:
-        raise click.UsageError("constants takes one boundary: use --between, not --argmax")
+    if argmax or argmin:
+        flag = "--argmax" if argmax else "--argmin"
+        raise click.UsageError(f"constants takes one boundary: use --between, not {flag}")
     if not math.isfinite(x2):
         raise click.BadParameter(f"{x2!r} is not finite", param_hint="'--x2'")
     from netbound.sweeps import check_limit, input_limit
 
     network = _load(net)
-    at_values = _parse_at(at)
+    at_values = _parse_at(at, at_file)
     limit = input_limit(network)
     _check_window(None, at_values, limit)
     try:
         check_limit(x2, limit)
     except OptionError as exc:
         raise click.BadParameter(str(exc), param_hint="'--x2'") from None
+    boundary = Boundary.resolve(network, between=between, threshold=threshold, at=at_values)
     es = network_expsum(network, x2, between=between, threshold=threshold, at=at_values)
     header = {
         "network": net,
-        "between": _pair_label(network, between, threshold, False),
-        "threshold": _threshold_value(network, threshold, False),
+        "between": boundary.header()["between"],
+        "threshold": boundary.threshold,
         "x2": x2,
         "at": at_values,
         "descartes_bound": es.descartes_bound,
@@ -574,92 +593,89 @@ def eval_command(
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
+    argmin: bool,
     at: tuple[str, ...],
+    at_file: str | None,
     fmt: Format,
 ) -> None:
-    """Run NET on one input vector: every output, the margin and the predicted output.
+    """Run NET on one input vector: every output, the margin and the decided output.
 
     The quickest check that a file was loaded the way you meant.  Give one value per input,
-    in the network's input order; --at NAME=VALUE gives inputs by name instead (those after
-    the positional values).  The margin is that of --between (default the first two
-    outputs) or --threshold; with --argmax it is the margin between the two largest outputs.
+    in the network's input order; inputs given by --at or --at-file are left out of the
+    list.  With --argmax or --argmin the decided output is the largest or the lowest.
     """
     import numpy as np
 
-    from netbound.margin import margin_between, margin_threshold
+    from netbound.boundary import Boundary
     from netbound.output import Renderer, number
 
     network = _load(net)
+    at_values = _parse_at(at, at_file)
     for v in values:
         if not math.isfinite(v):
             raise click.BadParameter(f"{v!r} is not finite", param_hint="'V1 V2 ...'")
-    named = _parse_at(at)
-    if len(values) > network.n_inputs:
-        raise click.UsageError(
-            f"the network has {network.n_inputs} inputs ({', '.join(network.input_names)}); "
-            f"got {len(values)} value(s)"
-        )
-    given = dict(zip(network.input_names, values, strict=False))
-    for name, v in named.items():
+    for name in at_values:
         if name not in network.input_names:
-            raise click.BadParameter(
-                f"{name} is not an input; the network's inputs are "
-                f"{', '.join(network.input_names)}",
-                param_hint="'--at'",
+            raise OptionError(
+                f"--at names unknown input {name!r}; the network's inputs are "
+                f"{', '.join(network.input_names)}"
             )
-        if name in given:
-            raise click.BadParameter(
-                f"{name} is already given as a value ({given[name]!r})", param_hint="'--at'"
-            )
-        given[name] = v
-    missing = [name for name in network.input_names if name not in given]
-    if missing:
+    free = [name for name in network.input_names if name not in at_values]
+    if len(values) != len(free):
+        given = f" besides --at ({', '.join(at_values)})" if at_values else ""
         raise click.UsageError(
             f"the network has {network.n_inputs} inputs ({', '.join(network.input_names)}); "
-            f"give a value for {', '.join(missing)} (as V1 V2 ... or --at NAME=VALUE)"
+            f"got {len(values)} value(s){given}, expected one for each of {', '.join(free)}"
+            if at_values
+            else f"the network has {network.n_inputs} inputs "
+            f"({', '.join(network.input_names)}); got {len(values)} value(s)"
         )
-    inputs = [given[name] for name in network.input_names]
+    by_name = dict(zip(free, values, strict=True)) | at_values
     from netbound.sweeps import check_limit, input_limit
 
     limit = input_limit(network)
     try:
-        for name, v in zip(network.input_names, inputs, strict=True):
-            check_limit(v, limit, name)
+        for name in network.input_names:
+            check_limit(by_name[name], limit, name)
     except OptionError as exc:
         raise click.UsageError(str(exc)) from None
-    x = np.array(inputs, dtype=np.float64)
+    x = np.array([by_name[name] for name in network.input_names], dtype=np.float64)
+    if network.n_outputs > 1 and threshold is not None:
+        raise click.UsageError("--threshold is for single-output networks; use --between")
+    boundary = Boundary.resolve(
+        network,
+        between=between,
+        threshold=threshold,
+        decision=_decision(argmax, argmin),
+        solve_for=network.input_names[0],
+        sweep=network.input_names[1] if network.n_inputs > 1 else None,
+        at={k: float(x[i]) for i, k in enumerate(network.input_names) if i > 1},
+    )
     outputs = network.forward(x)
-    rows = [[name, number(v)] for name, v in zip(network.input_names, inputs, strict=True)]
+    rows = [[name, number(float(v))] for name, v in zip(network.input_names, x, strict=True)]
     rows += [[name, number(v)] for name, v in zip(network.output_names, outputs, strict=True)]
     header: dict[str, Any] = {
         "network": net,
-        "inputs": dict(zip(network.input_names, map(float, inputs), strict=True)),
+        "inputs": dict(zip(network.input_names, map(float, x), strict=True)),
         "outputs": dict(zip(network.output_names, map(float, outputs), strict=True)),
     }
-    if argmax:
-        if between is not None or threshold is not None:
-            raise click.UsageError("--argmax cannot be combined with --between or --threshold")
-        if network.n_outputs < 2:
-            raise click.UsageError("--argmax needs a network with two or more outputs")
-        order = np.argsort(-network.preactivations(x), kind="stable")
-        between = (network.output_names[int(order[0])], network.output_names[int(order[1])])
-    if network.n_outputs == 1:
-        margin = margin_threshold(network, threshold)
-        t = _threshold_value(network, threshold, False)
-        label = f"margin ({network.output_names[0]} vs {t!r})"
-        header["threshold"] = t
-    else:
-        if threshold is not None:
-            raise click.UsageError("--threshold is for single-output networks; use --between")
-        a, b = tuple(between) if between else network.output_names[:2]
-        margin = margin_between(network, a, b)
+    if boundary.decision == "threshold":
+        label = f"margin ({network.output_names[0]} vs {boundary.threshold!r})"
+        header["threshold"] = boundary.threshold
+    elif boundary.pair is not None:
+        a, b = boundary.pair
         label = f"margin (pre {a} - pre {b})"
         header["between"] = [a, b]
         header["predicted"] = network.output_names[int(np.argmax(outputs))]
         rows.append(["predicted", str(header["predicted"])])
-    f = float(margin.value(x))
-    header["margin"] = f
-    rows.append([label, number(f)])
+    else:
+        header["decision"] = boundary.decision
+        header["predicted"] = network.output_names[int(boundary.classes(x))]
+        rows.append([f"predicted ({boundary.decision})", str(header["predicted"])])
+    if boundary.pair is not None or boundary.decision == "threshold":
+        f = float(boundary.margins[0].value(x))
+        header["margin"] = f
+        rows.append([label, number(f)])
     with Renderer(fmt, sys.stdout, ["name", "value"], header, None, net) as out:
         out.add(None, rows)
 
@@ -696,7 +712,9 @@ def check(
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
+    argmin: bool,
     at: tuple[str, ...],
+    at_file: str | None,
 ) -> None:
     """Solve NET at the x2 values of EXPECTED.csv and compare root by root.
 
@@ -707,7 +725,7 @@ def check(
     and exits 1 on any; for CI.
     """
     from netbound.checking import compare, read_expected
-    from netbound.solver import solve_iter
+    from netbound.slices import solve_iter
     from netbound.sweeps import input_limit
 
     if not (tol >= 0.0 and math.isfinite(tol)):
@@ -718,15 +736,16 @@ def check(
             f"the network has {network.n_inputs} input; netbound solves for x1 along lines of "
             "constant x2, which needs at least two inputs"
         )
-    at_values = _parse_at(at)
+    at_values = _parse_at(at, at_file)
     _check_window(x1_range, at_values, input_limit(network))
     table = read_expected(expected, network)
+    decision = _decision(argmax, argmin)
     results = solve_iter(
         network,
         table.x2,
         between=between,
         threshold=threshold,
-        argmax=argmax or table.argmax,
+        decision="argmax" if decision is None and table.argmax else decision,
         at=at_values,
         x1_range=x1_range,
     )
@@ -747,26 +766,31 @@ def check(
 
 
 @main.command("import")
-@click.argument("model", metavar="MODEL.onnx")
+@click.argument("model", metavar="MODEL.onnx|MODEL.nnet")
 @click.option("-o", "--output", required=True, metavar="NET.json", help="Where to write the JSON.")
 @_reports_errors
 def import_command(model: str, output: str) -> None:
-    """Convert an ONNX model of a feed-forward network into netbound's layered JSON.
+    """Convert an ONNX model or an NNet file into netbound's layered JSON.
 
     The JSON carries a probe computed from the model, so that a later load proves the
-    weights were read the right way round.  Needs the onnx extra:
-    pip install 'netbound[onnx]'.
+    weights were read the right way round; an NNet file's input bounds become
+    input_ranges.  ONNX needs the onnx extra: pip install 'netbound[onnx]'.
     """
     import json
-
-    from netbound.onnx_import import import_onnx_document
 
     if _same_file(model, output):
         raise click.BadParameter(
             f"{output} is the model itself; write the JSON to another file",
             param_hint="'-o'",
         )
-    document = import_onnx_document(Path(model))
+    if Path(model).suffix.lower() == ".nnet":
+        from netbound.nnet import import_nnet_document
+
+        document = import_nnet_document(Path(model))
+    else:
+        from netbound.onnx_import import import_onnx_document
+
+        document = import_onnx_document(Path(model))
     try:
         Path(output).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
@@ -782,6 +806,137 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.samefile(a, b)
     except OSError:  # one of them does not exist (yet)
         return Path(a).resolve() == Path(b).resolve()
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+@main.command("export")
+@click.argument("net", metavar="NET")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="FILE.nnet|FILE.onnx",
+    help="Where to write; the format follows the suffix.",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float64", "float32"]),
+    default="float64",
+    show_default=True,
+    help="ONNX only: the weights' type (onnxruntime runs LeakyRelu and Softplus in float32 only).",
+)
+@_reports_errors
+def export_command(net: str, output: str, dtype: str) -> None:
+    """Write NET as an NNet file (ReLU networks with a linear output) or an ONNX model.
+
+    So that a boundary found here can be cross-checked in a verifier.
+
+    \b
+    Examples:
+      netbound export net.json -o net.nnet
+      netbound export net.json -o net.onnx
+    """
+    from netbound.export import export
+
+    network = _load(net)
+    export(network, output, dtype)
+    click.echo(f"wrote {output}", err=True)
+
+
+# -- along ---------------------------------------------------------------------------------
+
+
+@main.command("along")
+@click.argument("net", metavar="NET")
+@click.option(
+    "--from",
+    "start",
+    required=True,
+    metavar="A",
+    help="The first point: 0.1,0.2,... or a .json list, .csv row or .npy file.",
+)
+@click.option("--to", "end", required=True, metavar="B", help="The second point, as --from.")
+@click.option("--line", is_flag=True, help="Search the whole line through A and B.")
+@click.option(
+    "--points", is_flag=True, help="CSV: add the coordinates of each point (input names)."
+)
+@click.option(
+    "--between",
+    nargs=2,
+    metavar="A B",
+    default=None,
+    help="The decision is which of the two outputs is larger.",
+)
+@click.option(
+    "--threshold", type=float, default=None, metavar="T", help="Single-output networks: z = T."
+)
+@click.option("--argmax", is_flag=True, help="The largest output decides (the default).")
+@click.option("--argmin", is_flag=True, help="Cost networks: the lowest output decides.")
+@_format_option
+@_reports_errors
+def along_command(
+    net: str,
+    start: str,
+    end: str,
+    line: bool,
+    points: bool,
+    between: tuple[str, str] | None,
+    threshold: float | None,
+    argmax: bool,
+    argmin: bool,
+    fmt: Format,
+) -> None:
+    """Every point of the segment from A to B where NET's decision changes, proven complete.
+
+    t = 0 is A and t = 1 is B (with --line, the whole line: any t).  Each change gives t,
+    the point and the decided class on each side; 'touching' means the decision is tied
+    there without changing.
+
+    \b
+    Examples:
+      netbound along net.json --from 0,0 --to 1,1
+      netbound along mnist.onnx --from a.npy --to b.npy --format json
+    """
+    from netbound.along import along, read_point
+    from netbound.output import Renderer, number
+
+    network = _load(net)
+    a = read_point(start, network.n_inputs, "--from")
+    b = read_point(end, network.n_inputs, "--to")
+    result = along(
+        network,
+        a,
+        b,
+        line=line,
+        between=between,
+        threshold=threshold,
+        decision=_decision(argmax, argmin),
+    )
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(result.to_json(net)))
+    else:
+        columns = ["t", "from", "to", "kind"]
+        if points and fmt == "csv":
+            columns += list(network.input_names)
+        title = f"{result.boundary.label} along {'the line' if line else 'the segment'}"
+        with Renderer(fmt, sys.stdout, columns, {}, None, title) as out:
+            for c in result.changes:
+                row = [number(c.t), c.from_output, c.to_output, c.kind]
+                if points and fmt == "csv":
+                    row += [number(float(v)) for v in c.point]
+                out.add(None, [row])
+    if result.everywhere:
+        click.echo("netbound: warning: the margin is zero everywhere on the line", err=True)
+    elif not result.complete:
+        click.echo(
+            f"netbound: warning: not proven complete: {len(result.unresolved)} unresolved "
+            "interval(s); see --format json",
+            err=True,
+        )
 
 
 # -- trace and plot ------------------------------------------------------------------------
@@ -854,7 +1009,9 @@ def trace_command(
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
+    argmin: bool,
     at: tuple[str, ...],
+    at_file: str | None,
     fmt: Format,
 ) -> None:
     """The boundary curves of NET inside a box, as polylines.
@@ -874,7 +1031,9 @@ def trace_command(
     from netbound.trace import trace_network
 
     network = _load(net)
-    at_values = _parse_at(at)
+    at_values = _parse_at(at, at_file)
+    if argmin:
+        raise click.UsageError("--argmin is not available for trace and plot yet; use solve")
     box = _box(network, x1_range, x2_range, between, threshold, argmax, at_values)
     result = trace_network(
         network, box, between=between, threshold=threshold, argmax=argmax, at=at_values, step=step
@@ -940,7 +1099,9 @@ def plot_command(
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
+    argmin: bool,
     at: tuple[str, ...],
+    at_file: str | None,
 ) -> None:
     """A picture of NET's decision regions with the traced boundary on top.
 
@@ -956,7 +1117,9 @@ def plot_command(
     from netbound.plot import plot_network
 
     network = _load(net)
-    at_values = _parse_at(at)
+    at_values = _parse_at(at, at_file)
+    if argmin:
+        raise click.UsageError("--argmin is not available for trace and plot yet; use solve")
     box = _box(network, x1_range, x2_range, between, threshold, argmax, at_values)
     info = plot_network(
         network,

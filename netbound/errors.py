@@ -28,7 +28,15 @@ class DataError(NetboundError, ValueError):
 
 
 class OptionError(NetboundError, ValueError):
-    """Options are inconsistent with the network (unknown output, missing input value, ...)."""
+    """Options are inconsistent with the network (unknown output, missing input value, ...).
+
+    The message names the library's parameter (``x1_range=(1.0, 0.0): needs lo < hi``);
+    ``cli``, when given, says the same in terms of the command line's flags.
+    """
+
+    def __init__(self, message: str, *, cli: str | None = None) -> None:
+        super().__init__(message)
+        self.cli = cli
 
 
 class MissingExtraError(NetboundError):

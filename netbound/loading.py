@@ -26,7 +26,7 @@ _UNIT = re.compile(r"^\s*([xyz])(\d{1,9})\s*$")
 
 
 def load(path: str | Path) -> Network:
-    """Load a network from a layered JSON, named-edge JSON or ONNX file.
+    """Load a network from a layered JSON, named-edge JSON, ONNX or NNet file.
 
     Parameters
     ----------
@@ -44,6 +44,10 @@ def load(path: str | Path) -> Network:
         from netbound.onnx_import import load_onnx
 
         return load_onnx(p)
+    if p.suffix.lower() == ".nnet":
+        from netbound.nnet import load_nnet
+
+        return load_nnet(p)
     return loads(read_bytes(p), name)
 
 
@@ -233,7 +237,17 @@ def _names(value: Any, name: str, field: str, count: int, prefix: str) -> tuple[
 
 
 def _layered(doc: dict[str, Any], name: str) -> Network:
-    known = {"netbound", "inputs", "outputs", "layers", "layout", "probe", "name", "description"}
+    known = {
+        "netbound",
+        "inputs",
+        "outputs",
+        "input_ranges",
+        "layers",
+        "layout",
+        "probe",
+        "name",
+        "description",
+    }
     for key in doc:
         if key not in known:
             raise NetworkFileError(
@@ -317,10 +331,33 @@ def _layered(doc: dict[str, Any], name: str) -> Network:
         layers.append(Layer(weights, biases, act, alpha))
     inputs = _names(doc.get("inputs"), name, "inputs", layers[0].n_in, "x")
     outputs = _names(doc.get("outputs"), name, "outputs", layers[-1].n_out, "z")
-    net = Network(tuple(layers), inputs, outputs, source=name)
+    ranges = _input_ranges(doc.get("input_ranges"), name, layers[0].n_in)
+    net = Network(tuple(layers), inputs, outputs, source=name, input_ranges=ranges)
     if "probe" in doc:
         _check_probe(net, doc["probe"], name)
     return net
+
+
+def _input_ranges(value: Any, name: str, n_inputs: int) -> tuple[tuple[float, float], ...] | None:
+    """The optional ``input_ranges``: one ``[min, max]`` per input (null ends: unbounded)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != n_inputs:
+        raise NetworkFileError(
+            f"{name}: input_ranges is {_kind(value)}; expected a list of {n_inputs} "
+            "[min, max] pairs, one per input"
+        )
+    out = []
+    for i, pair in enumerate(value):
+        where = f"input_ranges[{i}]"
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise NetworkFileError(f"{name}: {where} is {_kind(pair)}; expected [min, max]")
+        lo = -math.inf if pair[0] is None else _number(pair[0], name, f"{where}[0]")
+        hi = math.inf if pair[1] is None else _number(pair[1], name, f"{where}[1]")
+        if not lo <= hi:
+            raise NetworkFileError(f"{name}: {where} is [{lo!r}, {hi!r}]; expected min <= max")
+        out.append((lo, hi))
+    return tuple(out)
 
 
 def _layout(value: Any, name: str, where: str) -> str:

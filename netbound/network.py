@@ -126,12 +126,16 @@ class Network:
     ------
     NetworkError
         The layers do not chain, or the names do not fit.
+    input_ranges
+        ``(min, max)`` of each input where the file states the domain (NNet); the default
+        search window of an input.  None when the file states none.
     """
 
     layers: tuple[Layer, ...]
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
     source: str | None = field(default=None, compare=False)
+    input_ranges: tuple[tuple[float, float], ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         layers = tuple(self.layers)
@@ -176,6 +180,7 @@ class Network:
         return (
             self.input_names == other.input_names
             and self.output_names == other.output_names
+            and self.input_ranges == other.input_ranges
             and self.layers == other.layers
         )
 
@@ -230,12 +235,17 @@ class Network:
             if layer.activation == "leaky_relu":
                 entry["alpha"] = layer.alpha
             layers.append(entry)
-        return {
+        doc: dict[str, Any] = {
             "netbound": 1,
             "inputs": list(self.input_names),
             "outputs": list(self.output_names),
-            "layers": layers,
         }
+        if self.input_ranges is not None:
+            doc["input_ranges"] = [
+                [v if np.isfinite(v) else None for v in pair] for pair in self.input_ranges
+            ]
+        doc["layers"] = layers
+        return doc
 
     @classmethod
     def from_layers(

@@ -1,46 +1,54 @@
 """Certified root isolation of the margin along lines, vectorized over all lines at once.
 
-The method (see ``NOTES-certified-roots.md``):
+The method (``docs/proofs.md`` says what each step proves and assumes):
 
-1. Tails.  On the rays ``t >= R`` and ``t <= -R`` the margin is enclosed in an affine form
-   (:meth:`Margin.rays`); ``R`` doubles until the sign there is proven.
-2. Cells.  ``[-R, R]`` is cut at the first layer's kinks and saturation points.  On each cell
-   the margin and its derivative are enclosed (interval and mean-value forms).  A cell whose
-   enclosure excludes 0 has no root; a cell on which the margin is monotone has exactly one
-   root if the end values differ in sign and none otherwise; every other cell is bisected.
-   All cells of all lines are evaluated in one batch per round.
-3. Polishing.  Isolated crossings are refined together by Chandrupatla's method
-   (``scipy.optimize.elementwise.find_root``).
-4. Tangencies.  Cells that shrink to the tangency scale while the margin at their midpoint is
-   within its rounding error are merged; the extremum in each cluster (a root of ``f'``) is a
-   ``touching`` root if the margin there is within its error, else the cluster is reported
-   as ``unresolved``.
+1. Search edges (:func:`_search_edges`).  On the rays ``t >= R`` and ``t <= -R`` the
+   margin's sign is proven by :func:`netbound.tails.proven_radii`; a window is searched up to
+   it.  Lines along which the margin does not depend on ``t`` are decided as a whole.
+2. Bisection rounds (:func:`_bisection_round`).  ``[-R, R]`` is cut at the first layer's
+   kinks and saturation points.  On each cell the margin and its slope are enclosed
+   (interval, mean-value and Taylor-model forms).  A cell whose enclosure excludes 0 has no
+   root; a cell whose slope has a proven sign holds exactly one root when its end values
+   have proven opposite signs; every other cell is bisected, until float64 can no longer
+   decide it.  All cells of all lines are evaluated in one batch per round.
+3. Assembly (:func:`_assemble`).  Brackets are polished by Chandrupatla's method
+   (``scipy.optimize.elementwise.find_root``) and given proven enclosures; the cells float64
+   could not decide are settled in ball arithmetic (:mod:`netbound.ball`) or reported
+   unresolved.
 
-Margins of ReLU-family networks are piecewise affine along a line and are solved exactly
-instead, piece by piece (:mod:`netbound.piecewise`).
+Margins of ReLU-family networks are piecewise affine along a line and are solved from their
+pieces instead (:mod:`netbound.piecewise`); their roots are then certified here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import combinations, islice
 from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from netbound import piecewise
+from netbound import affine, ball, enclosure, piecewise, tails
 from netbound.errors import OptionError
-from netbound.margin import EPS, IntArray, Margin, margin_between, margin_threshold
-from netbound.network import FloatArray, Network
+from netbound.margin import Margin
+from netbound.network import FloatArray
+from netbound.rounding import EPS, IntArray
 
 Kind = Literal["crossing", "touching"]
 #: Width below which a cell whose midpoint value is lost in rounding stops being split
 #: (relative to max(1, |t|)): the scale at which a double root becomes a cluster.
 TANGENCY_SCALE = 1e-7
 MAX_ROUNDS = 400
-MAX_RADIUS_DOUBLINGS = 80
+#: Most cut points a line starts with (wide first layers have two per unit).
+INITIAL_POINTS = 34
+#: A crossing's enclosure wider than this (relative to max(1, |t|)) is shrunk in ball
+#: arithmetic (a heuristic threshold: any float inside a narrower one is within 2.5e-10 of
+#: the root; float64 places a well-conditioned root far better still).
+REFINE_SCALE = 2.5e-10
+#: Half-widths (in units of eps * max(1, |t|)) tried when certifying a root found by the
+#: piecewise-affine solver.
+CERTIFY_STEPS = (4.0, 64.0, 4096.0, 2.0**20, 2.0**30)
 CHUNK = 8192
 #: Elements (cells x units) per evaluation block: about 128 KiB per temporary array.
 BLOCK_ELEMENTS = 12288
@@ -154,11 +162,19 @@ class _Line:
 
     def __init__(self, margin: Margin, base: FloatArray, axis: int) -> None:
         self.margin = margin
+        self.base, self.axis = base, axis
         self.w, self.c, self.cabs = margin.line_affine(base, axis)
         self.n = base.shape[0]
         self.count = np.zeros(self.n, dtype=np.int64)
+        self._balls: dict[int, ball.BallLine] = {}
         width = max([self.w.size] + [layer.n_out for layer in margin.hidden])
         self.block = max(256, BLOCK_ELEMENTS // width)
+
+    def ball(self, i: int) -> ball.BallLine:
+        """Line ``i`` in ball arithmetic (needs python-flint: see :func:`ball.available`)."""
+        if i not in self._balls:
+            self._balls[i] = ball.BallLine(self.margin, self.base[i], self.axis)
+        return self._balls[i]
 
     def _blocks(self, size: int) -> list[slice]:
         return [slice(k, k + self.block) for k in range(0, max(size, 1), self.block)]
@@ -179,15 +195,29 @@ class _Line:
     def cells(
         self, lo: FloatArray, hi: FloatArray, line: IntArray, derivative: bool = True
     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Enclosures of the margin (and its slope) on cells: plain interval propagation
+        (:mod:`netbound.enclosure`), for two or more hidden layers intersected with the
+        Taylor models of :mod:`netbound.affine`, which keep the correlation between layers
+        (for one hidden layer they add nothing: the plain enclosures are tight there)."""
         self.count += np.bincount(line, minlength=self.n)
-        parts = [
-            self.margin.cells(self.w, self.c[line[b]], self.cabs[line[b]], lo[b], hi[b], derivative)
-            for b in self._blocks(lo.size)
-        ]
+        deep = len(self.margin.hidden) >= 2
+        parts = []
+        for b in self._blocks(lo.size):
+            w, c, cabs = self.w, self.c[line[b]], self.cabs[line[b]]
+            plain = enclosure.cells(self.margin, w, c, cabs, lo[b], hi[b], derivative)
+            if deep:
+                tm = affine.cells(self.margin, w, c, cabs, lo[b], hi[b], derivative)
+                plain = (
+                    np.fmax(tm[0], plain[0]),
+                    np.fmin(tm[1], plain[1]),
+                    np.fmax(tm[2], plain[2]) if derivative else plain[2],
+                    np.fmin(tm[3], plain[3]) if derivative else plain[3],
+                )
+            parts.append(plain)
         if len(parts) == 1:
             return parts[0]
-        a, b_, c, d = zip(*parts, strict=True)
-        return np.concatenate(a), np.concatenate(b_), np.concatenate(c), np.concatenate(d)
+        a, b_, c_, d = zip(*parts, strict=True)
+        return np.concatenate(a), np.concatenate(b_), np.concatenate(c_), np.concatenate(d)
 
     def value(self, t: FloatArray, line: IntArray) -> FloatArray:
         return self.points(t, line)[0]
@@ -226,6 +256,9 @@ class _Flat:
     unresolved: list[list[tuple[float, float]]]
     everywhere: list[bool]
     counts: list[int]
+    #: Proven enclosures of the roots, parallel to ``t``.
+    lo: list[float] = field(default_factory=list)
+    hi: list[float] = field(default_factory=list)
 
 
 def solve_lines(
@@ -276,121 +309,328 @@ def _solve_flat(
     _check_window(window)
     base = np.atleast_2d(np.asarray(base, dtype=np.float64))
     lines = _Line(margin, base, axis)
-    n = lines.n
-    unresolved: list[list[tuple[float, float]]] = [[] for _ in range(n)]
-    everywhere = np.zeros(n, dtype=bool)
-    if n == 0:
+    if lines.n == 0:
         return _Flat([], [], [0], [], [], [])
-
     if margin.piecewise_affine:
         exact = _solve_piecewise(lines, window)
         if exact is not None:
-            return exact
+            return _certify_flat(lines, exact)
+    search = _search_edges(lines, window)
+    found = _Found()
+    cells = _initial_cells(lines, search.lo, search.hi)
+    for _ in range(MAX_ROUNDS):
+        if cells.lo.size == 0:
+            break
+        cells = _bisection_round(lines, cells, found)
+    else:
+        found.stuck.append(cells)
+    return _assemble(lines, search, found)
 
-    # Along some lines the margin provably does not depend on t: it is a constant there.
-    constant = margin.constant_along(lines.w, lines.c)
-    if np.any(constant):
-        idx = np.flatnonzero(constant)
-        f, err, _ = lines.points(np.zeros(idx.size), idx)
-        everywhere[idx] = np.abs(f) <= err
 
+@dataclass
+class _Search:
+    """Where each line is searched: ``[lo, hi]`` (empty on constant lines), and what is
+    already known outside the cells: unresolved rays, everywhere-zero and constant lines."""
+
+    lo: FloatArray
+    hi: FloatArray
+    unresolved: list[list[tuple[float, float]]]
+    everywhere: NDArray[np.bool_]
+
+
+@dataclass
+class _Found:
+    """What the bisection rounds found: crossing brackets (with a lower bound on the
+    margin's slope in each) and cells that float64 could not decide."""
+
+    brackets: list[_Cells] = field(default_factory=list)
+    slopes: list[FloatArray] = field(default_factory=list)
+    stuck: list[_Cells] = field(default_factory=list)
+
+
+def _search_edges(lines: _Line, window: tuple[float, float] | None) -> _Search:
+    """The search interval of each line: the window, or ``[-R, R]`` beyond which the tails'
+    signs are proven (unproven rays are unresolved).  Lines along which the margin provably
+    does not depend on t are decided here, as a whole."""
+    n = lines.n
+    unresolved: list[list[tuple[float, float]]] = [[] for _ in range(n)]
+    everywhere = np.zeros(n, dtype=bool)
+    constant = lines.margin.constant_along(lines.w, lines.c)
+    lo_edge, hi_edge, ray_lo, ray_hi, spent = tails.proven_radii(
+        lines.margin, lines.w, lines.c, lines.cabs
+    )
+    lines.count += spent
     if window is None:
-        lo_edge, hi_edge, ray_lo, ray_hi = _tails(lines)
         for i in np.flatnonzero(~np.isfinite(ray_lo) & ~constant):
             unresolved[i].append((-np.inf, float(lo_edge[i])))
         for i in np.flatnonzero(~np.isfinite(ray_hi) & ~constant):
             unresolved[i].append((float(hi_edge[i]), np.inf))
     else:
-        lo_edge = np.full(n, float(window[0]))
-        hi_edge = np.full(n, float(window[1]))
-    # No cells on constant lines.
-    hi_edge = np.where(constant, lo_edge, hi_edge)
+        # Beyond a proven tail radius there is no root: a window reaching past it is searched
+        # only up to it (a margin there may be far below any precision, e^-1e6 at 1e6).
+        w_lo, w_hi = float(window[0]), float(window[1])
+        lo_edge = np.where(np.isfinite(ray_lo) & (lo_edge > w_lo), lo_edge, w_lo)
+        hi_edge = np.where(np.isfinite(ray_hi) & (hi_edge < w_hi), hi_edge, w_hi)
+        lo_edge = np.minimum(lo_edge, w_hi)
+        hi_edge = np.maximum(hi_edge, lo_edge)
+    if np.any(constant):
+        idx = np.flatnonzero(constant)
+        f, err, _ = lines.points(np.zeros(idx.size), idx)
+        whole = (-np.inf, np.inf) if window is None else (float(window[0]), float(window[1]))
+        for i in idx[np.abs(f) <= err].tolist():
+            # float64 cannot tell this constant from 0: ball arithmetic decides, or nothing.
+            sign = lines.ball(i).sign_at(0.0) if ball.available() else None
+            if sign == 0:
+                everywhere[i] = True
+            elif sign is None:
+                unresolved[i].append(whole)
+    return _Search(lo_edge, np.where(constant, lo_edge, hi_edge), unresolved, everywhere)
 
-    cells = _initial_cells(lines, lo_edge, hi_edge)
-    brackets: list[_Cells] = []
-    stuck: list[_Cells] = []
-    for _ in range(MAX_ROUNDS):
-        if cells.lo.size == 0:
-            break
-        # Most cells are excluded by the plain enclosure of f alone: drop them before the
-        # costlier enclosure of f' and the midpoint evaluation.
-        flo, fhi, _, _ = lines.cells(cells.lo, cells.hi, cells.line, derivative=False)
-        cells = cells.take(~((flo > 0.0) | (fhi < 0.0)))  # a NaN enclosure excludes nothing
-        if cells.lo.size == 0:
-            break
-        mid = _split_points(cells.lo, cells.hi)
-        fm, em, _ = lines.points(mid, cells.line)
-        flo, fhi, dlo, dhi = lines.cells(cells.lo, cells.hi, cells.line)
-        # Mean-value form f(X) in f(m) + f'(X) (X - m); keep the tighter enclosure.
-        # (mid is not always the centre: the farther end bounds |X - m|.)
-        half = np.maximum(mid - cells.lo, cells.hi - mid) * (1.0 + 4.0 * EPS)
-        slope = np.maximum(np.abs(dlo), np.abs(dhi))
-        with np.errstate(invalid="ignore", over="ignore"):
-            mv = slope * half
-            flo = np.fmax(flo, fm - em - mv)
-            fhi = np.fmin(fhi, fm + em + mv)
-        excluded = (flo > 0.0) | (fhi < 0.0)
-        monotone = ~excluded & ((dlo > 0.0) | (dhi < 0.0))
-        change = (cells.flo >= 0.0) != (cells.fhi >= 0.0)
-        crossing = monotone & change
-        # An exact zero at a shared end is counted once: sign(0) is taken as +.
-        brackets.append(cells.take(crossing))
-        undecided = ~excluded & ~monotone
-        scale = np.maximum(1.0, np.abs(mid))
-        width = cells.hi - cells.lo
-        tiny = width <= 8.0 * EPS * scale
-        at_tangency = (np.abs(fm) <= em) & (width <= TANGENCY_SCALE * scale)
-        # Splitting cannot help once the enclosure is as narrow as the rounding error.
-        flat = (fhi - flo) <= 4.0 * em + 1e-300
-        lost = ~np.isfinite(mid) | ~np.isfinite(flo) | ~np.isfinite(fhi)
-        stop = undecided & (
-            tiny | at_tangency | flat | lost | (mid <= cells.lo) | (mid >= cells.hi)
-        )
-        if np.any(stop):
-            stuck.append(cells.take(stop))
-        split = undecided & ~stop
-        parent = cells.take(split)
-        m = mid[split]
-        fmid, emid = fm[split], em[split]
-        left = _Cells(parent.lo, m, parent.line, parent.flo, parent.elo, fmid, emid)
-        right = _Cells(m, parent.hi, parent.line, fmid, emid, parent.fhi, parent.ehi)
-        cells = _Cells.concat([left, right])
-        # A child needs no evaluation if its end values and the parent's slope bound s
-        # already exclude 0: f >= (f(a) + f(b) - s (b - a)) / 2 on [a, b], likewise above.
-        s = np.tile(slope[split], 2)
-        with np.errstate(invalid="ignore", over="ignore"):
-            reach = s * (cells.hi - cells.lo) * (1.0 + 4.0 * EPS)
-            low = 0.5 * ((cells.flo - cells.elo) + (cells.fhi - cells.ehi) - reach)
-            high = 0.5 * ((cells.flo + cells.elo) + (cells.fhi + cells.ehi) + reach)
-        cells = cells.take(~((low > 0.0) | (high < 0.0)))
-    else:
-        stuck.append(cells)
 
-    crossing_cells = _Cells.concat(brackets)
-    t_cross, line_cross = _polish(lines, crossing_cells)
-    t_extra: list[float] = []
-    line_extra: list[int] = []
-    kind_extra: list[int] = []
-    if stuck:
-        _tangencies(lines, _Cells.concat(stuck), t_extra, line_extra, kind_extra, unresolved)
-    t_all = np.concatenate([t_cross, np.array(t_extra, dtype=np.float64)])
-    line_all = np.concatenate([line_cross, np.array(line_extra, dtype=np.intp)])
-    kind_all = np.concatenate([np.zeros(t_cross.size, np.intp), np.array(kind_extra, np.intp)])
-    order = np.lexsort((kind_all, t_all, line_all))
-    t_all, line_all, kind_all = t_all[order], line_all[order], kind_all[order]
-    # The same root found from two adjacent cells is reported once (a crossing first).
-    dup = np.zeros(t_all.size, dtype=bool)
-    dup[1:] = (line_all[1:] == line_all[:-1]) & (
-        np.abs(np.diff(t_all)) <= 4.0 * EPS * np.maximum(1.0, np.abs(t_all[1:]))
-    )
-    t_all, line_all, kind_all = t_all[~dup], line_all[~dup], kind_all[~dup]
+def _bisection_round(lines: _Line, cells: _Cells, found: _Found) -> _Cells:
+    """Decide or split every cell once; returns the children that still need a look.
+
+    A crossing is accepted only where the margin's signs at both ends are proven (larger
+    than their rounding bounds) and its slope has a proven sign; a cell that float64 cannot
+    decide goes to ``found.stuck``.
+    """
+    # Most cells are excluded by the plain enclosure of f alone: drop them before the
+    # costlier enclosure of f' and the midpoint evaluation.
+    flo, fhi, _, _ = lines.cells(cells.lo, cells.hi, cells.line, derivative=False)
+    cells = cells.take(~((flo > 0.0) | (fhi < 0.0)))  # a NaN enclosure excludes nothing
+    if cells.lo.size == 0:
+        return cells
+    mid = _split_points(cells.lo, cells.hi)
+    fm, em, _ = lines.points(mid, cells.line)
+    flo, fhi, dlo, dhi = lines.cells(cells.lo, cells.hi, cells.line)
+    # Mean-value form f(X) in f(m) + f'(X) (X - m); keep the tighter enclosure.
+    # (mid is not always the centre: the farther end bounds |X - m|.)
+    half = np.maximum(mid - cells.lo, cells.hi - mid) * (1.0 + 4.0 * EPS)
+    slope = np.maximum(np.abs(dlo), np.abs(dhi))
+    with np.errstate(invalid="ignore", over="ignore"):
+        mv = slope * half
+        flo = np.fmax(flo, fm - em - mv)
+        fhi = np.fmin(fhi, fm + em + mv)
+    excluded = (flo > 0.0) | (fhi < 0.0)
+    monotone = ~excluded & ((dlo > 0.0) | (dhi < 0.0))
+    # The sign at an end is known only where the value exceeds its rounding bound.
+    known = (np.abs(cells.flo) > cells.elo) & (np.abs(cells.fhi) > cells.ehi)
+    crossing = monotone & known & ((cells.flo > 0.0) != (cells.fhi > 0.0))
+    found.brackets.append(cells.take(crossing))
+    found.slopes.append(np.minimum(np.abs(dlo), np.abs(dhi))[crossing])
+    undecided = ~excluded & ~monotone
+    scale = np.maximum(1.0, np.abs(mid))
+    width = cells.hi - cells.lo
+    tiny = width <= 8.0 * EPS * scale
+    at_tangency = (np.abs(fm) <= em) & (width <= TANGENCY_SCALE * scale)
+    # Splitting cannot help once the enclosure is as narrow as the rounding error.
+    flat = (fhi - flo) <= 4.0 * em + 1e-300
+    lost = ~np.isfinite(mid) | ~np.isfinite(flo) | ~np.isfinite(fhi)
+    stop = undecided & (tiny | at_tangency | flat | lost | (mid <= cells.lo) | (mid >= cells.hi))
+    # A monotone cell with an end value lost in rounding holds at most one root, which
+    # float64 cannot place: no split of it would prove that end's sign.
+    stop |= monotone & ~known
+    if np.any(stop):
+        found.stuck.append(cells.take(stop))
+    split = undecided & ~stop
+    parent = cells.take(split)
+    m = mid[split]
+    fmid, emid = fm[split], em[split]
+    left = _Cells(parent.lo, m, parent.line, parent.flo, parent.elo, fmid, emid)
+    right = _Cells(m, parent.hi, parent.line, fmid, emid, parent.fhi, parent.ehi)
+    children = _Cells.concat([left, right])
+    # A child needs no evaluation if its end values and the parent's slope bound s
+    # already exclude 0: f >= (f(a) + f(b) - s (b - a)) / 2 on [a, b], likewise above.
+    s = np.tile(slope[split], 2)
+    with np.errstate(invalid="ignore", over="ignore"):
+        reach = s * (children.hi - children.lo) * (1.0 + 4.0 * EPS)
+        low = 0.5 * ((children.flo - children.elo) + (children.fhi - children.ehi) - reach)
+        high = 0.5 * ((children.flo + children.elo) + (children.fhi + children.ehi) + reach)
+    return children.take(~((low > 0.0) | (high < 0.0)))
+
+
+def _assemble(lines: _Line, search: _Search, found: _Found) -> _Flat:
+    """Polish the brackets into roots with proven enclosures, settle the stuck cells in ball
+    arithmetic, and gather everything per line."""
+    unresolved = search.unresolved
+    cells = _Cells.concat(found.brackets)
+    slopes = np.concatenate(found.slopes) if found.slopes else np.empty(0)
+    t, line = _polish(lines, cells)
+    lo, hi = _enclose(lines, cells, slopes, t)
+    roots = _Roots(t, line, np.zeros(t.size, np.intp), lo, hi)
+    if found.stuck:
+        roots = roots.join(_escalate(lines, _Cells.concat(found.stuck), unresolved))
+    roots = roots.sorted_unique()
+    unresolved = [ball.merged(u) for u in unresolved]
     return _Flat(
-        t_all.tolist(),
-        [_KINDS[k] for k in kind_all.tolist()],
-        np.searchsorted(line_all, np.arange(n + 1)).tolist(),
+        roots.t.tolist(),
+        [_KINDS[k] for k in roots.kind.tolist()],
+        np.searchsorted(roots.line, np.arange(lines.n + 1)).tolist(),
         unresolved,
-        everywhere.tolist(),
+        search.everywhere.tolist(),
         lines.count.tolist(),
+        roots.lo.tolist(),
+        roots.hi.tolist(),
+    )
+
+
+@dataclass
+class _Roots:
+    """Roots of many lines as parallel arrays (kind 0 crossing, 1 touching)."""
+
+    t: FloatArray
+    line: IntArray
+    kind: IntArray
+    lo: FloatArray
+    hi: FloatArray
+
+    def join(self, other: _Roots) -> _Roots:
+        return _Roots(
+            *(np.concatenate([getattr(self, k), getattr(other, k)]) for k in _ROOT_FIELDS)
+        )
+
+    def take(self, mask: NDArray[np.bool_] | IntArray) -> _Roots:
+        return _Roots(*(getattr(self, k)[mask] for k in _ROOT_FIELDS))
+
+    def sorted_unique(self) -> _Roots:
+        """Sorted by line and t; the same root found from two adjacent cells (an exact zero at
+        their shared end, or enclosures that overlap) is kept once, a crossing first."""
+        r = self.take(np.lexsort((self.kind, self.t, self.line)))
+        dup = np.zeros(r.t.size, dtype=bool)
+        dup[1:] = (r.line[1:] == r.line[:-1]) & (r.lo[1:] <= r.hi[:-1])
+        return r.take(~dup)
+
+
+_ROOT_FIELDS = ("t", "line", "kind", "lo", "hi")
+
+
+def _enclose(
+    lines: _Line, cells: _Cells, slopes: FloatArray, t: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """A proven enclosure of the one root in each bracket, around its polished value ``t``.
+
+    On a bracket the margin is monotone with ``|f'| >= s``, so the root r satisfies
+    ``s |t - r| <= |f(t) - f(r)| = |f(t)|``, and ``|f(t)|`` is at most the computed value plus
+    its rounding bound.  Where that leaves the root less well placed than float64 can place
+    it (``REFINE_SCALE``) and ball arithmetic is at hand, the enclosure is shrunk there to a
+    few ulps.
+    """
+    if t.size == 0:
+        return t.copy(), t.copy()
+    f, err, _ = lines.points(t, cells.line)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        radius = (np.abs(f) + err) / slopes * (1.0 + 8.0 * EPS)
+    radius = np.where(np.isfinite(radius), radius, np.inf)
+    lo = np.maximum(cells.lo, np.nextafter(t - radius, -np.inf))
+    hi = np.minimum(cells.hi, np.nextafter(t + radius, np.inf))
+    loose = (hi - lo) > REFINE_SCALE * np.maximum(1.0, np.abs(t))
+    if np.any(loose):
+        # The bracket's slope bound is loose on a wide bracket; on the enclosure just found,
+        # which holds the root, a tighter one gives a narrower enclosure by the same argument.
+        idx = np.flatnonzero(loose)
+        _, _, dlo, dhi = lines.cells(lo[idx], hi[idx], cells.line[idx])
+        tight = np.where((dlo > 0.0) | (dhi < 0.0), np.minimum(np.abs(dlo), np.abs(dhi)), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            r2 = (np.abs(f[idx]) + err[idx]) / np.maximum(tight, slopes[idx]) * (1.0 + 8.0 * EPS)
+        lo[idx] = np.maximum(lo[idx], np.nextafter(t[idx] - r2, -np.inf))
+        hi[idx] = np.minimum(hi[idx], np.nextafter(t[idx] + r2, np.inf))
+        loose = (hi - lo) > REFINE_SCALE * np.maximum(1.0, np.abs(t))
+    if np.any(loose) and ball.available():
+        sign_lo = np.where(cells.flo > 0.0, 1, -1)
+        for k in np.flatnonzero(loose).tolist():
+            a, b = ball.refine(
+                lines.ball(int(cells.line[k])),
+                float(lo[k]),
+                float(hi[k]),
+                int(sign_lo[k]),
+                float(t[k]),
+            )
+            lo[k], hi[k] = a, b
+            t[k] = min(max(t[k], a), b) if b - a > 4.0 * np.spacing(abs(a)) else 0.5 * a + 0.5 * b
+    return lo, hi
+
+
+def _escalate(lines: _Line, stuck: _Cells, unresolved: list[list[tuple[float, float]]]) -> _Roots:
+    """Settle the cells float64 could not decide, merged into clusters, in ball arithmetic.
+
+    Without python-flint every cluster is unresolved: float64 has nothing more to say there.
+    """
+    order = np.lexsort((stuck.lo, stuck.line))
+    lo, hi, line = piecewise.merge_intervals(stuck.lo[order], stuck.hi[order], stuck.line[order])
+    rows: list[tuple[float, int, int, float, float]] = []
+    for a, b, i in zip(lo.tolist(), hi.tolist(), line.tolist(), strict=True):
+        if not ball.available():
+            unresolved[i].append((a, b))
+            continue
+        bl = lines.ball(i)
+        before = bl.evaluations
+        got = ball.isolate(bl, a, b)
+        for x, y in got.crossings:
+            if x == y:
+                rows.append((x, i, 0, x, y))
+                continue
+            s = bl.sign_at(x)
+            ex, ey = ball.refine(bl, x, y, s if s else 1, 0.5 * x + 0.5 * y)
+            rows.append((0.5 * ex + 0.5 * ey, i, 0, ex, ey))
+        rows.extend((x, i, 1, a_, b_) for a_, b_, x in got.touching)
+        unresolved[i].extend(got.unresolved)
+        lines.count[i] += bl.evaluations - before
+    if not rows:
+        e = np.empty(0)
+        return _Roots(e, np.empty(0, np.intp), np.empty(0, np.intp), e, e)
+    t, li, k, a_, b_ = zip(*rows, strict=True)
+    return _Roots(
+        np.array(t), np.array(li, np.intp), np.array(k, np.intp), np.array(a_), np.array(b_)
+    )
+
+
+def _certify_flat(lines: _Line, flat: _Flat) -> _Flat:
+    """Proven enclosures for roots found another way (the exact piecewise-affine solver).
+
+    A crossing at ``t`` is kept with the enclosure ``[t - d, t + d]`` for the smallest ``d``
+    of a few (growing from a few ulps) at which the margin's end values have proven opposite
+    signs; a touching root likewise where they have the same proven sign.  A root that
+    cannot be certified so is reported unresolved around ``t``.
+    """
+    t = np.array(flat.t, dtype=np.float64)
+    n = len(flat.counts)
+    line = np.repeat(np.arange(n), np.diff(flat.bounds))
+    kind = np.array([_KINDS.index(k) for k in flat.kind], dtype=np.intp)
+    lo = np.full(t.size, np.nan)
+    hi = np.full(t.size, np.nan)
+    todo = np.ones(t.size, dtype=bool)
+    scale = np.maximum(1.0, np.abs(t))
+    for step in CERTIFY_STEPS:
+        if not np.any(todo):
+            break
+        idx = np.flatnonzero(todo)
+        d = step * EPS * scale[idx]
+        a, b = t[idx] - d, t[idx] + d
+        f, e, _ = lines.points(np.concatenate([a, b]), np.tile(line[idx], 2))
+        fa, fb, ea, eb = f[: idx.size], f[idx.size :], e[: idx.size], e[idx.size :]
+        known = (np.abs(fa) > ea) & (np.abs(fb) > eb)
+        # The sign change proves a root in [a, b].  That it is the only one rests on the
+        # piece analysis that found t, where the interval slope cannot show it: across a
+        # kink relu' is enclosed as [0, 1], so the slope's enclosure holds 0.
+        cross = (kind[idx] == 0) & known & ((fa > 0.0) != (fb > 0.0))
+        touch = (kind[idx] == 1) & known & ((fa > 0.0) == (fb > 0.0))
+        ok = cross | touch
+        lo[idx[ok]], hi[idx[ok]] = a[ok], b[ok]
+        todo[idx[ok]] = False
+    for k in np.flatnonzero(todo).tolist():
+        d = CERTIFY_STEPS[-1] * EPS * scale[k]
+        flat.unresolved[int(line[k])].append((float(t[k] - d), float(t[k] + d)))
+    keep = ~todo
+    line_kept = line[keep]
+    return _Flat(
+        t[keep].tolist(),
+        [_KINDS[k] for k in kind[keep].tolist()],
+        np.searchsorted(line_kept, np.arange(n + 1)).tolist(),
+        [sorted(u) for u in flat.unresolved],
+        flat.everywhere,
+        flat.counts,
+        lo[keep].tolist(),
+        hi[keep].tolist(),
     )
 
 
@@ -489,40 +729,6 @@ def _side_signs(
     return side
 
 
-def _tails(lines: _Line) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Radii beyond which the margin's sign is proven, per line and side.
-
-    Returns the search edges ``-R_left``, ``R_right`` and, for each side, the proven sign
-    (nan where no radius up to the limit proved it: that ray stays unresolved).
-    """
-    w, c = lines.w, lines.c
-    n = lines.n
-    nz = w != 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        reach = np.where(nz, (np.abs(c) + 2.0) / np.abs(np.where(nz, w, 1.0)), 0.0)
-    # Radii stay far below overflow, so that every enclosure on [-R, R] is finite.
-    start = np.minimum(np.maximum(1.0, reach.max(axis=1)), 1e150)
-    edges = []
-    signs = []
-    for direction in (-1.0, 1.0):
-        radius = start.copy()
-        sign = np.full(n, np.nan)
-        todo = np.arange(n)
-        for _ in range(MAX_RADIUS_DOUBLINGS):
-            if todo.size == 0:
-                break
-            lines.count[todo] += 1
-            s, _ = lines.margin.rays(direction * w, c[todo], lines.cabs[todo], radius[todo])
-            done = s != 0.0
-            sign[todo[done]] = s[done]
-            todo = todo[~done]
-            radius[todo] *= 2.0
-        radius[todo] /= 2.0
-        edges.append(direction * radius)
-        signs.append(sign)
-    return edges[0], edges[1], signs[0], signs[1]
-
-
 def _initial_cells(lines: _Line, lo_edge: FloatArray, hi_edge: FloatArray) -> _Cells:
     """Cells cut at the first layer's kinks and the edges of its units' linear regimes."""
     w, c = lines.w, lines.c
@@ -535,6 +741,14 @@ def _initial_cells(lines: _Line, lo_edge: FloatArray, hi_edge: FloatArray) -> _C
     pts = np.where(inside, pts, np.nan)
     pts = np.concatenate([lo_edge[:, None], hi_edge[:, None], pts], axis=1)
     pts.sort(axis=1)
+    if pts.shape[1] > INITIAL_POINTS:
+        # A wide layer would start every line with hundreds of cells; keep evenly spaced ones
+        # of its sorted cut points (the edges among them): bisection refines where needed.
+        count = np.sum(~np.isnan(pts), axis=1)
+        pick = np.rint(
+            np.linspace(0.0, 1.0, INITIAL_POINTS)[None, :] * (count[:, None] - 1)
+        ).astype(np.intp)
+        pts = np.take_along_axis(pts, pick, axis=1)
     valid = ~np.isnan(pts)
     line_of = np.broadcast_to(np.arange(lines.n)[:, None], pts.shape)
     flat_t = pts[valid]
@@ -560,390 +774,33 @@ def _initial_cells(lines: _Line, lo_edge: FloatArray, hi_edge: FloatArray) -> _C
 def _polish(lines: _Line, cells: _Cells) -> tuple[FloatArray, IntArray]:
     """Refine every bracketed crossing at once to near machine precision."""
     lo, hi, line = cells.lo, cells.hi, cells.line
-    at_lo = cells.flo == 0.0
-    at_hi = (cells.fhi == 0.0) & ~at_lo
-    inner = ~at_lo & ~at_hi
-    t = np.where(at_lo, lo, hi).astype(np.float64)
-    if np.any(inner):
-        from scipy.optimize import elementwise  # imported here: it is slow to import
+    if lo.size == 0:
+        return lo.copy(), line
+    from scipy.optimize import elementwise  # imported here: it is slow to import
 
-        res = elementwise.find_root(lines.value, (lo[inner], hi[inner]), args=(line[inner],))
-        # BLAS may round a batch of another shape differently, so an end value within
-        # rounding of 0 can change sign when find_root evaluates it again: the root is then
-        # that end (the one of smaller |f|).
-        failed = ~res.success | ~np.isfinite(res.x)
-        nearest = np.where(
-            np.abs(cells.flo[inner]) <= np.abs(cells.fhi[inner]), lo[inner], hi[inner]
-        )
-        t[inner] = np.where(failed, nearest, res.x)
+    res = elementwise.find_root(lines.value, (lo, hi), args=(line,))
+    # BLAS may round a batch of another shape differently, so find_root can see an end value
+    # with the other sign: the estimate is then the end of smaller |f| (the enclosure that
+    # follows is proven either way).
+    failed = ~res.success | ~np.isfinite(res.x)
+    nearest = np.where(np.abs(cells.flo) <= np.abs(cells.fhi), lo, hi)
+    t: FloatArray = np.where(failed, nearest, res.x)
     return t, line
 
 
-def _tangencies(
-    lines: _Line,
-    stuck: _Cells,
-    t_out: list[float],
-    line_out: list[int],
-    kind_out: list[int],
-    unresolved: list[list[tuple[float, float]]],
-) -> None:
-    """Merge adjacent undecided cells; classify each cluster as touching or unresolved."""
-    order = np.lexsort((stuck.lo, stuck.line))
-    lo, hi, line = piecewise.merge_intervals(stuck.lo[order], stuck.hi[order], stuck.line[order])
-    # The extremum: bisect f' over the cluster where it changes sign, else take the end or
-    # midpoint of least |f|.
-    probe = np.stack([lo, 0.5 * (lo + hi), hi])
-    _, _, dprobe = lines.points(probe.ravel(), np.tile(line, 3), derivative=True)
-    dprobe = dprobe.reshape(3, -1)
-    a, b = lo.copy(), hi.copy()
-    da = dprobe[0]
-    for _ in range(60):
-        m = 0.5 * (a + b)
-        _, _, dm = lines.points(m, line, derivative=True)
-        go_right = (dm > 0.0) == (da > 0.0)
-        a = np.where(go_right, m, a)
-        da = np.where(go_right, dm, da)
-        b = np.where(go_right, b, m)
-    has_turn = (dprobe[0] > 0.0) != (dprobe[2] > 0.0)
-    candidates = np.stack([lo, 0.5 * (lo + hi), hi, 0.5 * (a + b)])
-    fc, ec, _ = lines.points(candidates.ravel(), np.tile(line, 4))
-    fc, ec = fc.reshape(4, -1), ec.reshape(4, -1)
-    pick = np.where(has_turn, 3, np.argmin(np.abs(fc[:3]), axis=0))
-    cols = np.arange(lo.size)
-    x_star, f_star, e_star = candidates[pick, cols], fc[pick, cols], ec[pick, cols]
-    # Within resolution: the extremum's value is lost in rounding, or smaller than the
-    # margin can change across the cluster (a kink touching zero, resolved to a few ulps).
-    slope = np.maximum(np.abs(dprobe[0]), np.abs(dprobe[2]))
-    within = np.abs(f_star) <= e_star + (hi - lo) * slope
-    scale = np.maximum(1.0, np.abs(x_star))
-    # A point tangency turns (f' changes sign) in a narrow cluster; a flat piece does not.
-    narrow = has_turn & ((hi - lo) <= 1e4 * TANGENCY_SCALE * scale)
-    # The sign on each side, just outside the cluster, where it is no longer lost in rounding.
-    side = np.zeros((2, lo.size))
-    for step in (1.0, 4.0, 16.0, 64.0, 256.0):
-        d = step * np.maximum(hi - lo, TANGENCY_SCALE * scale)
-        pts = np.concatenate([lo - d, hi + d])
-        fo, eo, _ = lines.points(pts, np.tile(line, 2))
-        known = (np.abs(fo) > eo).reshape(2, -1)
-        side = np.where((side == 0.0) & known, np.sign(fo).reshape(2, -1), side)
-    for k in range(lo.size):
-        i = int(line[k])
-        if within[k] and narrow[k] and side[0, k] != 0.0 and abs(side[1, k]) == 1.0:
-            t_out.append(float(x_star[k]))
-            line_out.append(i)
-            kind_out.append(1 if side[0, k] == side[1, k] else 0)
-        else:
-            unresolved[i].append((float(lo[k]), float(hi[k])))
-
-
 # -- the public entry point -------------------------------------------------------------------
+# ``solve`` and ``solve_iter`` live in :mod:`netbound.slices`, the choice of what is solved in
+# :mod:`netbound.boundary`; the grid baseline in ``benchmarks/``.  The helpers below are
+# re-exported for the modules that still import them from here.
 
+from netbound.boundary import boundary_margins, resolve_at, sweep_bases  # noqa: E402
 
-def resolve_at(net: Network, at: dict[str, float] | None) -> dict[int, float]:
-    at = dict(at or {})
-    fixed: dict[int, float] = {}
-    for name, value in at.items():
-        if name not in net.input_names:
-            raise OptionError(
-                f"--at names unknown input {name!r}; the network's inputs are "
-                f"{', '.join(net.input_names)}"
-            )
-        index = net.input_names.index(name)
-        if index < 2:
-            raise OptionError(
-                f"--at {name}: {name} is the solved or swept input; "
-                f"--at sets only inputs beyond the first two"
-            )
-        if not np.isfinite(value):
-            raise OptionError(f"--at {name}={value!r}: the value must be finite")
-        fixed[index] = float(value)
-    missing = [net.input_names[k] for k in range(2, net.n_inputs) if k not in fixed]
-    if missing:
-        raise OptionError(
-            "the network has inputs beyond x1 and x2 with no value: give "
-            + " ".join(f"--at {m}=VALUE" for m in missing)
-        )
-    return fixed
-
-
-def boundary_margins(
-    net: Network,
-    between: tuple[str, str] | None,
-    threshold: float | None,
-    argmax: bool,
-) -> list[Margin]:
-    if net.n_inputs < 2:
-        raise OptionError(
-            f"the network has {net.n_inputs} input; netbound solves for x1 along lines of "
-            "constant x2, which needs at least two inputs"
-        )
-    if argmax:
-        if between is not None or threshold is not None:
-            raise OptionError("--argmax cannot be combined with --between or --threshold")
-        if net.n_outputs < 2:
-            raise OptionError("--argmax needs a network with two or more outputs")
-        names = net.output_names
-        return [margin_between(net, a, b) for a, b in combinations(names, 2)]
-    if net.n_outputs == 1:
-        if between is not None:
-            raise OptionError("--between needs two outputs; this network has one (use --threshold)")
-        return [margin_threshold(net, threshold)]
-    if threshold is not None:
-        raise OptionError(
-            f"--threshold is for single-output networks; this one has {net.n_outputs} "
-            "outputs (use --between A B)"
-        )
-    a, b = between if between is not None else net.output_names[:2]
-    return [margin_between(net, a, b)]
-
-
-def sweep_bases(net: Network, x2: FloatArray, fixed: dict[int, float]) -> FloatArray:
-    base = np.zeros((x2.size, net.n_inputs))
-    base[:, 1] = x2
-    for k, v in fixed.items():
-        base[:, k] = v
-    return base
-
-
-def solve_iter(
-    network: Network,
-    x2: Iterable[float],
-    *,
-    between: tuple[str, str] | None = None,
-    threshold: float | None = None,
-    argmax: bool = False,
-    at: dict[str, float] | None = None,
-    x1_range: tuple[float, float] | None = None,
-    chunk: int = CHUNK,
-) -> Iterator[SliceResult]:
-    """Like :func:`solve`, but lazily: slices are solved ``chunk`` at a time.
-
-    Memory stays bounded however long ``x2`` is; results come out in input order.
-    """
-    margins = boundary_margins(network, between, threshold, argmax)
-    fixed = resolve_at(network, at)
-    _check_window(x1_range)
-    if chunk < 1:
-        raise OptionError(f"chunk must be >= 1, got {chunk}")
-    values = iter(x2)
-    while True:
-        block = np.fromiter(islice(values, chunk), dtype=np.float64)
-        if block.size == 0:
-            return
-        bad = ~np.isfinite(block)
-        if np.any(bad):
-            raise OptionError(f"x2 value {block[bad][0]!r} is not finite")
-        base = sweep_bases(network, block, fixed)
-        if argmax:
-            yield from _argmax_results(network, margins, base, block, x1_range)
-        else:
-            flat = _solve_flat(margins[0], base, 0, x1_range)
-            b = flat.bounds
-            # Root is a NamedTuple: tuple.__new__ skips its per-call argument handling.
-            new = tuple.__new__
-            roots = [new(Root, (t, k, None, None, None)) for t, k in zip(flat.t, flat.kind, strict=True)]
-            for i, value in enumerate(block.tolist()):
-                yield SliceResult(
-                    value,
-                    tuple(roots[b[i] : b[i + 1]]),
-                    tuple(sorted(flat.unresolved[i])) if flat.unresolved[i] else (),
-                    flat.everywhere[i],
-                    not flat.unresolved[i],
-                    flat.counts[i],
-                )
-
-
-def solve(
-    network: Network,
-    x2: Iterable[float],
-    *,
-    between: tuple[str, str] | None = None,
-    threshold: float | None = None,
-    argmax: bool = False,
-    at: dict[str, float] | None = None,
-    x1_range: tuple[float, float] | None = None,
-) -> list[SliceResult]:
-    """Every x1 on the decision boundary, for each x2, certified.
-
-    Parameters
-    ----------
-    network
-        The network (see :func:`netbound.load`).
-    x2
-        Values of the second input; one result per value, in order.
-    between
-        The two outputs whose boundary ``z_a = z_b`` is sought; default the first two.
-    threshold
-        For single-output networks: the boundary is ``z = threshold`` (default 0.5 for a
-        sigmoid output, 0 otherwise).
-    argmax
-        Find where the predicted class (the largest output) changes instead.
-    at
-        Values of the inputs beyond the first two, by name.
-    x1_range
-        Search only ``lo <= x1 <= hi``; default the whole real line.
-
-    Returns
-    -------
-    list of SliceResult
-        One per x2 value.
-
-    Examples
-    --------
-    >>> import netbound
-    >>> net = netbound.Network.from_layers([([[1.0, 1.0]], [0.0], "sigmoid")])
-    >>> [r.x1 for r in netbound.solve(net, [0.5])[0].roots]
-    [-0.5]
-    """
-    return list(
-        solve_iter(
-            network,
-            x2,
-            between=between,
-            threshold=threshold,
-            argmax=argmax,
-            at=at,
-            x1_range=x1_range,
-        )
-    )
-
-
-def _argmax_results(
-    net: Network,
-    margins: list[Margin],
-    base: FloatArray,
-    x2: FloatArray,
-    window: tuple[float, float] | None,
-) -> Iterator[SliceResult]:
-    """Where the largest output changes: pairwise roots at which the pair is on top."""
-    names = net.output_names
-    per_pair = [solve_lines(m, base, 0, window) for m in margins]
-    pairs = list(combinations(range(len(names)), 2))
-    for s in range(base.shape[0]):
-        found: list[Root] = []
-        unresolved: list[tuple[float, float]] = []
-        complete = True
-        evaluations = 0
-        for (a, b), sols in zip(pairs, per_pair, strict=True):
-            sol = sols[s]
-            evaluations += sol.evaluations
-            complete &= sol.complete
-            if sol.everywhere:
-                continue
-            for t, kind in sol.roots:
-                root = _class_change(net, base[s], t, a, b, kind)
-                if root is not None:
-                    found.append(root)
-            for lo, hi in sol.unresolved:
-                if not _dominated(net, margins, base[s], lo, hi, a, b):
-                    unresolved.append((lo, hi))
-        found.sort(key=lambda r: r.x1)
-        yield SliceResult(
-            float(x2[s]),
-            tuple(found),
-            tuple(sorted(unresolved)),
-            False,
-            complete and not unresolved,
-            evaluations,
-        )
-
-
-def _class_change(
-    net: Network, base: FloatArray, t: float, a: int, b: int, kind: Kind
-) -> Root | None:
-    """The class change at a root of ``pre_a - pre_b``, or None if another class is on top."""
-    x = base.copy()
-    x[0] = t
-    pre = net.preactivations(x[None, :])[0]
-    scale = float(np.max(np.abs(pre))) + 1.0
-    tol = 1e-9 * scale
-    top = max(pre[a], pre[b])
-    others = np.delete(pre, [a, b])
-    if others.size and np.max(others) > top + tol:
-        return None
-    names = net.output_names
-    step = 1e-7 * max(1.0, abs(t))
-    xs = np.stack([x, x])
-    xs[0, 0], xs[1, 0] = t - step, t + step
-    side = np.argmax(net.preactivations(xs), axis=1)
-    left, right = names[int(side[0])], names[int(side[1])]
-    if kind == "crossing" and left == right:
-        left, right = (names[b], names[a]) if side[1] == a else (names[a], names[b])
-    return Root(t, kind, left, right)
-
-
-def _dominated(
-    net: Network,
-    margins: list[Margin],
-    base: FloatArray,
-    lo: float,
-    hi: float,
-    a: int,
-    b: int,
-) -> bool:
-    """True when some third output is provably above both a and b on ``[lo, hi]``."""
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return False
-    pairs = list(combinations(range(net.n_outputs), 2))
-    for c in range(net.n_outputs):
-        if c in (a, b):
-            continue
-        above = True
-        for other in (a, b):
-            key = (min(c, other), max(c, other))
-            margin = margins[pairs.index(key)]
-            w, cc, cabs = margin.line_affine(base[None, :], 0)
-            flo, fhi, _, _ = margin.cells(w, cc, cabs, np.array([lo]), np.array([hi]))
-            # margin is pre_key0 - pre_key1; c above other means its sign favours c.
-            proven = flo[0] > 0.0 if key[0] == c else fhi[0] < 0.0
-            above &= bool(proven)
-        if above:
-            return True
-    return False
-
-
-# -- the design's method, kept as the baseline ------------------------------------------------
-
-
-def solve_grid(
-    network: Network,
-    x2: Sequence[float],
-    *,
-    between: tuple[str, str] | None = None,
-    threshold: float | None = None,
-    at: dict[str, float] | None = None,
-    x1_range: tuple[float, float] = (-50.0, 50.0),
-    points: int = 2001,
-) -> list[SliceResult]:
-    """The design's original method: sign changes on a grid, refined by ``brentq``.
-
-    Kept as the baseline of the benchmarks.  It misses pairs of roots closer than the grid
-    step, every tangency and everything outside ``x1_range``, so ``complete`` is False.
-    """
-    from scipy.optimize import brentq
-
-    margin = boundary_margins(network, between, threshold, False)[0]
-    fixed = resolve_at(network, at)
-    grid = np.linspace(x1_range[0], x1_range[1], points)
-    out = []
-    for value in x2:
-        base = sweep_bases(network, np.array([float(value)]), fixed)[0]
-        xs = np.tile(base, (points, 1))
-        xs[:, 0] = grid
-        f = margin.value(xs)
-        idx = np.flatnonzero(np.signbit(f[:-1]) != np.signbit(f[1:]))
-        one = _scalar(margin, base)
-        found = [
-            Root(float(brentq(one, grid[i], grid[i + 1], xtol=1e-15)), "crossing") for i in idx
-        ]
-        out.append(SliceResult(float(value), tuple(found), (), False, False, points))
-    return out
-
-
-def _scalar(margin: Margin, base: FloatArray) -> Callable[[float], float]:
-    def f(t: float) -> float:
-        x = base.copy()
-        x[0] = t
-        return float(margin.value(x))
-
-    return f
+__all__ = [
+    "LineSolution",
+    "Root",
+    "SliceResult",
+    "boundary_margins",
+    "resolve_at",
+    "solve_lines",
+    "sweep_bases",
+]

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import netbound
-import netbound.solver
+import netbound.slices
 from netbound import sweeps
 from netbound.checking import compare, read_expected
 from netbound.cli import main
@@ -56,10 +56,10 @@ def everywhere_net(tmp_path: Path) -> str:
 
 
 def _raising(exc: BaseException) -> Any:
-    def solve_iter(*args: Any, **kwargs: Any) -> Any:
+    def solve_boundary(*args: Any, **kwargs: Any) -> Any:
         raise exc
 
-    return solve_iter
+    return solve_boundary
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def _raising(exc: BaseException) -> Any:
 def test_exit_codes_of_the_edges(
     monkeypatch: pytest.MonkeyPatch, exc: BaseException, status: int, stderr: str
 ) -> None:
-    monkeypatch.setattr(netbound.solver, "solve_iter", _raising(exc))
+    monkeypatch.setattr(netbound.slices, "solve_boundary", _raising(exc))
     result = run("solve", SEED, "--x2", "0.5", "--format", "csv")
     assert result.exit_code == status
     assert result.stderr == stderr
@@ -143,11 +143,11 @@ def test_evenly_spaced_is_lazy_and_takes_any_finite_ends() -> None:
 def test_range_of_10_to_the_12_starts_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[float] = []
 
-    def solve_iter(network: Any, x2: Any, **kwargs: Any) -> Any:
+    def solve_boundary(boundary: Any, x2: Any, **kwargs: Any) -> Any:
         seen.extend(itertools.islice(x2, 2))
         return iter(())
 
-    monkeypatch.setattr(netbound.solver, "solve_iter", solve_iter)
+    monkeypatch.setattr(netbound.slices, "solve_boundary", solve_boundary)
     ok("solve", SEED, "--x2-range", "0", "1", "1e12", "--format", "csv")
     assert seen == [0.0, 1.0 / (10**12 - 1)]
 
@@ -193,8 +193,7 @@ def test_repeated_at_names_are_refused(tmp_path: Path) -> None:
     result = run("solve", str(path), "--x2", "0", "--at", "x3=1", "--at", "x3=2")
     assert result.exit_code == 2
     assert (
-        "Error: Invalid value for '--at': x3 is given twice (x3=1.0 and x3=2); give each "
-        "input once\n"
+        "Error: Invalid value for '--at': x3 is given twice (x3=1 and x3=2); give each input once\n"
     ) in result.stderr
 
 
@@ -431,3 +430,11 @@ def test_eval_and_constants_refuse_values_too_large(args: list[str], message: st
     result = run(*args)
     assert result.exit_code == 2
     assert result.stderr.endswith(message)
+
+
+def test_a_function_named_like_its_module_stays_a_function() -> None:
+    import importlib
+
+    module = importlib.import_module("netbound.along")  # as the CLI's along command does
+    assert netbound.along is module.along
+    assert callable(netbound.along)

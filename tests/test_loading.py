@@ -296,7 +296,7 @@ NUMBER = "expected a finite number"
 LAYER_OBJECT = "expected an object with 'weights', 'biases' and 'activation'"
 ROWS = "expected a non-empty list of rows of numbers"
 LAYOUT = 'expected "out_in" (PyTorch) or "in_out" (scikit-learn, Keras)'
-TOP_FIELDS = "description, inputs, layers, layout, name, netbound, outputs, probe"
+TOP_FIELDS = "description, input_ranges, inputs, layers, layout, name, netbound, outputs, probe"
 LAYER_FIELDS = "a layer has weights, biases, activation, alpha (leaky_relu) and layout"
 PREV = "each row holds one weight per unit of the previous layer"
 
@@ -1694,3 +1694,23 @@ def test_two_loads_of_one_file_are_equal(tmp_path: Path) -> None:
     copy_path = tmp_path / "copy.json"
     copy_path.write_text(json.dumps(seed_doc(), indent=2))
     assert netbound.load(path) == netbound.load(path) == netbound.load(copy_path)
+
+
+def test_input_ranges_are_read_and_checked() -> None:
+    doc = {
+        "layers": [{"weights": [[1.0, 2.0]], "biases": [0.0], "activation": "identity"}],
+        "input_ranges": [[-1.0, 1.0], [None, 3.0]],
+    }
+    net = netbound.loads(json.dumps(doc))
+    assert net.input_ranges == ((-1.0, 1.0), (-math.inf, 3.0))
+    assert net.to_json()["input_ranges"] == [[-1.0, 1.0], [None, 3.0]]
+    doc["input_ranges"] = [[2.0, 1.0], [0.0, 1.0]]
+    with pytest.raises(NetworkFileError) as info:
+        netbound.loads(json.dumps(doc), "n.json")
+    assert str(info.value) == "n.json: input_ranges[0] is [2.0, 1.0]; expected min <= max"
+    doc["input_ranges"] = [[0.0, 1.0]]
+    with pytest.raises(NetworkFileError) as info:
+        netbound.loads(json.dumps(doc), "n.json")
+    assert str(info.value) == (
+        "n.json: input_ranges is a list; expected a list of 2 [min, max] pairs, one per input"
+    )
