@@ -63,8 +63,13 @@ class Expected:
         return sum(len(s.roots) for s in self.slices)
 
 
-def read_expected(path: Path | str, network: Network) -> Expected:
+def read_expected(
+    path: Path | str, network: Network, names: tuple[str, str] | None = None
+) -> Expected:
     """Read an expected CSV (header ``x2,x1,kind`` in the network's input names); ``-`` is stdin.
+
+    ``names`` are the solved-for and the swept input (default the first two inputs), the
+    second and the first column.
 
     Raises
     ------
@@ -84,7 +89,7 @@ def read_expected(path: Path | str, network: Network) -> Expected:
         raise DataError(f"{name}: not a valid CSV ({exc})") from None
     if not rows:
         raise DataError(f"{name}: empty; expected the CSV written by 'netbound solve --format csv'")
-    sweep, solve_for = network.input_names[1], network.input_names[0]
+    solve_for, sweep = names or (network.input_names[0], network.input_names[1])
     header = [h.strip() for h in rows[0]]
     plain = [sweep, solve_for, "kind"]
     out = Expected()
@@ -101,7 +106,8 @@ def read_expected(path: Path | str, network: Network) -> Expected:
         raise DataError(
             f"{name}:1: header is {cut(','.join(header))!r}; expected {','.join(plain)!r} "
             "(then ',from,to' for --argmax and ',lo,hi' for --enclosures), as "
-            "'netbound solve --format csv' writes it"
+            "'netbound solve --format csv' writes it; for other axes give check the "
+            "--solve-for and --sweep the file was written with"
         )
     current: ExpectedSlice | None = None
     for lineno, row in enumerate(rows[1:], start=2):

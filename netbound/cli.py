@@ -702,6 +702,18 @@ def eval_command(
     metavar="LO HI",
     help="Search only LO <= x1 <= HI, as the CSV was written.",
 )
+@click.option(
+    "--solve-for",
+    default=None,
+    metavar="NAME",
+    help="The input solved for, as the CSV was written (default: the first input).",
+)
+@click.option(
+    "--sweep",
+    default=None,
+    metavar="NAME",
+    help="The swept input, as the CSV was written (default: the second).",
+)
 @_boundary_options
 @_reports_errors
 def check(
@@ -709,6 +721,8 @@ def check(
     expected: str,
     tol: float,
     x1_range: tuple[float, float] | None,
+    solve_for: str | None,
+    sweep: str | None,
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
@@ -719,11 +733,13 @@ def check(
     """Solve NET at the x2 values of EXPECTED.csv and compare root by root.
 
     EXPECTED.csv is the output of 'netbound solve --format csv' ('-' reads stdin), with
-    the same --x1-range, --at, --between or --threshold it was written with; from,to
+    the same --x1-range, --at, --solve-for, --sweep, --between or --threshold it was
+    written with; from,to
     columns mean --argmax, lo,hi columns (--enclosures) are read too, and --all-slices rows
     (x2,,none and x2,,everywhere) are checked as well.  Prints every difference on stdout
     and exits 1 on any; for CI.
     """
+    from netbound.boundary import Boundary
     from netbound.checking import compare, read_expected
     from netbound.slices import solve_iter
     from netbound.sweeps import input_limit
@@ -738,7 +754,9 @@ def check(
         )
     at_values = _parse_at(at, at_file)
     _check_window(x1_range, at_values, input_limit(network))
-    table = read_expected(expected, network)
+    axes = Boundary.resolve(network, solve_for=solve_for, sweep=sweep, at=at_values)
+    names = (axes.solve_for_name, axes.sweep_name or network.input_names[1])
+    table = read_expected(expected, network, names)
     decision = _decision(argmax, argmin)
     results = solve_iter(
         network,
@@ -746,11 +764,13 @@ def check(
         between=between,
         threshold=threshold,
         decision="argmax" if decision is None and table.argmax else decision,
+        solve_for=solve_for,
+        sweep=sweep,
         at=at_values,
         x1_range=x1_range,
     )
     progress = _progress(results, len(table.slices), "checking slices")
-    differences = compare(table, progress, tol, network.input_names[1])
+    differences = compare(table, progress, tol, names[1])
     label = "<stdin>" if expected == "-" else expected
     for line in differences:
         click.echo(line)

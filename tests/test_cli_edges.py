@@ -438,3 +438,17 @@ def test_a_function_named_like_its_module_stays_a_function() -> None:
     module = importlib.import_module("netbound.along")  # as the CLI's along command does
     assert netbound.along is module.along
     assert callable(netbound.along)
+
+
+def test_check_takes_the_axes_the_csv_was_written_with(tmp_path: Path) -> None:
+    axes = ["--solve-for", "x2", "--sweep", "x1"]
+    text = ok("solve", SEED, *axes, "--x2", "0.3", "--x2", "1", "--format", "csv").stdout
+    assert text.splitlines()[0] == "x1,x2,kind"
+    path = tmp_path / "axes.csv"
+    path.write_text(text, encoding="utf-8")
+    ok("check", SEED, str(path), *axes, "--tol", "0")
+    result = run("check", SEED, str(path))
+    assert result.exit_code == 1
+    assert result.stderr.endswith(
+        "for other axes give check the --solve-for and --sweep the file was written with\n"
+    )
