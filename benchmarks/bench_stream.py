@@ -1,7 +1,8 @@
-"""Streaming a 10^6-line x2 file through ``netbound solve --format csv``: wall time, peak RSS.
+"""Streaming a 10^6-line x2 file through ``netbound solve``: wall time, peak RSS.
 
-Run as ``python benchmarks/bench_stream.py [--lines N] [--net PATH]`` (not part of the test
-suite).  The command's output goes to /dev/null; peak RSS is the child's ``ru_maxrss``.
+Run as ``python benchmarks/bench_stream.py [--lines N] [--net PATH] [--format csv|json|table]``
+(not part of the test suite).  The command's output goes to /dev/null; peak RSS is the
+child's ``ru_maxrss``.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def command() -> list[str]:
+    """This interpreter's netbound (a virtual environment's), else the module through it."""
     exe = shutil.which("netbound")
-    if exe:
+    if exe and Path(exe).resolve().parent == Path(sys.executable).resolve().parent:
         return [exe]
     return [sys.executable, "-c", "from netbound.cli import main; main()"]
 
@@ -32,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--net", default=str(ROOT / "sample_nets" / "seed.json"))
+    parser.add_argument("--format", default="csv", choices=["csv", "json", "table"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "x2.txt"
@@ -40,7 +43,7 @@ def main() -> None:
         with path.open("w") as fh:
             fh.writelines(f"{v!r}\n" for v in x2.tolist())
         t_write = time.perf_counter() - t0
-        cmd = [*command(), "solve", args.net, "--x2-file", str(path), "--format", "csv"]
+        cmd = [*command(), "solve", args.net, "--x2-file", str(path), "--format", args.format]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
         wall = time.perf_counter() - t0

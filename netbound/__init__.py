@@ -7,12 +7,15 @@ and ``--help`` without loading numpy and scipy.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from netbound.errors import (
     DataError,
     MissingExtraError,
     NetboundError,
+    NetworkError,
     NetworkFileError,
     OptionError,
     ProbeMismatchError,
@@ -82,6 +85,7 @@ __all__ = [
     "MissingExtraError",
     "NetboundError",
     "Network",
+    "NetworkError",
     "NetworkFileError",
     "OptionError",
     "PlotInfo",
@@ -122,3 +126,21 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+class _Package(types.ModuleType):
+    """The package, keeping a function that shares its name with its module.
+
+    Importing ``netbound.along`` binds the package attribute ``along`` to the module once it
+    has run, which would hide the function ``netbound.along`` for the rest of the process
+    (whenever anything imported the module first).  Binding the function instead keeps
+    ``netbound.along(...)`` working; ``sys.modules`` still holds the module.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -92,17 +92,6 @@ def slope_bound(name: str, u: FloatArray, radius: FloatArray, alpha: float = 0.0
     return np.ones_like(u)
 
 
-def second_derivative(name: str, u: FloatArray, alpha: float = 0.01) -> FloatArray:
-    """Second derivative of an elementwise activation (0 for the piecewise affine ones)."""
-    if name == "sigmoid":  # s (1 - s) (1 - 2 s), with 1 - 2 s = -tanh(u / 2)
-        return -_sigmoid_slope(u) * np.tanh(0.5 * np.asarray(u, dtype=np.float64))
-    if name == "tanh":
-        return -2.0 * np.tanh(u) * derivative("tanh", u)
-    if name == "softplus":
-        return _sigmoid_slope(u)
-    return np.zeros_like(u)
-
-
 def inverse(name: str, t: float, alpha: float = 0.01) -> float | None:
     """The pre-activation at which the activation equals ``t``; None where there is none."""
     if name == "sigmoid":

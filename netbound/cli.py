@@ -6,18 +6,20 @@ and ``--help`` answer at once.
 
 from __future__ import annotations
 
+import errno
 import functools
 import itertools
 import math
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
 from netbound import __version__
-from netbound.errors import DataError, NetboundError, OptionError
+from netbound.errors import NetboundError, OptionError
 
 if TYPE_CHECKING:
     from netbound.network import Network
@@ -107,6 +109,7 @@ def _parse_at(values: tuple[str, ...], at_file: str | None = None) -> dict[str, 
         from netbound.boundary import read_at_file
 
         out.update(read_at_file(at_file))
+    given: dict[str, str] = {}
     for item in values:
         name, sep, text = item.partition("=")
         if not sep or not name.strip():
@@ -119,6 +122,13 @@ def _parse_at(values: tuple[str, ...], at_file: str | None = None) -> dict[str, 
             ) from None
         if not math.isfinite(value):
             raise click.BadParameter(f"{item!r}: the value must be finite", param_hint="'--at'")
+        if name.strip() in given:
+            raise click.BadParameter(
+                f"{name.strip()} is given twice ({given[name.strip()]} and {item}); give each "
+                "input once",
+                param_hint="'--at'",
+            )
+        given[name.strip()] = item
         out[name.strip()] = value
     return out
 
@@ -135,14 +145,63 @@ def _load(path: str) -> Network:
     return load(path)
 
 
+#: Exit status when the reader of stdout goes away (``netbound ... | head``): success, as the
+#: output that was wanted has been delivered.
+CLOSED_PIPE_EXIT = 0
+INTERRUPTED_EXIT = 130
+#: Errors of writing to stdout that are reported as one line (exit 1).
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF, errno.EROFS}
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the final flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test's buffer): nothing is flushed to a device at exit
+
+
 class _Group(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        if sys.stderr is not None:
+            # Messages name the user's files and units: never fail on an encoding.
+            reconfigure = getattr(sys.stderr, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(errors="backslashreplace")
+        if sys.stdout is None:  # started with stdout closed (>&-)
+            if sys.stderr is not None:
+                sys.stderr.write(
+                    "Error: standard output is closed; redirect it to a file or /dev/null\n"
+                )
+            sys.exit(1)
+        return super().main(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().main(*args, **kwargs)
+            value = super().invoke(ctx)
+            sys.stdout.flush()  # a full disk shows here, not in the interpreter's exit
+            return value
         except BrokenPipeError:
             # The reader (head, less) went away: stop quietly, as Unix tools do.
-            sys.stderr.close()
-            sys.exit(1)
+            _silence_stdout()
+            raise click.exceptions.Exit(CLOSED_PIPE_EXIT) from None
+        except KeyboardInterrupt:
+            _silence_stdout()
+            click.echo("\nnetbound: interrupted", err=True)
+            raise click.exceptions.Exit(INTERRUPTED_EXIT) from None
+        except OSError as exc:
+            if exc.errno not in _WRITE_ERRNOS:
+                raise
+            _silence_stdout()
+            raise click.ClickException(f"cannot write the output ({exc.strerror or exc})") from None
+        except UnicodeEncodeError as exc:
+            _silence_stdout()
+            shown = exc.object[exc.start : exc.end]
+            raise click.ClickException(
+                f"cannot write {shown!a} in the output's encoding ({exc.encoding}); set "
+                "PYTHONIOENCODING=utf-8, or use --format json, which escapes it"
+            ) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -152,8 +211,9 @@ def main() -> None:
 
     NET is a network file: the layered JSON, the named-edge JSON of the original derivation,
     or an ONNX model (with the onnx extra).  Data goes to stdout, messages to stderr.
-    Exit status: 0 success, 1 bad network file or data (or check found a difference),
-    2 usage error.
+    Exit status: 0 success (also when the reader of a pipe stops early, as head does),
+    1 bad network file or data, unwritable output, or check found a difference;
+    2 usage error; 130 interrupted.
     """
 
 
@@ -162,123 +222,109 @@ def main() -> None:
 
 def _x2_values(
     x2: tuple[float, ...],
-    x2_range: tuple[float, float, int] | None,
+    x2_range: tuple[float, float, str] | None,
     x2_file: str | None,
     sweep_name: str,
+    limit: float = math.inf,
 ) -> tuple[Iterable[float], int | None]:
+    """The sweep's values, lazily, and their number when known in advance."""
+    from netbound import sweeps
+
     given = sum([bool(x2), x2_range is not None, x2_file is not None])
     if given == 0:
         raise click.UsageError("give the x2 values: --x2 V, --x2-range START STOP NUM or --x2-file")
     if given > 1:
         raise click.UsageError("give only one of --x2, --x2-range and --x2-file")
-    if x2:
-        for v in x2:
-            if not math.isfinite(v):
-                raise click.BadParameter(f"{v!r} is not finite", param_hint="'--x2'")
-        return list(x2), len(x2)
-    if x2_range is not None:
-        start, stop, num = x2_range
-        if not (math.isfinite(start) and math.isfinite(stop)):
-            raise click.BadParameter(
-                f"START and STOP must be finite, got {start!r} {stop!r}", param_hint="'--x2-range'"
-            )
-        if num < 1:
-            raise click.BadParameter(f"NUM must be >= 1, got {num}", param_hint="'--x2-range'")
-        import numpy as np
-
-        return (float(v) for v in np.linspace(start, stop, num)), num
-    assert x2_file is not None
-    return _read_x2_file(x2_file, sweep_name), None
-
-
-def _read_x2_file(path: str, sweep_name: str) -> Iterator[float]:
-    """Values from a file of one number per line, or a CSV with an x2 column; '-' is stdin."""
-    label = "<stdin>" if path == "-" else path
-    if path == "-":
-        stream: TextIO = sys.stdin
-    else:
-        try:
-            stream = open(path, encoding="utf-8-sig")  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise DataError(f"{label}: cannot read the x2 file ({exc.strerror})") from None
     try:
-        yield from _parse_x2_lines(stream, label, sweep_name)
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
-
-
-def _parse_x2_lines(stream: TextIO, label: str, sweep_name: str) -> Iterator[float]:
-    column: int | None = None
-    first = True
-    try:
-        for lineno, line in enumerate(stream, start=1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            fields = [f.strip() for f in text.split(",")]
-            if first:
-                first = False
-                try:
-                    float(fields[0])
-                except ValueError:
-                    names = [f.strip('"') for f in fields]
-                    for wanted in (sweep_name, "x2"):
-                        if wanted in names:
-                            column = names.index(wanted)
-                            break
-                    else:
-                        raise DataError(
-                            f"{label}:{lineno}: the header has no {sweep_name!r} column "
-                            f"(columns: {', '.join(names)}); give a CSV with an x2 column or "
-                            "one number per line"
-                        ) from None
-                    continue
-            if column is None and len(fields) > 1:
-                raise DataError(
-                    f"{label}:{lineno}: {text!r} has several fields but the file has no header; "
-                    "give one number per line or a CSV with an x2 column"
+        if x2:
+            for v in x2:
+                if not math.isfinite(v):
+                    raise click.BadParameter(f"{v!r} is not finite", param_hint="'--x2'")
+                sweeps.check_limit(v, limit)
+            return list(x2), len(x2)
+        if x2_range is not None:
+            start, stop, text = x2_range
+            num = sweeps.count(text)
+            if not (math.isfinite(start) and math.isfinite(stop)):
+                raise click.BadParameter(
+                    f"START and STOP must be finite, got {start!r} {stop!r}",
+                    param_hint="'--x2-range'",
                 )
-            cell = fields[column or 0] if (column or 0) < len(fields) else ""
-            try:
-                value = float(cell)
-            except ValueError:
-                raise DataError(
-                    f"{label}:{lineno}: {cell!r} is not a number; the x2 file holds one "
-                    "number per line or a CSV with an x2 column"
-                ) from None
-            if not math.isfinite(value):
-                raise DataError(f"{label}:{lineno}: {cell!r} is not a finite number")
-            yield value
-    except UnicodeDecodeError:
-        raise DataError(f"{label}: not UTF-8 text; the x2 file is plain text") from None
+            sweeps.check_limit(start, limit, "START")
+            sweeps.check_limit(stop, limit, "STOP")
+            return sweeps.evenly_spaced(start, stop, num), num
+    except OptionError as exc:
+        hint = "'--x2'" if x2 else "'--x2-range'"
+        raise click.BadParameter(str(exc), param_hint=hint) from None
+    assert x2_file is not None
+    return sweeps.open_values(x2_file, sweep_name, limit), None
 
 
-def _progress(results: Iterator[SliceResult], total: int | None) -> Iterator[SliceResult]:
-    """Show a progress bar on stderr for long sweeps when stderr is a terminal."""
-    if not sys.stderr.isatty() or (total is not None and total < 2000):
+def _check_window(x1_range: tuple[float, float] | None, at: dict[str, float], limit: float) -> None:
+    """--x1-range and --at values small enough that no pre-activation overflows."""
+    from netbound import sweeps
+
+    try:
+        for v in x1_range or ():
+            sweeps.check_limit(v, limit, "--x1-range")
+        for name, v in at.items():
+            sweeps.check_limit(v, limit, f"--at {name}")
+    except OptionError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+#: Seconds a command runs before its progress bar appears.
+PROGRESS_AFTER = 1.0
+
+
+def _progress(
+    results: Iterator[SliceResult], total: int | None, what: str = "solving slices"
+) -> Iterator[SliceResult]:
+    """Show a progress bar on stderr when stderr is a terminal and the work lasts more than
+    PROGRESS_AFTER seconds (a timer starts the bar, so a slow first chunk shows it too)."""
+    if not _isatty(sys.stderr):
         yield from results
         return
+    import threading
+
     from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        SpinnerColumn,
         TextColumn,
+        TimeElapsedColumn,
         TimeRemainingColumn,
     )
 
     columns = [
+        SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TimeRemainingColumn(),
+        TimeElapsedColumn() if total is None else TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("solving slices", total=total)
+    bar = Progress(*columns, console=Console(stderr=True), transient=True)
+    task = bar.add_task(what, total=total)
+    timer = threading.Timer(PROGRESS_AFTER, bar.start)
+    timer.daemon = True
+    timer.start()
+    try:
         for r in results:
             bar.advance(task)
             yield r
+    finally:
+        timer.cancel()
+        timer.join()
+        bar.stop()
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 @main.command()
@@ -289,16 +335,28 @@ def _progress(results: Iterator[SliceResult], total: int | None) -> Iterator[Sli
 @click.option(
     "--x2-range",
     nargs=3,
-    type=(float, float, int),
+    type=(float, float, str),
     default=None,
     metavar="START STOP NUM",
-    help="NUM evenly spaced x2 values from START to STOP inclusive (like numpy.linspace).",
+    help="NUM evenly spaced x2 values from START to STOP inclusive (like numpy.linspace); "
+    "NUM is a positive integer (1000 or 1e3). Generated lazily.",
 )
 @click.option(
     "--x2-file",
     default=None,
     metavar="FILE",
     help="x2 values, one per line or a CSV with an x2 column; '-' reads stdin. Streams.",
+)
+@click.option(
+    "--all-slices",
+    is_flag=True,
+    help="CSV: also a row x2,,none for each slice without roots and x2,,everywhere for a "
+    "margin that is zero on the whole line.",
+)
+@click.option(
+    "--enclosures",
+    is_flag=True,
+    help="CSV: add lo,hi columns, the interval proven to hold exactly that root.",
 )
 @click.option(
     "--x1-range",
@@ -327,8 +385,10 @@ def _progress(results: Iterator[SliceResult], total: int | None) -> Iterator[Sli
 def solve(
     net: str,
     x2: tuple[float, ...],
-    x2_range: tuple[float, float, int] | None,
+    x2_range: tuple[float, float, str] | None,
     x2_file: str | None,
+    all_slices: bool,
+    enclosures: bool,
     x1_range: tuple[float, float] | None,
     solve_for: str | None,
     sweep: str | None,
@@ -357,11 +417,14 @@ def solve(
       netbound solve acas.nnet --argmin --solve-for x2 --sweep x1 --at-file rest.json --x2 0
     """
     from netbound.boundary import Boundary
-    from netbound.output import Renderer, slice_record, slice_rows, slice_table_rows
+    from netbound.output import Renderer, slice_columns, slice_record, slice_table_rows, slices_csv
     from netbound.slices import solve_boundary
+    from netbound.sweeps import input_limit
 
     network = _load(net)
     at_values = _parse_at(at, at_file)
+    limit = input_limit(network)
+    _check_window(x1_range, at_values, limit)
     boundary = Boundary.resolve(
         network,
         between=between,
@@ -373,7 +436,7 @@ def solve(
         x1_range=x1_range,
     )
     sweep_name = boundary.sweep_name or "x2"
-    values, total = _x2_values(x2, x2_range, x2_file, sweep_name)
+    values, total = _x2_values(x2, x2_range, x2_file, sweep_name, limit)
     results = solve_boundary(boundary, values)
     # solve_boundary and the x2 file are lazy: take the first result before any output, so
     # that a bad option or an unreadable x2 file is reported with nothing written to stdout.
@@ -382,32 +445,54 @@ def solve(
         results = itertools.chain([first], results)
     names = (boundary.solve_for_name, sweep_name)
     by_class = boundary.by_class
-    columns = [names[1], names[0], "kind"] + (["from", "to"] if by_class else [])
+    columns = slice_columns(names, by_class, enclosures=enclosures)
+    if fmt == "table":
+        columns = [*columns[: 5 if by_class else 3], "complete"]
     header: dict[str, Any] = {"network": net, **boundary.header()}
-    incomplete: list[float] = []
+    notes = _SliceNotes()
     title = f"{boundary.label}: every {names[0]} on the boundary"
-    with Renderer(
-        fmt,
-        sys.stdout,
-        [*columns, "complete"] if fmt == "table" else columns,
-        header,
-        "results",
-        title,
-    ) as out:
+    with Renderer(fmt, sys.stdout, columns, header, "results", title) as out:
         for result in _progress(results, total):
-            if not result.complete:
-                incomplete.append(result.x2)
-            out.add(
-                slice_record(result, names, by_class),
-                slice_rows(result, by_class),
-                slice_table_rows(result, by_class),
+            notes.add(result)
+            if fmt == "csv":
+                out.add_text(slices_csv((result,), by_class, enclosures, all_slices))
+            elif fmt == "json":
+                out.add(slice_record(result, names, by_class), ())
+            else:
+                out.add(None, (), slice_table_rows(result, by_class))
+    notes.warn(names[1], fmt)
+
+
+class _SliceNotes:
+    """What solve says on stderr after the data: slices not proven complete, and slices
+    whose margin is zero on the whole line (always, since a CSV without --all-slices cannot
+    show them)."""
+
+    def __init__(self) -> None:
+        self.incomplete: list[float] = []
+        self.everywhere: list[float] = []
+
+    def add(self, result: SliceResult) -> None:
+        if not result.complete:
+            self.incomplete.append(result.x2)
+        if result.everywhere:
+            self.everywhere.append(result.x2)
+
+    def warn(self, sweep: str, fmt: Format) -> None:
+        if self.everywhere:
+            more = f" and {len(self.everywhere) - 1} more slice(s)" if self.everywhere[1:] else ""
+            click.echo(
+                f"netbound: warning: the margin is zero on the whole line at "
+                f"{sweep}={self.everywhere[0]!r}{more}: every point there is on the boundary",
+                err=True,
             )
-    if incomplete and fmt != "json":
-        click.echo(
-            f"netbound: warning: {len(incomplete)} slice(s) not proven complete (first at "
-            f"{names[1]}={incomplete[0]!r}); see --format json for the unresolved intervals",
-            err=True,
-        )
+        if self.incomplete and fmt != "json":
+            click.echo(
+                f"netbound: warning: {len(self.incomplete)} slice(s) not proven complete (first "
+                f"at {sweep}={self.incomplete[0]!r}); see --format json for the unresolved "
+                "intervals",
+                err=True,
+            )
 
 
 # -- constants -----------------------------------------------------------------------------
@@ -448,8 +533,16 @@ def constants(
         raise click.UsageError(f"constants takes one boundary: use --between, not {flag}")
     if not math.isfinite(x2):
         raise click.BadParameter(f"{x2!r} is not finite", param_hint="'--x2'")
+    from netbound.sweeps import check_limit, input_limit
+
     network = _load(net)
     at_values = _parse_at(at, at_file)
+    limit = input_limit(network)
+    _check_window(None, at_values, limit)
+    try:
+        check_limit(x2, limit)
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--x2'") from None
     boundary = Boundary.resolve(network, between=between, threshold=threshold, at=at_values)
     es = network_expsum(network, x2, between=between, threshold=threshold, at=at_values)
     header = {
@@ -538,6 +631,14 @@ def eval_command(
             f"({', '.join(network.input_names)}); got {len(values)} value(s)"
         )
     by_name = dict(zip(free, values, strict=True)) | at_values
+    from netbound.sweeps import check_limit, input_limit
+
+    limit = input_limit(network)
+    try:
+        for name in network.input_names:
+            check_limit(by_name[name], limit, name)
+    except OptionError as exc:
+        raise click.UsageError(str(exc)) from None
     x = np.array([by_name[name] for name in network.input_names], dtype=np.float64)
     if network.n_outputs > 1 and threshold is not None:
         raise click.UsageError("--threshold is for single-output networks; use --between")
@@ -590,7 +691,28 @@ def eval_command(
     type=float,
     default=1e-9,
     show_default=True,
-    help="Largest accepted difference of a root, relative to max(1, |x1|).",
+    help="Largest accepted difference of a root, relative to max(1, |x1|); a root inside "
+    "the solved root's enclosure is accepted too.",
+)
+@click.option(
+    "--x1-range",
+    nargs=2,
+    type=float,
+    default=None,
+    metavar="LO HI",
+    help="Search only LO <= x1 <= HI, as the CSV was written.",
+)
+@click.option(
+    "--solve-for",
+    default=None,
+    metavar="NAME",
+    help="The input solved for, as the CSV was written (default: the first input).",
+)
+@click.option(
+    "--sweep",
+    default=None,
+    metavar="NAME",
+    help="The swept input, as the CSV was written (default: the second).",
 )
 @_boundary_options
 @_reports_errors
@@ -598,6 +720,9 @@ def check(
     net: str,
     expected: str,
     tol: float,
+    x1_range: tuple[float, float] | None,
+    solve_for: str | None,
+    sweep: str | None,
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
@@ -607,11 +732,17 @@ def check(
 ) -> None:
     """Solve NET at the x2 values of EXPECTED.csv and compare root by root.
 
-    EXPECTED.csv is the output of 'netbound solve --format csv' (with --argmax when it has
-    from,to columns).  Prints every difference and exits 1 on any; for CI.
+    EXPECTED.csv is the output of 'netbound solve --format csv' ('-' reads stdin), with
+    the same --x1-range, --at, --solve-for, --sweep, --between or --threshold it was
+    written with; from,to
+    columns mean --argmax, lo,hi columns (--enclosures) are read too, and --all-slices rows
+    (x2,,none and x2,,everywhere) are checked as well.  Prints every difference on stdout
+    and exits 1 on any; for CI.
     """
+    from netbound.boundary import Boundary
     from netbound.checking import compare, read_expected
-    from netbound.slices import solve
+    from netbound.slices import solve_iter
+    from netbound.sweeps import input_limit
 
     if not (tol >= 0.0 and math.isfinite(tol)):
         raise click.BadParameter(f"must be a finite number >= 0, got {tol!r}", param_hint="'--tol'")
@@ -621,25 +752,34 @@ def check(
             f"the network has {network.n_inputs} input; netbound solves for x1 along lines of "
             "constant x2, which needs at least two inputs"
         )
-    table = read_expected(Path(expected), network)
+    at_values = _parse_at(at, at_file)
+    _check_window(x1_range, at_values, input_limit(network))
+    axes = Boundary.resolve(network, solve_for=solve_for, sweep=sweep, at=at_values)
+    names = (axes.solve_for_name, axes.sweep_name or network.input_names[1])
+    table = read_expected(expected, network, names)
     decision = _decision(argmax, argmin)
-    results = solve(
+    results = solve_iter(
         network,
         table.x2,
         between=between,
         threshold=threshold,
         decision="argmax" if decision is None and table.argmax else decision,
-        at=_parse_at(at, at_file),
+        solve_for=solve_for,
+        sweep=sweep,
+        at=at_values,
+        x1_range=x1_range,
     )
-    differences = compare(table, results, tol, network.input_names[1])
+    progress = _progress(results, len(table.slices), "checking slices")
+    differences = compare(table, progress, tol, names[1])
+    label = "<stdin>" if expected == "-" else expected
     for line in differences:
         click.echo(line)
-    n = len(table.x2)
+    n = len(table.slices)
     if differences:
         raise click.ClickException(
-            f"{expected}: {len(differences)} difference(s) in {n} slice(s) of {net}"
+            f"{label}: {len(differences)} difference(s) in {n} slice(s) of {net}"
         )
-    click.echo(f"{expected}: all {n} slice(s) match ({sum(map(len, table.roots))} roots)", err=True)
+    click.echo(f"{label}: all {n} slice(s) match ({table.n_roots} roots)", err=True)
 
 
 # -- import --------------------------------------------------------------------------------
@@ -658,6 +798,11 @@ def import_command(model: str, output: str) -> None:
     """
     import json
 
+    if _same_file(model, output):
+        raise click.BadParameter(
+            f"{output} is the model itself; write the JSON to another file",
+            param_hint="'-o'",
+        )
     if Path(model).suffix.lower() == ".nnet":
         from netbound.nnet import import_nnet_document
 
@@ -674,6 +819,13 @@ def import_command(model: str, output: str) -> None:
         f"{len(layer['weights'])} {layer['activation']}" for layer in document["layers"]
     )
     click.echo(f"wrote {output}: {len(document['inputs'])} inputs -> {layers}", err=True)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return Path(a).resolve() == Path(b).resolve()
 
 
 # -- export --------------------------------------------------------------------------------

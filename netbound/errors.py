@@ -1,4 +1,8 @@
-"""The exceptions netbound raises for anything a user can get wrong."""
+"""The exceptions netbound raises for anything a user can get wrong.
+
+Each is a :class:`NetboundError`; those about a wrong value are also ``ValueError`` (as numpy's
+and scipy's are), so ``except ValueError`` catches them in code that does not know netbound.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,11 @@ class NetboundError(Exception):
     """Base class of every error netbound reports to a user."""
 
 
-class NetworkFileError(NetboundError):
+class NetworkError(NetboundError, ValueError):
+    """A network is inconsistent: shapes that do not chain, non-finite weights, bad names."""
+
+
+class NetworkFileError(NetworkError):
     """A network file is unreadable, malformed or inconsistent."""
 
 
@@ -15,7 +23,7 @@ class ProbeMismatchError(NetworkFileError):
     """A network file's probe does not reproduce its stated outputs."""
 
 
-class DataError(NetboundError):
+class DataError(NetboundError, ValueError):
     """Input data (sweep values, expected CSV) is malformed."""
 
 

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from netbound.activations import ACTIVATIONS
-from netbound.errors import NetworkFileError, ProbeMismatchError
+from netbound.errors import NetworkError, NetworkFileError, ProbeMismatchError
+from netbound.files import read_bytes
 from netbound.network import FloatArray, Layer, Network
 
 PROBE_RTOL = 1e-6
@@ -50,21 +51,19 @@ def load(path: str | Path) -> Network:
     return loads(read_bytes(p), name)
 
 
-def read_bytes(path: Path) -> bytes:
-    """The bytes of a network file; a missing or unreadable file is a NetworkFileError."""
-    name = str(path)
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise NetworkFileError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise NetworkFileError(f"{name}: is a directory, not a network file") from None
-    except OSError as exc:
-        raise NetworkFileError(f"{name}: cannot read the file ({exc.strerror})") from None
+def loads(raw: bytes | str | dict[str, Any], name: str = "<string>") -> Network:
+    """Parse a network from the text of a JSON network file, or from its parsed document.
 
+    ``name`` is used in messages.  Duplicate keys in an object are refused: JSON readers
+    disagree on which of them wins.
 
-def loads(raw: bytes | str, name: str = "<string>") -> Network:
-    """Parse a network from the text of a JSON network file; ``name`` is used in messages."""
+    Examples
+    --------
+    >>> loads('{"layers": [{"weights": [[1, 2]], "biases": [0], "activation": "tanh"}]}')
+    Network(2-1 tanh, inputs x1,x2, outputs z1)
+    """
+    if isinstance(raw, dict):
+        return network_from_json(raw, name)
     if isinstance(raw, bytes):
         try:
             text = raw.decode("utf-8-sig")
@@ -72,15 +71,21 @@ def loads(raw: bytes | str, name: str = "<string>") -> Network:
             raise NetworkFileError(
                 f"{name}: not UTF-8 text (byte {exc.start}); a network file is JSON text"
             ) from None
-    else:
+    elif isinstance(raw, str):
         text = raw
+    else:
+        raise TypeError(
+            f"loads takes the JSON text (str or bytes) or its parsed dict, not "
+            f"{type(raw).__name__}; call netbound.load(path) to read a file"
+        )
     if not text.strip():
         raise NetworkFileError(f"{name}: the file is empty; expected a JSON network")
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
-    except _NonFinite as exc:
+        doc = json.loads(text, parse_constant=_NonFinite, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
         raise NetworkFileError(
-            f"{name}: {exc.args[0]} is not a finite number; write every weight as a finite number"
+            f"{name}: the key {_quoted(exc.args[0])} appears twice in one object; "
+            "JSON readers disagree on which one counts, so keep only one"
         ) from None
     except json.JSONDecodeError as exc:
         raise NetworkFileError(
@@ -96,12 +101,27 @@ def loads(raw: bytes | str, name: str = "<string>") -> Network:
     return network_from_json(doc, name)
 
 
-class _NonFinite(Exception):
+class _DuplicateKey(Exception):
     pass
 
 
-def _reject_constant(token: str) -> Any:
-    raise _NonFinite(token)
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+class _NonFinite:
+    """A NaN or Infinity token of the JSON text, kept so that the message can name its place."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __repr__(self) -> str:
+        return self.token
 
 
 def network_from_json(doc: Any, name: str) -> Network:
@@ -111,14 +131,23 @@ def network_from_json(doc: Any, name: str) -> Network:
             f"{name}: the top level is {_kind(doc)}; expected an object with 'layers' "
             "(layered format) or 'weights' and 'biases' (named-edge format)"
         )
-    if "layers" in doc:
-        return _layered(doc, name)
-    if isinstance(doc.get("weights"), dict) or isinstance(doc.get("biases"), dict):
-        return _named_edges(doc, name)
+    try:
+        if "layers" in doc:
+            return _layered(doc, name)
+        if isinstance(doc.get("weights"), dict) or isinstance(doc.get("biases"), dict):
+            return _named_edges(doc, name)
+    except NetworkError as exc:
+        if isinstance(exc, NetworkFileError):
+            raise
+        raise NetworkFileError(f"{name}: {exc}") from None
     raise NetworkFileError(
         f"{name}: no 'layers' list and no 'weights' object; expected the layered format "
         '("layers": [...]) or the named-edge format ("weights": {"x1->y1": ...})'
     )
+
+
+def _quoted(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _kind(value: Any) -> str:
@@ -137,6 +166,11 @@ def _kind(value: Any) -> str:
 
 
 def _number(value: Any, name: str, where: str) -> float:
+    if isinstance(value, _NonFinite):
+        raise NetworkFileError(
+            f"{name}: {where} is {value.token}; expected a finite number (JSON has no NaN or "
+            "Infinity; write every weight as a finite number)"
+        )
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise NetworkFileError(f"{name}: {where} is {_kind(value)}; expected a finite number")
     try:
@@ -393,6 +427,7 @@ def _named_edges(doc: dict[str, Any], name: str) -> Network:
             f"{name}: 'biases' is {_kind(biases)}; expected an object like {{\"y1\": 0.1}}"
         )
     edges: dict[tuple[str, int, str, int], float] = {}
+    edge_keys: dict[tuple[str, int, str, int], str] = {}
     for key, value in weights.items():
         m = _EDGE.match(key)
         if m is None or (m.group(1), m.group(3)) not in (("x", "y"), ("y", "z")):
@@ -403,8 +438,15 @@ def _named_edges(doc: dict[str, Any], name: str) -> Network:
         a, i, b, j = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
         if i < 1 or j < 1:
             raise NetworkFileError(f"{name}: weights key {json.dumps(key)}: units count from 1")
+        if (a, i, b, j) in edges:
+            raise NetworkFileError(
+                f"{name}: weights keys {_quoted(edge_keys[(a, i, b, j)])} and "
+                f"{_quoted(key)} name the same edge; keep only one"
+            )
         edges[(a, i, b, j)] = _number(value, name, f"weights[{json.dumps(key)}]")
+        edge_keys[(a, i, b, j)] = key
     units: dict[tuple[str, int], float] = {}
+    unit_keys: dict[tuple[str, int], str] = {}
     for key, value in biases.items():
         m = _UNIT.match(key)
         if m is None or m.group(1) == "x" or int(m.group(2)) < 1:
@@ -412,16 +454,37 @@ def _named_edges(doc: dict[str, Any], name: str) -> Network:
                 f'{name}: biases key {json.dumps(key)} is not a unit; write "yJ" (hidden) '
                 'or "zJ" (output), numbered from 1'
             )
-        units[(m.group(1), int(m.group(2)))] = _number(value, name, f"biases[{json.dumps(key)}]")
+        unit = (m.group(1), int(m.group(2)))
+        if unit in units:
+            raise NetworkFileError(
+                f"{name}: biases keys {_quoted(unit_keys[unit])} and {_quoted(key)} name "
+                "the same unit; keep only one"
+            )
+        units[unit] = _number(value, name, f"biases[{json.dumps(key)}]")
+        unit_keys[unit] = key
+    # The biases define the hidden and output units, the edges the inputs: an edge to a unit
+    # without a bias names a unit that does not exist (a typo such as "x1->y9").
     n = {
-        letter: max(
-            [i for a, i, b, j in edges if a == letter]
-            + [j for a, i, b, j in edges if b == letter]
-            + [i for u, i in units if u == letter]
-            + [0]
-        )
-        for letter in "xyz"
+        "x": max([i for a, i, _b, _j in edges if a == "x"] + [0]),
+        "y": max([i for u, i in units if u == "y"] + [0]),
+        "z": max([i for u, i in units if u == "z"] + [0]),
     }
+    for (a, i, b, j), key in edge_keys.items():
+        for letter, index in ((a, i), (b, j)):
+            if letter != "x" and index > n[letter]:
+                before = "x" if letter == "y" else "y"
+                incoming = sum(1 for e in edges if e[2] == letter and e[3] == index)
+                if n[letter] == 0 or (n[before] > 0 and incoming == n[before]):
+                    first = next(k for k in range(1, index + 1) if (letter, k) not in units)
+                    raise NetworkFileError(
+                        f'{name}: missing bias "{letter}{first}"; every hidden and output unit '
+                        "needs a bias (write 0 for none)"
+                    )
+                raise NetworkFileError(
+                    f"{name}: weights key {_quoted(key)} names unknown unit {letter}{index}; "
+                    f"the biases define {letter}1..{letter}{n[letter]} (add a bias for "
+                    f"{letter}{index} or remove the edge)"
+                )
     for letter, what in (("x", "inputs"), ("y", "hidden units"), ("z", "outputs")):
         if n[letter] == 0:
             raise NetworkFileError(f"{name}: no {what} ({letter}1, {letter}2, ...) in the file")

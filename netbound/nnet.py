@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from netbound.errors import NetworkFileError
-from netbound.loading import read_bytes
+from netbound.files import read_bytes
 from netbound.network import FloatArray, Layer, Network
 
 __all__ = ["load_nnet", "loads_nnet"]

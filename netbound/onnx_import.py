@@ -38,7 +38,7 @@ from numpy.typing import ArrayLike
 from scipy.special import expit
 
 from netbound.errors import MissingExtraError, NetworkFileError
-from netbound.loading import read_bytes
+from netbound.files import read_bytes
 from netbound.network import FloatArray, Layer, Network
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The command line (CONTRACT section 3): exit codes, messages, every format, against the library.
+"""The command line (docs/output-formats.md): exit codes, messages, formats, against the library.
 
 Everything runs in-process through click's CliRunner (click >= 8.2 keeps stderr apart:
 ``result.stdout`` is the data, ``result.stderr`` the messages).
@@ -31,7 +31,7 @@ ENV: dict[str, str | None] = {
     "TTY_COMPATIBLE": None,
     "NO_COLOR": "1",
 }
-CONTRACT_KEYS = ["network", "between", "threshold", "solve_for", "sweep", "at", "x1_range"]
+HEADER_KEYS = ["network", "between", "threshold", "solve_for", "sweep", "at", "x1_range"]
 
 
 def run(*args: str, input: str | None = None) -> Result:
@@ -87,10 +87,10 @@ def expected_rows(results: list[netbound.SliceResult], argmax: bool = False) -> 
 
 
 def record(r: netbound.SliceResult, names: tuple[str, str] = ("x1", "x2")) -> dict[str, Any]:
-    """The JSON record CONTRACT section 3 describes, built from a library result."""
+    """The JSON record docs/output-formats.md describes, built from a library result."""
     return {
         names[1]: r.x2,
-        "roots": [{names[0]: root.x1, "kind": root.kind} for root in r.roots],
+        "roots": [_root(root, names[0]) for root in r.roots],
         "unresolved": [
             [lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None]
             for lo, hi in r.unresolved
@@ -98,6 +98,13 @@ def record(r: netbound.SliceResult, names: tuple[str, str] = ("x1", "x2")) -> di
         "everywhere": r.everywhere,
         "complete": r.complete,
     }
+
+
+def _root(root: netbound.Root, name: str) -> dict[str, Any]:
+    out: dict[str, Any] = {name: root.x1, "kind": root.kind}
+    if root.enclosure is not None:
+        out["enclosure"] = list(root.enclosure)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +202,7 @@ def test_solve_table_contains_roots(seed: netbound.Network) -> None:
 def test_solve_json_contract_keys_and_values(seed: netbound.Network) -> None:
     result = ok("solve", SEED, "--x2", "0.5", "--x2", "-2", "--format", "json")
     doc = json.loads(result.stdout)
-    assert list(doc) == [*CONTRACT_KEYS, "results"]
+    assert list(doc) == [*HEADER_KEYS, "results"]
     assert doc["network"] == SEED
     assert doc["between"] == ["z1", "z2"]
     assert doc["threshold"] is None
@@ -207,7 +214,8 @@ def test_solve_json_contract_keys_and_values(seed: netbound.Network) -> None:
     for rec in doc["results"]:
         assert list(rec) == ["x2", "roots", "unresolved", "everywhere", "complete"]
         for root in rec["roots"]:
-            assert list(root) == ["x1", "kind"]
+            assert list(root) == ["x1", "kind", "enclosure"]
+            assert root["enclosure"][0] <= root["x1"] <= root["enclosure"][1]
     # Round trip: the floats survive json exactly, and re-encoding is stable.
     assert [r["x1"] for r in doc["results"][0]["roots"]] == [r.x1 for r in want[0].roots]
     assert json.loads(json.dumps(doc)) == doc
@@ -235,10 +243,11 @@ def test_solve_x2_range_one_value() -> None:
     assert [r["x2"] for r in doc["results"]] == [0.5]
 
 
-@pytest.mark.parametrize("num", ["0", "-3"])
-def test_solve_x2_range_num_below_one(num: str) -> None:
+@pytest.mark.parametrize("num", ["0", "-3", "2.5", "1e400", "ten"])
+def test_solve_x2_range_num_is_a_positive_integer(num: str) -> None:
     result = usage_error("solve", SEED, "--x2-range", "-1", "1", num)
-    assert f"Invalid value for '--x2-range': NUM must be >= 1, got {num}" in result.stderr
+    message = "Invalid value for '--x2-range': NUM must be a positive integer, got "
+    assert message + (num if num in ("0", "-3") else repr(num)) in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -429,11 +438,12 @@ def test_solve_argmax_json_and_csv() -> None:
     doc = json.loads(ok(*args, "--format", "json").stdout)
     assert doc["between"] is None
     assert doc["threshold"] is None
-    assert set(CONTRACT_KEYS) <= set(doc)
+    assert set(HEADER_KEYS) <= set(doc)
     for rec, r in zip(doc["results"], want, strict=True):
         assert rec["x2"] == r.x2
         assert rec["roots"] == [
             {"x1": root.x1, "kind": root.kind, "from": root.from_output, "to": root.to_output}
+            | ({"enclosure": list(root.enclosure)} if root.enclosure is not None else {})
             for root in r.roots
         ]
         assert rec["complete"] is r.complete
@@ -771,7 +781,7 @@ def test_check_kind_differs(tmp_path: Path) -> None:
     path.write_text(text.replace("crossing", "touching", 1), encoding="utf-8")
     result = run("check", SEED, str(path))
     assert result.exit_code == 1
-    assert "was ('touching', '', ''), now ('crossing', '', '')" in result.stdout
+    assert result.stdout == "x2=-0.5: root -0.9099270236548939 was touching, now crossing\n"
 
 
 @pytest.mark.parametrize("header", ["x2,x1,type", "x1,x2,kind", "x2,x1"])
@@ -796,9 +806,14 @@ def test_check_uses_input_names(named_ab: str, tmp_path: Path) -> None:
     [
         ("", "empty"),
         ("x2,x1,kind\n", "no rows; nothing to check"),
-        ("x2,x1,kind\n0.5,abc,crossing\n", ":2: '0.5' or 'abc' is not a number"),
+        ("x2,x1,kind\n0.5,abc,crossing\n", ":2: x1 'abc' is not a number"),
+        ("x2,x1,kind\nzz,1.0,crossing\n", ":2: x2 'zz' is not a number"),
+        ("x2,x1,kind\n0.5,1.0,none\n", ":2: a 'none' row has no x1 value, got '1.0'"),
         ("x2,x1,kind\n0.5,1.0\n", ":2: 2 fields, expected 3"),
-        ("x2,x1,kind\n0.5,1.0,bouncing\n", ":2: kind 'bouncing' is neither"),
+        (
+            "x2,x1,kind\n0.5,1.0,bouncing\n",
+            ":2: kind 'bouncing' is none of crossing, touching, none, everywhere",
+        ),
     ],
 )
 def test_check_malformed_expected(tmp_path: Path, body: str, message: str) -> None:
@@ -826,7 +841,7 @@ def test_check_round_trip_of_solve(tmp_path: Path) -> None:
 
 
 def _seed_constants(x2: float) -> list[dict[str, Any]]:
-    """The seed's eight terms from CONTRACT section 1, computed here by hand."""
+    """The seed's eight terms of the exponential sum (README), computed here by hand."""
     w1, w2, b = [3.0, -3.0, 0.5], [1.0, 1.0, -2.0], [2.5, 2.5, 0.0]
     d, delta_b = [4.0 - 0.0, 4.0 - 0.0, -1.0 - 1.0], 1.0 - (-3.0)
     subsets = {"C0": (), "C1": (1,), "C2": (2,), "C3": (3,)}
@@ -947,7 +962,7 @@ def test_trace_json_points_lie_on_the_boundary() -> None:
         main,
         [
             "trace",
-            "sample_nets/seed.json",
+            str(SAMPLES / "seed.json"),
             "--x1-range",
             "-5",
             "5",
@@ -964,13 +979,13 @@ def test_trace_json_points_lie_on_the_boundary() -> None:
     assert len(doc["curves"]) == 1
     assert doc["curves"][0]["closed"] is False
     points = np.array(doc["curves"][0]["points"])
-    margin = netbound.margin_between(netbound.load("sample_nets/seed.json"), "z1", "z2")
+    margin = netbound.margin_between(netbound.load(str(SAMPLES / "seed.json")), "z1", "z2")
     distance = np.abs(margin.value(points)) / np.linalg.norm(margin.gradient(points), axis=1)
     assert distance.max() <= 1e-9 * 10.0
 
 
 def test_trace_csv_has_curve_and_input_names() -> None:
-    result = CliRunner().invoke(main, ["trace", "sample_nets/single.json", "--format", "csv"])
+    result = CliRunner().invoke(main, ["trace", str(SAMPLES / "single.json"), "--format", "csv"])
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(result.stdout)))
     assert rows[0] == ["curve", "x1", "x2"]
@@ -979,14 +994,14 @@ def test_trace_csv_has_curve_and_input_names() -> None:
 
 
 def test_trace_table_lists_the_closed_loop() -> None:
-    result = CliRunner().invoke(main, ["trace", "sample_nets/single.json"])
+    result = CliRunner().invoke(main, ["trace", str(SAMPLES / "single.json")])
     assert result.exit_code == 0, result.output
     assert "yes" in result.stdout
 
 
 def test_trace_bad_box_is_a_usage_error() -> None:
     result = CliRunner().invoke(
-        main, ["trace", "sample_nets/seed.json", "--x1-range", "1", "0", "--x2-range", "0", "1"]
+        main, ["trace", str(SAMPLES / "seed.json"), "--x1-range", "1", "0", "--x2-range", "0", "1"]
     )
     assert result.exit_code == 2
     assert "--x1-range needs LO < HI" in result.stderr
@@ -995,7 +1010,7 @@ def test_trace_bad_box_is_a_usage_error() -> None:
 @pytest.mark.parametrize("suffix", ["png", "svg", "pdf"])
 def test_plot_writes_each_format(tmp_path: Path, suffix: str) -> None:
     out = tmp_path / f"seed.{suffix}"
-    result = CliRunner().invoke(main, ["plot", "sample_nets/seed.json", "-o", str(out)])
+    result = CliRunner().invoke(main, ["plot", str(SAMPLES / "seed.json"), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert out.stat().st_size > 1000
     assert result.stderr.startswith(f"wrote {out}: 1 boundary curve(s) in [")
@@ -1003,7 +1018,7 @@ def test_plot_writes_each_format(tmp_path: Path, suffix: str) -> None:
 
 def test_plot_refuses_an_unknown_suffix(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        main, ["plot", "sample_nets/seed.json", "-o", str(tmp_path / "a.jpg")]
+        main, ["plot", str(SAMPLES / "seed.json"), "-o", str(tmp_path / "a.jpg")]
     )
     assert result.exit_code == 2
     assert "give a file name ending in .png, .svg, .pdf" in result.stderr

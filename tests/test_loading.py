@@ -1,4 +1,4 @@
-"""The network-file loaders (CONTRACT section 2): every validation message, both formats, fuzz.
+"""The network-file loaders (README, "Network files"): every validation message, both formats, fuzz.
 
 Every message is asserted verbatim: users read these, scripts may grep them, and a message that
 changes by accident is a contract change.
@@ -32,11 +32,15 @@ from netbound import (
 )
 from netbound.loading import network_from_json
 
+NON_FINITE_TOKEN = (
+    "; expected a finite number (JSON has no NaN or Infinity; "
+    "write every weight as a finite number)"
+)
 NAME = "net.json"
 
 Doc = dict[str, Any]
 
-# The layered example of CONTRACT section 2 (2 inputs, 3 sigmoid hidden units, 2 sigmoid outputs).
+# The layered example of the README (2 inputs, 3 sigmoid hidden units, 2 sigmoid outputs).
 W1 = [[0.5, -1.2], [1.0, 0.3], [-0.7, 2.0]]
 B1 = [0.1, -0.2, 0.05]
 W2 = [[1.0, -2.0, 0.5], [-1.0, 1.5, 0.2]]
@@ -182,17 +186,17 @@ def both(*edits: Callable[[Doc], Doc]) -> Callable[[Doc], Doc]:
         ),
         pytest.param(
             '{"layers": [{"weights": [[NaN]], "biases": [0], "activation": "relu"}]}',
-            "NaN is not a finite number; write every weight as a finite number",
+            "layers[0].weights[0][0] is NaN" + NON_FINITE_TOKEN,
             id="NaN-token",
         ),
         pytest.param(
             '{"layers": [{"weights": [[1, Infinity]], "biases": [0], "activation": "relu"}]}',
-            "Infinity is not a finite number; write every weight as a finite number",
+            "layers[0].weights[0][1] is Infinity" + NON_FINITE_TOKEN,
             id="Infinity-token",
         ),
         pytest.param(
             '{"weights": {"x1->y1": -Infinity}, "biases": {}}',
-            "-Infinity is not a finite number; write every weight as a finite number",
+            'weights["x1->y1"] is -Infinity' + NON_FINITE_TOKEN,
             id="minus-Infinity-token",
         ),
         pytest.param(
@@ -1093,7 +1097,8 @@ MISSING_BIAS = "every hidden and output unit needs a bias (write 0 for none)"
         ),
         pytest.param(
             setting(("weights", "y1->z3"), 1.0),
-            f'missing weight "y2->z3"; {MISSING_EDGE}',
+            'weights key "y1->z3" names unknown unit z3; the biases define z1..z2 '
+            "(add a bias for z3 or remove the edge)",
             id="extra-output-needs-all-its-edges",
         ),
         pytest.param(
@@ -1118,7 +1123,8 @@ MISSING_BIAS = "every hidden and output unit needs a bias (write 0 for none)"
         ),
         pytest.param(
             setting(("weights", "x999999999->y999999999"), 0.0),
-            f'missing weight "x1->y4"; {MISSING_EDGE}',
+            'weights key "x999999999->y999999999" names unknown unit y999999999; the biases '
+            "define y1..y3 (add a bias for y999999999 or remove the edge)",
             id="huge-edge-numbers-no-memory-error",
         ),
         pytest.param(
@@ -1601,6 +1607,93 @@ def test_fuzz_valid_documents_load(case: tuple[Doc, list[np.ndarray]], x: list[f
     for a, b in zip(again.layers, net.layers, strict=True):
         assert a.weights.tolist() == b.weights.tolist()
         assert a.alpha == b.alpha
+
+
+# --------------------------------------------------------------------------- edges of the format
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        pytest.param(
+            setting(("weights", "x1->y9"), 1.0),
+            'weights key "x1->y9" names unknown unit y9; the biases define y1..y3 '
+            "(add a bias for y9 or remove the edge)",
+            id="extra-edge-to-unknown-hidden-unit",
+        ),
+        pytest.param(
+            setting(("weights", "x1→y1"), 1.0),
+            'weights keys "x1->y1" and "x1→y1" name the same edge; keep only one',
+            id="same-edge-twice",
+        ),
+        pytest.param(
+            setting(("biases", " y1"), 1.0),
+            'biases keys "y1" and " y1" name the same unit; keep only one',
+            id="same-bias-twice",
+        ),
+    ],
+)
+def test_named_edge_typos_are_named(edit: Callable[[Doc], Doc], expected: str) -> None:
+    assert message(edit(edge_doc())) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            '{"layers": [{"weights": [[1, 2]], "biases": [0], "biases": [5], '
+            '"activation": "tanh"}]}',
+            'the key "biases" appears twice in one object; JSON readers disagree on which one '
+            "counts, so keep only one",
+            id="layered",
+        ),
+        pytest.param(
+            '{"weights": {"x1->y1": 1, "x1->y1": 2}, "biases": {}}',
+            'the key "x1->y1" appears twice in one object; JSON readers disagree on which one '
+            "counts, so keep only one",
+            id="named-edge",
+        ),
+    ],
+)
+def test_duplicate_keys_are_refused(text: str, expected: str) -> None:
+    with pytest.raises(NetworkFileError) as info:
+        loads(text, NAME)
+    assert str(info.value) == f"{NAME}: {expected}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[[1, NaN]]", "layers[0].weights[0][1] is NaN"),
+        ("[[1, 2], [-Infinity, 3]]", "layers[0].weights[1][0] is -Infinity"),
+        ("[[1, 2], [1e999, 3]]", "layers[0].weights[1][0] is inf"),
+    ],
+)
+def test_non_finite_weights_are_refused_with_their_place(text: str, expected: str) -> None:
+    doc = f'{{"layers": [{{"weights": {text}, "biases": [0] , "activation": "tanh"}}]}}'
+    if text.count("[") == 3:
+        doc = doc.replace('"biases": [0]', '"biases": [0, 0]')
+    with pytest.raises(NetworkFileError) as info:
+        loads(doc, NAME)
+    assert str(info.value).startswith(f"{NAME}: {expected}; expected a finite number")
+
+
+def test_loads_takes_a_parsed_document() -> None:
+    doc = seed_doc()
+    assert loads(copy.deepcopy(doc), NAME) == loads(json.dumps(doc), NAME)
+
+
+def test_loads_refuses_other_types_saying_what_to_call() -> None:
+    with pytest.raises(TypeError, match=r"not PosixPath; call netbound.load\(path\)"):
+        loads(Path("net.json"))  # type: ignore[arg-type]
+
+
+def test_two_loads_of_one_file_are_equal(tmp_path: Path) -> None:
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps(seed_doc()))
+    copy_path = tmp_path / "copy.json"
+    copy_path.write_text(json.dumps(seed_doc(), indent=2))
+    assert netbound.load(path) == netbound.load(path) == netbound.load(copy_path)
 
 
 def test_input_ranges_are_read_and_checked() -> None:

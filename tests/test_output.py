@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import os
 from typing import Any
 
 import pytest
@@ -238,3 +239,18 @@ def test_table_rows_for_empty_and_everywhere() -> None:
     assert slice_table_rows(_slice(roots=(), everywhere=True), False) == [
         ["0.5", "every x1", "everywhere", "yes"]
     ]
+
+
+def test_rows_into_a_pipe_are_flushed_at_once(tmp_path: Any) -> None:
+    read_end, write_end = os.pipe()
+    with (
+        os.fdopen(write_end, "w") as pipe,
+        os.fdopen(read_end, "r") as reader,
+        Renderer("csv", pipe, ["a", "b"], HEADER) as r,
+    ):
+        r.add(None, [["1", "2"]])
+        # Readable before the renderer ends: nothing waits in the buffer.
+        assert os.read(reader.fileno(), 100) == b"a,b\n1,2\n"
+    with (tmp_path / "out.csv").open("w") as file:
+        r = Renderer("csv", file, ["a", "b"], HEADER)
+        assert not r._live  # a file is flushed by time, not row by row
