@@ -11,8 +11,10 @@ exact margin and gradient of the network over the rectangle, whatever floating p
 The search (after Plantinga & Vegter, "Isotopic approximation of implicit curves and
 surfaces", 2004) rests on one fact: a component of ``f = 0`` that crosses none of a set of
 lines lies inside one cell that they cut the box into, and is then a closed curve around a
-point where the gradient vanishes (an extremum of ``f`` inside the loop).  So a cell needs a
-closer look only while its enclosures of ``f``, of ``df/dx_a`` and of ``df/dx_b`` all hold 0.
+region where ``f`` keeps one sign.  Along any direction ``d``, ``f`` rises and falls again
+across that region, so its derivative along ``d`` takes both signs in the cell.  A cell
+therefore needs a closer look only while its enclosure of ``f`` holds 0 and so do those of
+the derivatives along both axes and both diagonals.
 Such a cell is cut in four; the two cutting segments are solved by the certified 1-D solver
 (their roots are seeds for the tracer), and the four quarters are examined in turn, down to a
 floor below which a cell is reported as unresolved.
@@ -229,7 +231,10 @@ class PlaneEnclosure:
         derivative along each of :data:`DIRECTIONS`.  A NaN enclosure counts as undecided.
         """
         flo, fhi, glo, ghi = self.ranges(alo, ahi, blo, bhi)
-        signed = np.any((glo > 0.0) | (ghi < 0.0), axis=1)
+        # A weak sign suffices: along a direction where f never increases (or never
+        # decreases) a loop around a region where f is not zero cannot close; and a slope
+        # that underflows to 0 far out in a unit's saturation is still never positive.
+        signed = np.any((glo >= 0.0) | (ghi <= 0.0), axis=1)
         out: NDArray[np.bool_] = ~(flo > 0.0) & ~(fhi < 0.0) & ~signed
         return out
 
@@ -285,8 +290,9 @@ def segment_roots(
 
     A segment runs along axis ``along`` over ``[lo, hi]`` at ``value`` of the other axis.  It
     holds no crossing when the margin's enclosure excludes 0, or when the margin is monotone
-    along it (the derivative's enclosure excludes 0) and its proven signs at both ends agree;
-    exactly one when monotone with opposite signs at the ends.  Otherwise it is halved, down
+    along it (the derivative's enclosure keeps one sign, 0 allowed) and its proven signs at
+    both ends agree; exactly one when monotone with opposite signs at the ends (its zeros
+    then form one point or one interval).  Otherwise it is halved, down
     to ``floor``; a piece still undecided there makes the rectangle it spans across
     ``across`` (per segment) unresolved.  A monotone piece whose end is within rounding of 0
     gives that end as its crossing.  ``budget[0]`` is the number of enclosures still allowed;
@@ -309,7 +315,7 @@ def segment_roots(
         flo, fhi, glo, ghi = enclose.ranges(*_ends(along, s_lo, s_hi, v))
         dlo, dhi = glo[:, along], ghi[:, along]
         none = (flo > 0.0) | (fhi < 0.0)
-        mono = (dlo > 0.0) | (dhi < 0.0)
+        mono = (dlo >= 0.0) | (dhi <= 0.0)
         proven = (sign_lo != 0.0) & (sign_hi != 0.0)
         cross = ~none & mono & proven & (sign_lo != sign_hi)
         at_end = ~none & mono & ~proven

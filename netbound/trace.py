@@ -936,14 +936,23 @@ def _straight(frame: _Frame, axis: int, value: float) -> FloatArray:
     return pts
 
 
+#: Where the interior grid lines sit within their spacing (the golden section): off the round
+#: numbers, so that a boundary lying along ``x = 0`` (within rounding) is not also a grid line.
+GRID_PHASE = 0.5 * (3.0 - math.sqrt(5.0))
+
+
 def _lines(lo: float, hi: float, step: float) -> FloatArray:
-    n = math.ceil((hi - lo) / step) + 1
-    if n > MAX_LINES:
+    """The box's two edges and interior lines ``lo + (k + GRID_PHASE) h``, ``h <= step``."""
+    m = math.ceil((hi - lo) / step)
+    if m + 1 > MAX_LINES:
         raise OptionError(
-            f"--step {step!r} is too small for the box: it would need {n} lines per direction "
-            f"(at most {MAX_LINES})"
+            f"--step {step!r} is too small for the box: it would need {m + 1} lines per "
+            f"direction (at most {MAX_LINES})"
         )
-    return np.linspace(lo, hi, max(n, 2))
+    m = max(m, 1)
+    h = (hi - lo) / m
+    inner = lo + (np.arange(m) + GRID_PHASE) * h
+    return np.concatenate([[lo], inner[inner < hi], [hi]])
 
 
 def _seeds(tracer: _Tracer) -> _Seeds:
@@ -968,6 +977,8 @@ def _seeds(tracer: _Tracer) -> _Seeds:
 def _search_seeds(frame: _Frame, seeds: _Seeds, progress: Progress | None) -> None:
     """Add the seeds of components that cross no grid line (closed loops inside a cell)."""
     report = None if progress is None else (lambda x: progress("searching cells", x))
+    if report is not None:
+        report(0.0)
     grid_a, grid_b = seeds.grid
     found = region.search(frame.margin, frame.rest, frame.axes, grid_a, grid_b, progress=report)
     lost = found.unresolved
@@ -976,6 +987,8 @@ def _search_seeds(frame: _Frame, seeds: _Seeds, progress: Progress | None) -> No
         centres = np.array(lost).reshape(-1, 2, 2).mean(axis=2)
         lost = sorted({_cell_of(seeds.grid, c) for c in centres})
     seeds.unresolved.extend(lost)
+    if report is not None:
+        report(1.0)
     if not found.seeds.size:
         return
     from scipy.spatial import cKDTree
@@ -1256,6 +1269,12 @@ def trace(
     points = np.array(seeds.points).reshape(-1, 2)
     tol = np.minimum(CLAIM_FRACTION * step, 0.5 * np.array(seeds.gaps))
     claimed = np.zeros(points.shape[0], dtype=bool)
+    # A seed that cannot be proven on the boundary (where float64 cannot tell the margin's
+    # sign) is not traced: its grid cell is unresolved.
+    unproven = ~_proven(frame, points)
+    for k in np.flatnonzero(unproven).tolist():
+        seeds.unresolved.append(_cell_of(seeds.grid, points[k]))
+    claimed |= unproven
     rects = np.array(seeds.unresolved).reshape(-1, 4)
     if rects.size:
         claimed |= _inside_any(points, rects)
@@ -1271,7 +1290,9 @@ def trace(
         claimed[i] = True
         todo = np.flatnonzero(~claimed)
         claimed[todo] |= _near(points[todo], tol[todo], new)
-        dup_tol = np.full(new.points.shape[0], CLAIM_FRACTION * step)
+        # Within the seed's own tolerance (bounded by its distance to its neighbours), so that
+        # a loop nested close inside another is not taken for it.
+        dup_tol = np.full(new.points.shape[0], tol[i])
         covered = np.zeros(new.points.shape[0], dtype=bool)
         for old in kept:
             covered |= _near(new.points, dup_tol, old)
