@@ -14,14 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from reference_mp import layers_from_json, make_spec, sign_change_near
 from scipy.spatial import cKDTree
 
 import netbound
 from netbound import Network
 from netbound.region import FLOOR, PlaneEnclosure
 from netbound.trace import TraceResult, trace, trace_network
-
-from reference_mp import layers_from_json, make_spec, sign_change_near
 
 ROOT = Path(__file__).resolve().parent.parent
 Array = NDArray[np.float64]
@@ -159,7 +158,7 @@ def test_a_loop_a_millionth_of_the_box_from_an_open_branch() -> None:
     g = 20.0
     net = Network.from_layers(
         [
-            (w + [[0.0, -k]], b + [0.0], "sigmoid"),
+            ([*w, [0.0, -k]], [*b, 0.0], "sigmoid"),
             ([[g, g, g, g, 0.0], [0.0, 0.0, 0.0, 0.0, g]], [-3.5 * g, -0.5 * g], "sigmoid"),
             ([[1.0, 1.0]], [-0.5], "identity"),
         ]
@@ -333,9 +332,11 @@ def test_enclosures_hold_the_sampled_margin_and_gradient() -> None:
     r = w[0] - w[1]
     f = v @ r + (doc["layers"][-1]["biases"][0] - doc["layers"][-1]["biases"][1])
     g = np.einsum("u,...ud->...d", r, dv)
-    assert np.all(f >= flo[:, None] - 1e-12) and np.all(f <= fhi[:, None] + 1e-12)
+    assert np.all(f >= flo[:, None] - 1e-12)
+    assert np.all(f <= fhi[:, None] + 1e-12)
     diag = np.stack([g[..., 0], g[..., 1], g[..., 0] + g[..., 1], g[..., 0] - g[..., 1]], axis=-1)
-    assert np.all(diag >= glo[:, None, :] - 1e-12) and np.all(diag <= ghi[:, None, :] + 1e-12)
+    assert np.all(diag >= glo[:, None, :] - 1e-12)
+    assert np.all(diag <= ghi[:, None, :] + 1e-12)
 
 
 def test_result_repr_is_short() -> None:
@@ -358,7 +359,8 @@ def test_progress_is_reported_and_nothing_printed(capsys: pytest.CaptureFixture[
     assert seen[-1] == ("tracing curves", 1.0)
     assert all(0.0 <= d <= 1.0 for _, d in seen)
     out = capsys.readouterr()
-    assert out.out == "" and out.err == ""
+    assert out.out == ""
+    assert out.err == ""
 
 
 def test_axes_pick_the_plane() -> None:
