@@ -41,11 +41,14 @@ SAFETY = 4.0
 #: through it, so loops down to about this size are found; the traced points are proven to
 #: 1e-9 of the box's size, which leaves a loop at the floor a few hundred such widths across.
 FLOOR = 2.0**-22
+#: A cell is cut across one axis only when that axis's extent accounts for this many times
+#: more of the margin's enclosure than the other's.
+ANISOTROPY = 4.0
 #: Largest number of enclosures (of cells and of pieces of segments) one search may spend:
 #: a guard for a boundary that is singular along a whole curve (a line of double roots), and
 #: for huge networks whose enclosures stay loose.  What is left when it is spent is
 #: unresolved.
-MAX_CELLS = 300_000
+MAX_CELLS = 150_000
 #: Elements (cells x units) per evaluation block (keeps temporaries in the cache).
 BLOCK_ELEMENTS = 16384
 
@@ -230,13 +233,23 @@ class PlaneEnclosure:
         """Rectangles that may hold a closed component: the margin may vanish, and so may its
         derivative along each of :data:`DIRECTIONS`.  A NaN enclosure counts as undecided.
         """
+        return self.classify(alo, ahi, blo, bhi)[0]
+
+    def classify(
+        self, alo: FloatArray, ahi: FloatArray, blo: FloatArray, bhi: FloatArray
+    ) -> tuple[NDArray[np.bool_], FloatArray, FloatArray]:
+        """:meth:`undecided`, and how much of the margin's enclosure each axis's extent
+        accounts for (the two terms of the mean-value form): the axis to cut."""
         flo, fhi, glo, ghi = self.ranges(alo, ahi, blo, bhi)
         # A weak sign suffices: along a direction where f never increases (or never
         # decreases) a loop around a region where f is not zero cannot close; and a slope
         # that underflows to 0 far out in a unit's saturation is still never positive.
         signed = np.any((glo >= 0.0) | (ghi <= 0.0), axis=1)
         out: NDArray[np.bool_] = ~(flo > 0.0) & ~(fhi < 0.0) & ~signed
-        return out
+        with np.errstate(over="ignore", invalid="ignore"):
+            ta = np.maximum(np.abs(glo[:, 0]), np.abs(ghi[:, 0])) * (ahi - alo)
+            tb = np.maximum(np.abs(glo[:, 1]), np.abs(ghi[:, 1])) * (bhi - blo)
+        return out, ta, tb
 
     def signs(self, a: FloatArray, b: FloatArray) -> FloatArray:
         """The margin's proven sign at points (+1, -1, or 0 where rounding cannot tell)."""
@@ -301,6 +314,8 @@ def segment_roots(
     Returns the crossings ``(k, 2)``, located by bisection to the last bit, and the
     unresolved rectangles.
     """
+    if value.size == 0:
+        return np.empty((0, 2)), []
     tlo, thi = across
     s_lo, s_hi, v = lo.copy(), hi.copy(), value.copy()
     sign_lo = enclose.signs(*_point(along, s_lo, v))
@@ -389,41 +404,64 @@ def search(
     unresolved: list[Rect] = []
     count = alo.size
     budget = [MAX_CELLS - count]
-    keep = enclose.undecided(alo, ahi, blo, bhi)
-    alo, ahi, blo, bhi = alo[keep], ahi[keep], blo[keep], bhi[keep]
+    keep, ta, tb = enclose.classify(alo, ahi, blo, bhi)
+    alo, ahi, blo, bhi, ta, tb = alo[keep], ahi[keep], blo[keep], bhi[keep], ta[keep], tb[keep]
     start = max(float(np.max(ahi - alo, initial=0.0)), float(np.max(bhi - blo, initial=0.0)))
     depth = max(1.0, float(np.log2(max(start, floor) / floor)))
     level = 0
     while alo.size:
-        size = np.maximum(ahi - alo, bhi - blo)
-        small = size <= floor
+        # Cut the side whose extent accounts for most of the enclosure's width, or both when
+        # they are within a factor ANISOTROPY: a long thin feature along one axis (two
+        # boundaries close together, the valley between them) is then resolved by slicing
+        # across it only, at a cost that does not grow with its length.
+        can_a, can_b = (ahi - alo) > floor, (bhi - blo) > floor
+        want_a = ~(ta * ANISOTROPY < tb)
+        want_b = ~(tb * ANISOTROPY < ta)
+        cut_a = can_a & (want_a | ~can_b)
+        cut_b = can_b & (want_b | ~can_a)
+        small = ~(cut_a | cut_b)
         if budget[0] < 4 * alo.size:
             small[:] = True
         for k in np.flatnonzero(small).tolist():
             unresolved.append((float(alo[k]), float(ahi[k]), float(blo[k]), float(bhi[k])))
         big = ~small
         alo, ahi, blo, bhi = alo[big], ahi[big], blo[big], bhi[big]
+        cut_a, cut_b = cut_a[big], cut_b[big]
         if not alo.size:
             break
         am, bm = 0.5 * (alo + ahi), 0.5 * (blo + bhi)
         # The cutting segments: x_b = bm across [alo, ahi], and x_a = am across [blo, bhi].
-        for along, value, lo, hi, across in (
-            (0, bm, alo, ahi, (blo, bhi)),
-            (1, am, blo, bhi, (alo, ahi)),
+        for along, cut, value, lo, hi, across in (
+            (0, cut_b, bm, alo, ahi, (blo, bhi)),
+            (1, cut_a, am, blo, bhi, (alo, ahi)),
         ):
-            found, lost = segment_roots(enclose, along, value, lo, hi, across, floor, budget)
+            found, lost = segment_roots(
+                enclose,
+                along,
+                value[cut],
+                lo[cut],
+                hi[cut],
+                (across[0][cut], across[1][cut]),
+                floor,
+                budget,
+            )
             seeds.append(found)
             unresolved.extend(lost)
+        # Children: the lower halves (or the whole side where it is not cut), and the upper
+        # halves of the sides that are cut.
+        a0_hi = np.where(cut_a, am, ahi)
+        b0_hi = np.where(cut_b, bm, bhi)
+        both = cut_a & cut_b
         alo, ahi, blo, bhi = (
-            np.concatenate([alo, am, alo, am]),
-            np.concatenate([am, ahi, am, ahi]),
-            np.concatenate([blo, blo, bm, bm]),
-            np.concatenate([bm, bm, bhi, bhi]),
+            np.concatenate([alo, am[cut_a], alo[cut_b], am[both]]),
+            np.concatenate([a0_hi, ahi[cut_a], a0_hi[cut_b], ahi[both]]),
+            np.concatenate([blo, blo[cut_a], bm[cut_b], bm[both]]),
+            np.concatenate([b0_hi, b0_hi[cut_a], bhi[cut_b], bhi[both]]),
         )
         count += alo.size
         budget[0] -= alo.size
-        keep = enclose.undecided(alo, ahi, blo, bhi)
-        alo, ahi, blo, bhi = alo[keep], ahi[keep], blo[keep], bhi[keep]
+        keep, ta, tb = enclose.classify(alo, ahi, blo, bhi)
+        alo, ahi, blo, bhi, ta, tb = alo[keep], ahi[keep], blo[keep], bhi[keep], ta[keep], tb[keep]
         level += 1
         if progress is not None:
             progress(min(1.0, level / depth))
