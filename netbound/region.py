@@ -48,7 +48,7 @@ ANISOTROPY = 4.0
 #: a guard for a boundary that is singular along a whole curve (a line of double roots), and
 #: for huge networks whose enclosures stay loose.  What is left when it is spent is
 #: unresolved.
-MAX_CELLS = 150_000
+MAX_CELLS = 300_000
 #: Elements (cells x units) per evaluation block (keeps temporaries in the cache).
 BLOCK_ELEMENTS = 16384
 
