@@ -159,10 +159,12 @@ def _grid(box: Box, resolution: int) -> tuple[FloatArray, FloatArray]:
     return gx, gy
 
 
-def _points(gx: FloatArray, gy: FloatArray, base: FloatArray) -> FloatArray:
+def _points(
+    gx: FloatArray, gy: FloatArray, base: FloatArray, axes: tuple[int, int] = (0, 1)
+) -> FloatArray:
     full = np.broadcast_to(base, (*gx.shape, base.size)).copy()
-    full[..., 0] = gx
-    full[..., 1] = gy
+    full[..., axes[0]] = gx
+    full[..., axes[1]] = gy
     return full
 
 
@@ -187,6 +189,7 @@ def plot_network(
     dpi: float = 100.0,
     title: str | None = None,
     progress: Progress | None = None,
+    axes: tuple[int, int] = (0, 1),
 ) -> PlotInfo:
     """Draw a network's decision regions and boundary into a PNG, SVG or PDF file.
 
@@ -224,6 +227,9 @@ def plot_network(
     progress
         Called with what is being done and the fraction done (see
         :func:`netbound.trace.trace_network`).
+    axes
+        The two inputs spanning the picture, by index (default the first two); ``box`` is
+        given in their coordinates and the axes are named after them.
 
     Returns
     -------
@@ -248,7 +254,9 @@ def plot_network(
     boundary_margins(net, between, threshold, argmax)  # option errors first
     base = _base_vector(net, at)
     if box is None:
-        box = default_box(net, between=between, threshold=threshold, argmax=argmax, at=at)
+        box = default_box(
+            net, between=between, threshold=threshold, argmax=argmax, at=at, axes=axes
+        )
     checked = _check_box(box)
     result = trace_network(
         net,
@@ -259,17 +267,18 @@ def plot_network(
         at=at,
         step=step,
         progress=progress,
+        axes=axes,
     )
     gx, gy = _grid(checked, resolution)
     names = net.output_names
     if net.n_outputs == 1:
         margin = boundary_margins(net, None, threshold, False)[0]
         t = default_threshold(net) if threshold is None else float(threshold)
-        classes = np.where(margin.value(_points(gx, gy, base)) > 0.0, 0, 1)
+        classes = np.where(margin.value(_points(gx, gy, base, axes)) > 0.0, 0, 1)
         labels: tuple[str, ...] = (f"{names[0]} > {t:g}", f"{names[0]} < {t:g}")
         what = f"{names[0]} = {t:g}"
     else:
-        classes = np.argmax(net.preactivations(_points(gx, gy, base)), axis=-1)
+        classes = np.argmax(net.preactivations(_points(gx, gy, base, axes)), axis=-1)
         labels = tuple(names)
         if argmax:
             what = "predicted class"
@@ -285,7 +294,7 @@ def plot_network(
         result,
         classes,
         labels,
-        (net.input_names[0], net.input_names[1]),
+        (net.input_names[axes[0]], net.input_names[axes[1]]),
         title,
         dpi,
     )

@@ -234,3 +234,14 @@ def test_names_without_glyphs_do_not_warn(tmp_path: Path) -> None:
         warnings.simplefilter("always")
         plot_network(net, tmp_path / "glyphs.png", box=(-1, 1, -1, 1), resolution=20)
     assert [str(w.message) for w in caught] == []
+
+
+def test_axes_choose_the_pictures_inputs(tmp_path: Path) -> None:
+    box = (-2.0, 2.0, -1.5, 1.5)
+    straight = plot_network(BUMP, tmp_path / "a.png", box=box, resolution=20)
+    swapped = plot_network(BUMP, tmp_path / "b.png", box=box, resolution=20, axes=(1, 0))
+    assert [c.closed for c in swapped.trace.curves] == [True]
+    # The bump is symmetric in its two inputs: the same loop, coordinates swapped.
+    a = straight.trace.curves[0].points
+    b = swapped.trace.curves[0].points
+    np.testing.assert_allclose(np.ptp(a, axis=0), np.ptp(b, axis=0), rtol=1e-6)
