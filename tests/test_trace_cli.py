@@ -52,3 +52,21 @@ def test_help_states_what_the_default_box_holds() -> None:
     text = " ".join(CliRunner().invoke(main, ["trace", "--help"]).output.split())
     assert "the bounding box (widened and padded by 10 %) of every root that the certified" in text
     assert "0 < S <= the box's longer side" in text
+
+
+def test_progress_appears_only_after_a_second_on_a_terminal() -> None:
+    from netbound.cli import _TraceProgress
+
+    with _TraceProgress() as progress:
+        progress.enabled = True
+        progress("tracing curves", 0.1)
+        assert progress.bar is None  # not yet a second
+        progress.start -= 2.0
+        progress("tracing curves", 0.5)
+        assert progress.bar is not None
+        assert progress.bar.tasks[0].completed == 0.5
+    with _TraceProgress() as quiet:
+        quiet.enabled = False
+        quiet.start -= 2.0
+        quiet("tracing curves", 0.5)
+        assert quiet.bar is None
