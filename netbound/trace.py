@@ -1,12 +1,15 @@
-"""The decision boundary inside a box, as polylines traced along the curves ``f(x1, x2) = 0``.
+"""The decision boundary inside a box, as polylines traced along the curves ``f(x_a, x_b) = 0``.
 
-Method (predictor-corrector continuation on the margin restricted to the plane of the first two
-inputs):
+Method (predictor-corrector continuation on the margin restricted to the plane of two inputs,
+the first two by default; docs/trace.md gives the proofs):
 
-1. Seeds.  :func:`netbound.solve_lines` finds every root on the lines ``x2 = const`` spaced at
-   most ``step`` apart across the box, and on the lines ``x1 = const`` likewise (for pieces that
-   run along ``x2``), in one vectorized call per direction.  Every component of the boundary
-   that crosses one of these lines has a seed on it.
+1. Seeds.  :func:`netbound.solve_lines` finds every root on grid lines ``x_b = const`` spaced
+   at most ``step`` apart across the box, and on the lines ``x_a = const`` likewise, in one
+   vectorized call per direction.  Every component of the boundary that crosses one of these
+   lines has a seed on it.  A component that crosses none is a closed loop inside one grid
+   cell; :func:`netbound.region.search` finds it (interval enclosures, cells cut down to a
+   floor, crossings of the cutting segments isolated with proof) or reports its cell as
+   unresolved.
 2. Tracing.  Along ``f = 0`` the tangent is perpendicular to ``grad f``; it is oriented by the
    gradient (``t = J grad f / |grad f|``, with the positive side always on the same hand), so a
    step that lands on a neighbouring branch, whose gradient points the other way, shows up as a
@@ -25,10 +28,13 @@ inputs):
    returns to its seed (a closed curve), or where the step collapses (a singular point, where
    the gradient vanishes).  A trace that comes back onto its own track away from its seed has
    crossed onto another branch, which a regular curve cannot do: it ends there.  Each seed is
-   traced in both directions.  A seed at a singular point is kept as a one-point curve.
-4. Accuracy.  Every point is polished to the rounding floor of the margin, about
-   ``eps * (sum of |terms| / |grad f| + |x|)``: far below 1e-9 of the box's size unless the box
-   is tiny (below ~1e-4 of the coordinates' size) or the gradient nearly vanishes.
+   traced in both directions.  A seed at a singular point cannot be proven (no sign change) and is unresolved.
+4. Accuracy and proof.  Every point is polished to the rounding floor of the margin, about
+   ``eps * (sum of |terms| / |grad f| + |x|)``, and then proven within 1e-9 of the box's size
+   from the boundary by a sign change of the margin (evaluated in extended precision with a
+   rigorous error bound) across a segment of that half-length through it.  Points that fail
+   are dropped and their grid cells reported as unresolved; curves are cut at every unresolved
+   cell.
 5. Bookkeeping.  A seed within ``step / 100`` of a traced curve (measured to the cubic Hermite
    interpolant of its points, far more accurate than the chords, and never more than half the
    distance to the seed's neighbours on its own line) is not traced again; a curve traced from a
