@@ -28,7 +28,8 @@ the first two by default; docs/trace.md gives the proofs):
    returns to its seed (a closed curve), or where the step collapses (a singular point, where
    the gradient vanishes).  A trace that comes back onto its own track away from its seed has
    crossed onto another branch, which a regular curve cannot do: it ends there.  Each seed is
-   traced in both directions.  A seed at a singular point cannot be proven (no sign change) and is unresolved.
+   traced in both directions.  A seed at a singular point cannot be proven (no sign
+   change): its cell is unresolved.
 4. Accuracy and proof.  Every point is polished to the rounding floor of the margin, about
    ``eps * (sum of |terms| / |grad f| + |x|)``, and then proven within 1e-9 of the box's size
    from the boundary by a sign change of the margin (evaluated in extended precision with a
