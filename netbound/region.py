@@ -267,6 +267,9 @@ class SearchResult:
     seeds
         Points ``(k, 2)`` of the boundary, in the plane's coordinates, on the segments that
         cut undecided cells.
+    gaps
+        Each seed's distance to its nearest neighbour on the same cutting line (inf when
+        alone): how close another piece of the boundary runs beside it.
     unresolved
         Rectangles ``(a_lo, a_hi, b_lo, b_hi)`` that may hold a component not found.
     cells
@@ -274,6 +277,7 @@ class SearchResult:
     """
 
     seeds: FloatArray
+    gaps: FloatArray
     unresolved: list[Rect]
     cells: int
 
@@ -366,6 +370,23 @@ def segment_roots(
     return np.concatenate([found, *ends]).reshape(-1, 2), unresolved
 
 
+def line_gaps(points: FloatArray, along: int) -> FloatArray:
+    """For points on lines along axis ``along`` (the other coordinate equal on a line), the
+    distance from each to its nearest neighbour on the same line (inf when alone)."""
+    n = points.shape[0]
+    out = np.full(n, np.inf)
+    if n < 2:
+        return out
+    t, v = points[:, along], points[:, 1 - along]
+    order = np.lexsort((t, v))
+    ts, vs = t[order], v[order]
+    same = vs[1:] == vs[:-1]
+    step = np.where(same, ts[1:] - ts[:-1], np.inf)
+    gap = np.minimum(np.concatenate([[np.inf], step]), np.concatenate([step, [np.inf]]))
+    out[order] = gap
+    return out
+
+
 def search(
     margin: Margin,
     rest: FloatArray,
@@ -401,6 +422,7 @@ def search(
     blo, bhi = grid_b[ib.ravel()], grid_b[ib.ravel() + 1]
     floor = FLOOR * max(float(grid_a[-1] - grid_a[0]), float(grid_b[-1] - grid_b[0]))
     seeds: list[FloatArray] = []
+    gaps: list[FloatArray] = []
     unresolved: list[Rect] = []
     count = alo.size
     budget = [MAX_CELLS - count]
@@ -446,6 +468,7 @@ def search(
                 budget,
             )
             seeds.append(found)
+            gaps.append(line_gaps(found, along))
             unresolved.extend(lost)
         # Children: the lower halves (or the whole side where it is not cut), and the upper
         # halves of the sides that are cut.
@@ -466,7 +489,7 @@ def search(
         if progress is not None:
             progress(min(1.0, level / depth))
     pts = np.concatenate([np.empty((0, 2)), *seeds])
-    return SearchResult(pts, unresolved, count)
+    return SearchResult(pts, np.concatenate([np.empty(0), *gaps]), unresolved, count)
 
 
 # -- proven signs at points ------------------------------------------------------------------

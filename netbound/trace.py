@@ -998,16 +998,8 @@ def _search_seeds(frame: _Frame, seeds: _Seeds, progress: Progress | None) -> No
         report(1.0)
     if not found.seeds.size:
         return
-    from scipy.spatial import cKDTree
-
-    new = np.clip(found.seeds, frame.lo, frame.hi)
-    every = np.concatenate([np.array(seeds.points).reshape(-1, 2), new])
-    # The distance to the nearest other seed bounds how far a seed may be claimed from.
-    dist, _ = cKDTree(every).query(new, k=min(3, every.shape[0]))
-    dist = np.asarray(dist).reshape(new.shape[0], -1)
-    gap = np.min(np.where(dist > 0.0, dist, np.inf), axis=1)
-    seeds.points.extend(new)
-    seeds.gaps.extend(gap.tolist())
+    seeds.points.extend(np.clip(found.seeds, frame.lo, frame.hi))
+    seeds.gaps.extend(found.gaps.tolist())
 
 
 # -- what is proven -----------------------------------------------------------------------------

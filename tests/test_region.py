@@ -374,3 +374,15 @@ def test_axes_pick_the_plane() -> None:
     b = trace_network(swapped, box, axes=(1, 0))
     assert len(a.curves) == len(b.curves) == 1
     np.testing.assert_allclose(a.curves[0].points, b.curves[0].points, rtol=0, atol=1e-12)
+
+
+def test_no_curve_is_traced_twice() -> None:
+    # Regression: crossings found by the search on neighbouring cutting segments of one long
+    # curve once got tolerances from each other's distance and were traced again.
+    net = netbound.load(ROOT / "sample_nets" / "tanh_deep.json")
+    result = trace_network(net, netbound.default_box(net))
+    assert result.complete
+    for i, a in enumerate(result.curves):
+        for b in result.curves[i + 1 :]:
+            d, _ = cKDTree(b.points).query(a.points)
+            assert np.mean(d < 1e-3 * result.step) < 0.5
