@@ -962,18 +962,31 @@ def _lines(lo: float, hi: float, step: float) -> FloatArray:
     return np.concatenate([[lo], inner[inner < hi], [hi]])
 
 
-def _seeds(tracer: _Tracer) -> _Seeds:
+#: Grid lines solved per call when progress is reported (so that it moves on a slow network).
+LINES_PER_REPORT = 16
+
+
+def _seeds(tracer: _Tracer, progress: Progress | None = None) -> _Seeds:
     frame = tracer.frame
     out = _Seeds([], [], [], False, [], [])
     grid = [_lines(float(frame.lo[k]), float(frame.hi[k]), frame.step) for k in (0, 1)]
     out.grid = grid
+    total = grid[0].size + grid[1].size
+    done = 0
     for axis in (0, 1):
         other = 1 - axis
         fixed = grid[other]
         base = np.tile(frame.rest, (fixed.size, 1))
         base[:, frame.axes[other]] = fixed
         window = (float(frame.lo[axis]), float(frame.hi[axis]))
-        sol = solve_lines(frame.margin, base, axis=frame.axes[axis], window=window)
+        chunk = fixed.size if progress is None else LINES_PER_REPORT
+        sol: list[LineSolution] = []
+        for start in range(0, fixed.size, chunk):
+            rows = base[start : start + chunk]
+            sol += solve_lines(frame.margin, rows, axis=frame.axes[axis], window=window)
+            done += rows.shape[0]
+            if progress is not None:
+                progress("solving grid lines", done / total)
         if all(s.everywhere for s in sol):
             out.everywhere = True
             return out
@@ -1254,7 +1267,7 @@ def trace(
     tracer = _Tracer(frame)
     if progress is not None:
         progress("solving grid lines", 0.0)
-    seeds = _seeds(tracer)
+    seeds = _seeds(tracer, progress)
     if seeds.everywhere:
         return TraceResult((), checked, step, True, True, 0.0)
     _search_seeds(frame, seeds, progress)
