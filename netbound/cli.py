@@ -971,7 +971,7 @@ def _box_options(func: F) -> F:
             type=float,
             default=None,
             metavar="LO HI",
-            help="The box's x1 side (default: where the boundary is).",
+            help="The box's x1 side (default: see below).",
         ),
         click.option(
             "--x2-range",
@@ -979,15 +979,15 @@ def _box_options(func: F) -> F:
             type=float,
             default=None,
             metavar="LO HI",
-            help="The box's x2 side (default: where the boundary is).",
+            help="The box's x2 side (default: see below).",
         ),
         click.option(
             "--step",
             type=float,
             default=None,
             metavar="S",
-            help="Largest distance between consecutive points (default: the box's diagonal "
-            "/ 200); every boundary piece that crosses a line x2 = const spaced S apart is found.",
+            help="Largest distance between consecutive points, 0 < S <= the box's longer side, "
+            "at most 100000 grid lines per side (default: the box's diagonal / 200).",
         ),
     ]
     for option in reversed(options):
@@ -1015,7 +1015,52 @@ def _box(
     return (x1[0], x1[1], x2[0], x2[1])
 
 
-@main.command("trace")
+class _TraceProgress:
+    """Draws the library's progress reports with rich on stderr: only when stderr is a
+    terminal, and only once the command has run for a second."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.clock = time.monotonic
+        self.start = self.clock()
+        self.enabled = sys.stderr.isatty()
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __call__(self, stage: str, done: float) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if self.clock() - self.start < 1.0:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
+            self.bar = Progress(*columns, console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(stage, total=1.0)
+        self.bar.update(self.task, description=stage, completed=done)
+
+    def __enter__(self) -> _TraceProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+_BOX_HELP = """
+    The box: --x1-range and --x2-range; a side not given comes from where the boundary is:
+    the bounding box (widened and padded by 10 %) of every root that the certified
+    whole-line solve finds on the 11 lines x2 = -5, -4, ..., 5 and the 11 lines
+    x1 = -5, ..., 5.  So the default box holds every such root, however far out, and a piece of
+    every component that crosses those lines; without any root it is [-5, 5]^2.
+"""
+
+
+@main.command("trace", epilog=_BOX_HELP)
 @click.argument("net", metavar="NET")
 @_box_options
 @_boundary_options
@@ -1034,13 +1079,21 @@ def trace_command(
     at_file: str | None,
     fmt: Format,
 ) -> None:
-    """The boundary curves of NET inside a box, as polylines.
+    """The boundary curves of NET inside a box, as polylines, and what is proven.
 
-    Seeds every curve from the certified roots on lines x2 = const (and x1 = const) spaced at
-    most S apart, then follows it by predictor-corrector continuation to the box's edge or
-    back to its start (a closed loop).  Every point lies on the boundary to within 1e-9 of
-    the box's size.  CSV rows are curve,x1,x2 (curves numbered from 1; a closed curve does
-    not repeat its first point); JSON is {"curves": [{"closed": ..., "points": [...]}]}.
+    The whole box is searched: the certified roots on grid lines at most S apart seed the
+    curves, and every grid cell in which a closed loop could hide (the margin and its
+    derivatives may all vanish there) is cut into quarters, down to 2^-22 of the box's
+    longer side.  Every curve is followed by predictor-corrector continuation to the box's
+    edge or around its loop.  Every point is proven to lie within 1e-9 of the box's size
+    from the boundary; every component in the box is among the curves, except where it
+    passes through an unresolved cell (a tangency, a singular point, or a margin below what
+    float64 can resolve), which is listed and makes the trace incomplete.
+
+    CSV rows are curve,x1,x2 (curves numbered from 1; a closed curve does not repeat its
+    first point), with a warning on stderr when the trace is not complete; JSON is
+    {"curves": [{"closed": ..., "points": [...]}], "complete": ..., "unresolved":
+    [[x1lo, x1hi, x2lo, x2hi], ...], "box": [...], "step": S}.
 
     \b
     Examples:
@@ -1055,9 +1108,17 @@ def trace_command(
     if argmin:
         raise click.UsageError("--argmin is not available for trace and plot yet; use solve")
     box = _box(network, x1_range, x2_range, between, threshold, argmax, at_values)
-    result = trace_network(
-        network, box, between=between, threshold=threshold, argmax=argmax, at=at_values, step=step
-    )
+    with _TraceProgress() as progress:
+        result = trace_network(
+            network,
+            box,
+            between=between,
+            threshold=threshold,
+            argmax=argmax,
+            at=at_values,
+            step=step,
+            progress=progress,
+        )
     x1_name, x2_name = network.input_names[0], network.input_names[1]
     if fmt == "json":
         import json
@@ -1068,9 +1129,10 @@ def trace_command(
             for k, curve in enumerate(result.curves, start=1):
                 out.add(None, [[str(k), number(a), number(b)] for a, b in curve.points.tolist()])
     else:
+        state = "complete" if result.complete else "NOT complete"
         title = (
             f"boundary in [{box[0]:g}, {box[1]:g}] x [{box[2]:g}, {box[3]:g}], "
-            f"step {result.step:.3g}"
+            f"step {result.step:.3g}, {state}"
         )
         columns = ["curve", "closed", "points", f"first ({x1_name}, {x2_name})", "last"]
         with Renderer("table", sys.stdout, columns, {}, None, title) as out:
@@ -1091,14 +1153,16 @@ def trace_command(
     if result.everywhere:
         click.echo("netbound: the margin is zero everywhere in the box", err=True)
     elif not result.complete:
+        cells = len(result.unresolved)
+        where = f"{cells} unresolved cell(s)" if cells else "a curve cut short"
         click.echo(
-            "netbound: warning: some seeding lines had unresolved intervals or a curve was "
-            "cut short; the curves may be incomplete",
+            f"netbound: warning: the trace is not complete ({where}; --format json lists "
+            "them): a boundary component may be missing there",
             err=True,
         )
 
 
-@main.command("plot")
+@main.command("plot", epilog=_BOX_HELP)
 @click.argument("net", metavar="NET")
 @click.option(
     "-o",
@@ -1127,8 +1191,10 @@ def plot_command(
 
     Each output's region is filled in its own colour (for a single output: the two sides
     of the threshold), the boundary curves of 'netbound trace' are drawn exactly on top,
-    the axes are named after the inputs and the legend after the outputs.  Needs the plot
-    extra: pip install 'netbound[plot]'.
+    the axes are named after the inputs and the legend after the outputs.  Cells the
+    search left unresolved are hatched, and the title says whether the picture is complete;
+    a closed boundary smaller than 3 pixels is drawn as a marker.  Needs the plot extra:
+    pip install 'netbound[plot]'.
 
     \b
     Example:
@@ -1141,18 +1207,27 @@ def plot_command(
     if argmin:
         raise click.UsageError("--argmin is not available for trace and plot yet; use solve")
     box = _box(network, x1_range, x2_range, between, threshold, argmax, at_values)
-    info = plot_network(
-        network,
-        Path(output),
-        between=between,
-        threshold=threshold,
-        argmax=argmax,
-        at=at_values,
-        box=box,
-        step=step,
-    )
+    with _TraceProgress() as progress:
+        info = plot_network(
+            network,
+            Path(output),
+            between=between,
+            threshold=threshold,
+            argmax=argmax,
+            at=at_values,
+            box=box,
+            step=step,
+            progress=progress,
+        )
+    state = "complete" if info.trace.complete else "NOT complete"
     click.echo(
         f"wrote {output}: {len(info.trace.curves)} boundary curve(s) in "
-        f"[{box[0]:g}, {box[1]:g}] x [{box[2]:g}, {box[3]:g}]",
+        f"[{box[0]:g}, {box[1]:g}] x [{box[2]:g}, {box[3]:g}], {state}",
         err=True,
     )
+    if not info.trace.complete and not info.trace.everywhere:
+        click.echo(
+            f"netbound: warning: {len(info.trace.unresolved)} unresolved cell(s), hatched in "
+            "the picture: a boundary component may be missing there",
+            err=True,
+        )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import colorsys
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from netbound.network import FloatArray, Network
 from netbound.solver import boundary_margins
 from netbound.trace import (
     Box,
+    Progress,
     TraceResult,
     _base_vector,
     _box_from_roots,
@@ -57,6 +59,13 @@ _LIGHTEN = 0.5
 #: The boundary's colour and width.
 BOUNDARY_COLOR = (0.0, 0.0, 0.0)
 BOUNDARY_WIDTH = 1.4
+#: A closed boundary whose extent in the picture is below this many pixels is drawn as a
+#: marker of this size (so that it can be seen at all).
+TINY_PIXELS = 3.0
+MARKER_SIZE = 6.0
+#: The hatching of unresolved cells.
+UNRESOLVED_HATCH = "xxxx"
+UNRESOLVED_COLOR = (0.35, 0.35, 0.35)
 
 RGB = tuple[float, float, float]
 
@@ -150,10 +159,12 @@ def _grid(box: Box, resolution: int) -> tuple[FloatArray, FloatArray]:
     return gx, gy
 
 
-def _points(gx: FloatArray, gy: FloatArray, base: FloatArray) -> FloatArray:
+def _points(
+    gx: FloatArray, gy: FloatArray, base: FloatArray, axes: tuple[int, int] = (0, 1)
+) -> FloatArray:
     full = np.broadcast_to(base, (*gx.shape, base.size)).copy()
-    full[..., 0] = gx
-    full[..., 1] = gy
+    full[..., axes[0]] = gx
+    full[..., axes[1]] = gy
     return full
 
 
@@ -177,6 +188,8 @@ def plot_network(
     resolution: int = 400,
     dpi: float = 100.0,
     title: str | None = None,
+    progress: Progress | None = None,
+    axes: tuple[int, int] = (0, 1),
 ) -> PlotInfo:
     """Draw a network's decision regions and boundary into a PNG, SVG or PDF file.
 
@@ -211,6 +224,12 @@ def plot_network(
         Pixels per inch (the figure is 7 x 5 inches).
     title
         The title; default names the network and the boundary.
+    progress
+        Called with what is being done and the fraction done (see
+        :func:`netbound.trace.trace_network`).
+    axes
+        The two inputs spanning the picture, by index (default the first two); ``box`` is
+        given in their coordinates and the axes are named after them.
 
     Returns
     -------
@@ -235,21 +254,31 @@ def plot_network(
     boundary_margins(net, between, threshold, argmax)  # option errors first
     base = _base_vector(net, at)
     if box is None:
-        box = default_box(net, between=between, threshold=threshold, argmax=argmax, at=at)
+        box = default_box(
+            net, between=between, threshold=threshold, argmax=argmax, at=at, axes=axes
+        )
     checked = _check_box(box)
     result = trace_network(
-        net, checked, between=between, threshold=threshold, argmax=argmax, at=at, step=step
+        net,
+        checked,
+        between=between,
+        threshold=threshold,
+        argmax=argmax,
+        at=at,
+        step=step,
+        progress=progress,
+        axes=axes,
     )
     gx, gy = _grid(checked, resolution)
     names = net.output_names
     if net.n_outputs == 1:
         margin = boundary_margins(net, None, threshold, False)[0]
         t = default_threshold(net) if threshold is None else float(threshold)
-        classes = np.where(margin.value(_points(gx, gy, base)) > 0.0, 0, 1)
+        classes = np.where(margin.value(_points(gx, gy, base, axes)) > 0.0, 0, 1)
         labels: tuple[str, ...] = (f"{names[0]} > {t:g}", f"{names[0]} < {t:g}")
         what = f"{names[0]} = {t:g}"
     else:
-        classes = np.argmax(net.preactivations(_points(gx, gy, base)), axis=-1)
+        classes = np.argmax(net.preactivations(_points(gx, gy, base, axes)), axis=-1)
         labels = tuple(names)
         if argmax:
             what = "predicted class"
@@ -265,7 +294,7 @@ def plot_network(
         result,
         classes,
         labels,
-        (net.input_names[0], net.input_names[1]),
+        (net.input_names[axes[0]], net.input_names[axes[1]]),
         title,
         dpi,
     )
@@ -282,6 +311,7 @@ def plot(
     resolution: int = 400,
     dpi: float = 100.0,
     title: str | None = None,
+    progress: Progress | None = None,
 ) -> PlotInfo:
     """Draw the decision regions and boundary of a network or of a margin.
 
@@ -304,7 +334,7 @@ def plot(
     base
         For a margin: values of the inputs beyond the first two (all ``n_inputs`` values,
         the first two ignored, or just the others).
-    resolution, dpi, title
+    resolution, dpi, title, progress
         As for :func:`plot_network`.
 
     Returns
@@ -324,6 +354,7 @@ def plot(
             resolution=resolution,
             dpi=dpi,
             title=title,
+            progress=progress,
         )
     if at is not None:
         raise OptionError("give a margin's other inputs as a vector, with base=")
@@ -337,7 +368,7 @@ def plot(
     if box is None:
         box = _box_from_roots(net, [margin], rest, None)
     checked = _check_box(box)
-    result = trace(margin, checked, step, rest)
+    result = trace(margin, checked, step, rest, progress=progress)
     gx, gy = _grid(checked, resolution)
     classes = np.where(margin.value(_points(gx, gy, rest)) > 0.0, 0, 1)
     above, below = margin.label.replace(" = ", " > "), margin.label.replace(" = ", " < ")
@@ -376,6 +407,25 @@ def _draw(
     title: str,
     dpi: float,
 ) -> PlotInfo:
+    # A font without a glyph for a name (an output called "z₁") must not warn on stderr:
+    # matplotlib draws a box for it, which is all that can be done.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Gg]lyph.*missing", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*[Mm]issing from font", category=UserWarning)
+        return _draw_figure(path, fmt, box, result, classes, labels, axes, title, dpi)
+
+
+def _draw_figure(
+    path: Path,
+    fmt: str,
+    box: Box,
+    result: TraceResult,
+    classes: Any,
+    labels: tuple[str, ...],
+    axes: tuple[str, str],
+    title: str,
+    dpi: float,
+) -> PlotInfo:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -394,15 +444,37 @@ def _draw(
         interpolation="nearest",
         aspect="auto",
     )
-    _draw_curves(ax, result)
     ax.set_xlim(x1lo, x1hi)
     ax.set_ylim(x2lo, x2hi)
     ax.set_xlabel(axes[0])
     ax.set_ylabel(axes[1])
     ax.set_title(title)
     handles: list[Any] = [Patch(facecolor=c, edgecolor="none") for c in colors]
+    names = [*labels, "boundary"]
     handles.append(Line2D([], [], color=BOUNDARY_COLOR, linewidth=BOUNDARY_WIDTH))
-    fig.legend(handles, [*labels, "boundary"], loc="outside right upper")
+    # The pixel scale before the legend takes its room: close enough to tell what is tiny.
+    fig.canvas.draw()
+    scale = _pixel_transform(fig, ax, box)
+    tiny = _draw_curves(ax, result, (abs(scale[0]), abs(scale[2])))
+    if tiny:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker="o",
+                markersize=MARKER_SIZE,
+                markerfacecolor="none",
+                color=BOUNDARY_COLOR,
+            )
+        )
+        names.append(f"boundary < {TINY_PIXELS:g} px (not to scale)")
+    if result.unresolved:
+        _draw_unresolved(ax, result)
+        handles.append(Patch(facecolor="none", edgecolor=UNRESOLVED_COLOR, hatch=UNRESOLVED_HATCH))
+        names.append("unresolved")
+    state = "complete" if result.complete else "NOT complete"
+    fig.legend(handles, names, loc="outside right upper", title=f"picture {state}")
     fig.canvas.draw()
     to_pixel = _pixel_transform(fig, ax, box)
     try:
@@ -413,22 +485,56 @@ def _draw(
     return PlotInfo(path, fmt, box, result, labels, tuple(colors), width, height, to_pixel)
 
 
-def _draw_curves(ax: Axes, result: TraceResult) -> None:
+def _draw_curves(ax: Axes, result: TraceResult, per_unit: tuple[float, float]) -> int:
+    """Draw the curves; a closed one smaller than :data:`TINY_PIXELS` becomes a marker.
+
+    Returns how many were drawn as markers.
+    """
+    tiny = 0
     for curve in result.curves:
         pts = curve.points
-        if pts.shape[0] == 1:
+        extent = (np.ptp(pts[:, 0]) * per_unit[0], np.ptp(pts[:, 1]) * per_unit[1])
+        if pts.shape[0] == 1 or (curve.closed and max(extent) < TINY_PIXELS):
+            centre = pts.mean(axis=0)
             ax.plot(
-                pts[:, 0],
-                pts[:, 1],
+                [centre[0]],
+                [centre[1]],
                 linestyle="none",
                 marker="o",
-                markersize=2.0,
+                markersize=MARKER_SIZE,
+                markerfacecolor="none",
                 color=BOUNDARY_COLOR,
             )
+            tiny += 1
             continue
         if curve.closed:
             pts = np.concatenate([pts, pts[:1]])
         ax.plot(pts[:, 0], pts[:, 1], color=BOUNDARY_COLOR, linewidth=BOUNDARY_WIDTH)
+    return tiny
+
+
+def _draw_unresolved(ax: Axes, result: TraceResult) -> None:
+    """Hatch the unresolved cells, each at least a few pixels wide so that it shows."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Rectangle
+
+    cells = np.array(result.unresolved, dtype=np.float64).reshape(-1, 4)
+    x1lo, x1hi, x2lo, x2hi = result.box
+    min_w, min_h = 0.004 * (x1hi - x1lo), 0.004 * (x2hi - x2lo)
+    rects = []
+    for a, b, c, d in cells.tolist():
+        w, h = max(b - a, min_w), max(d - c, min_h)
+        cx, cy = 0.5 * (a + b), 0.5 * (c + d)
+        rects.append(Rectangle((cx - w / 2, cy - h / 2), w, h))
+    ax.add_collection(
+        PatchCollection(
+            rects,
+            facecolor="none",
+            edgecolor=UNRESOLVED_COLOR,
+            hatch=UNRESOLVED_HATCH,
+            linewidth=0.5,
+        )
+    )
 
 
 def _pixel_transform(fig: Figure, ax: Axes, box: Box) -> tuple[float, float, float, float]:

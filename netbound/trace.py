@@ -1,12 +1,15 @@
-"""The decision boundary inside a box, as polylines traced along the curves ``f(x1, x2) = 0``.
+"""The decision boundary inside a box, as polylines traced along the curves ``f(x_a, x_b) = 0``.
 
-Method (predictor-corrector continuation on the margin restricted to the plane of the first two
-inputs):
+Method (predictor-corrector continuation on the margin restricted to the plane of two inputs,
+the first two by default; docs/trace.md gives the proofs):
 
-1. Seeds.  :func:`netbound.solve_lines` finds every root on the lines ``x2 = const`` spaced at
-   most ``step`` apart across the box, and on the lines ``x1 = const`` likewise (for pieces that
-   run along ``x2``), in one vectorized call per direction.  Every component of the boundary
-   that crosses one of these lines has a seed on it.
+1. Seeds.  :func:`netbound.solve_lines` finds every root on grid lines ``x_b = const`` spaced
+   at most ``step`` apart across the box, and on the lines ``x_a = const`` likewise, in one
+   vectorized call per direction.  Every component of the boundary that crosses one of these
+   lines has a seed on it.  A component that crosses none is a closed loop inside one grid
+   cell; :func:`netbound.region.search` finds it (interval enclosures, cells cut down to a
+   floor, crossings of the cutting segments isolated with proof) or reports its cell as
+   unresolved.
 2. Tracing.  Along ``f = 0`` the tangent is perpendicular to ``grad f``; it is oriented by the
    gradient (``t = J grad f / |grad f|``, with the positive side always on the same hand), so a
    step that lands on a neighbouring branch, whose gradient points the other way, shows up as a
@@ -25,10 +28,14 @@ inputs):
    returns to its seed (a closed curve), or where the step collapses (a singular point, where
    the gradient vanishes).  A trace that comes back onto its own track away from its seed has
    crossed onto another branch, which a regular curve cannot do: it ends there.  Each seed is
-   traced in both directions.  A seed at a singular point is kept as a one-point curve.
-4. Accuracy.  Every point is polished to the rounding floor of the margin, about
-   ``eps * (sum of |terms| / |grad f| + |x|)``: far below 1e-9 of the box's size unless the box
-   is tiny (below ~1e-4 of the coordinates' size) or the gradient nearly vanishes.
+   traced in both directions.  A seed at a singular point cannot be proven (no sign
+   change): its cell is unresolved.
+4. Accuracy and proof.  Every point is polished to the rounding floor of the margin, about
+   ``eps * (sum of |terms| / |grad f| + |x|)``, and then proven within 1e-9 of the box's size
+   from the boundary by a sign change of the margin (evaluated in extended precision with a
+   rigorous error bound) across a segment of that half-length through it.  Points that fail
+   are dropped and their grid cells reported as unresolved; curves are cut at every unresolved
+   cell.
 5. Bookkeeping.  A seed within ``step / 100`` of a traced curve (measured to the cubic Hermite
    interpolant of its points, far more accurate than the chords, and never more than half the
    distance to the seed's neighbours on its own line) is not traced again; a curve traced from a
@@ -38,20 +45,22 @@ inputs):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from netbound import activations
+from netbound import activations, region
 from netbound.errors import OptionError
 from netbound.margin import Margin
 from netbound.network import FloatArray, Layer, Network
 from netbound.solver import LineSolution, boundary_margins, resolve_at, solve_lines
 
 Box = tuple[float, float, float, float]
+#: A rectangle ``(alo, ahi, blo, bhi)`` of the plane.
+Rect = tuple[float, float, float, float]
 
 #: Largest turn of the tangent over one step (radians); a larger turn rejects the step.
 MAX_TURN = math.radians(20.0)
@@ -97,6 +106,9 @@ POLISH = 1e-14
 FLOOR = 1e-11
 NOISE = 16.0
 EPS = float(np.finfo(np.float64).eps)
+#: Every traced point is proven to lie within this fraction of the box's size (its diagonal)
+#: from the boundary.
+PROOF_DISTANCE = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,9 +118,10 @@ class Curve:
     Attributes
     ----------
     points
-        Array ``(n, 2)`` of ``(x1, x2)`` points on the boundary, in order along the curve, no
-        two consecutive ones farther apart than the trace's ``step``.  A closed curve does not
-        repeat its first point: the segment from the last point back to the first closes it.
+        Array ``(n, 2)`` of points on the boundary (coordinates of the two inputs spanning
+        the plane), in order along the curve, no two consecutive ones farther apart than the
+        trace's ``step``.  A closed curve does not repeat its first point: the segment from
+        the last point back to the first closes it.
     closed
         The curve is a loop inside the box.
     between
@@ -120,6 +133,11 @@ class Curve:
     closed: bool
     between: tuple[str, str] | None = None
 
+    def __repr__(self) -> str:
+        kind = "closed" if self.closed else "open"
+        pair = "" if self.between is None else f", between={self.between!r}"
+        return f"Curve({kind}, {self.points.shape[0]} points{pair})"
+
 
 @dataclass(frozen=True, eq=False)
 class TraceResult:
@@ -128,19 +146,24 @@ class TraceResult:
     Attributes
     ----------
     curves
-        The curves, each a polyline of points on the boundary.
+        The curves, each a polyline of points proven to lie on the boundary (within 1e-9 of
+        the box's size).
     box
-        ``(x1lo, x1hi, x2lo, x2hi)``.
+        ``(x1lo, x1hi, x2lo, x2hi)`` (the two inputs spanning the plane).
     step
         The largest distance between consecutive points of a curve.
     complete
-        Every seeding line was solved completely (no unresolved interval) and no trace was
-        cut short: every boundary component that crosses one of them is among ``curves``.
+        Proven: every component of the boundary inside the box is among ``curves`` (no
+        rectangle is unresolved, no trace was cut short).
     everywhere
         The margin is identically zero in the plane: every point is on the boundary (and
         ``curves`` is empty).
     max_distance
         The largest distance of a point from the boundary, estimated as ``|f| / |grad f|``.
+    unresolved
+        Rectangles ``(x1lo, x1hi, x2lo, x2hi)`` where the boundary could be neither excluded
+        nor traced with proof (a tangency, a singular point, a margin below the resolution of
+        floating point); curves stop at their edges.
     """
 
     curves: tuple[Curve, ...]
@@ -149,19 +172,39 @@ class TraceResult:
     complete: bool
     everywhere: bool
     max_distance: float
+    unresolved: tuple[Rect, ...] = ()
 
-    def to_json(self) -> dict[str, list[dict[str, object]]]:
-        """The curves as the JSON document of ``netbound trace --format json``.
+    def __repr__(self) -> str:
+        points = sum(c.points.shape[0] for c in self.curves)
+        box = ", ".join(f"{v:g}" for v in self.box)
+        return (
+            f"TraceResult({len(self.curves)} curves, {points} points, box=({box}), "
+            f"step={self.step:.3g}, complete={self.complete}, "
+            f"unresolved={len(self.unresolved)}, everywhere={self.everywhere})"
+        )
+
+    def to_json(self) -> dict[str, object]:
+        """The document of ``netbound trace --format json``.
 
         Examples
         --------
         >>> import numpy as np
         >>> r = TraceResult((Curve(np.array([[0.0, 1.0], [0.5, 1.5]]), False),),
         ...                 (0.0, 1.0, 1.0, 2.0), 1.0, True, False, 0.0)
-        >>> r.to_json()
-        {'curves': [{'closed': False, 'points': [[0.0, 1.0], [0.5, 1.5]]}]}
+        >>> r.to_json()  # doctest: +NORMALIZE_WHITESPACE
+        {'curves': [{'closed': False, 'points': [[0.0, 1.0], [0.5, 1.5]]}], 'complete': True,
+         'unresolved': [], 'box': [0.0, 1.0, 1.0, 2.0], 'step': 1.0}
+        >>> r  # doctest: +NORMALIZE_WHITESPACE
+        TraceResult(1 curves, 2 points, box=(0, 1, 1, 2), step=1, complete=True,
+                    unresolved=0, everywhere=False)
         """
-        return {"curves": [{"closed": c.closed, "points": c.points.tolist()} for c in self.curves]}
+        return {
+            "curves": [{"closed": c.closed, "points": c.points.tolist()} for c in self.curves],
+            "complete": self.complete,
+            "unresolved": [list(r) for r in self.unresolved],
+            "box": list(self.box),
+            "step": self.step,
+        }
 
 
 # -- the margin in the plane ------------------------------------------------------------------
@@ -170,20 +213,23 @@ class TraceResult:
 class _Plane:
     """The margin as a function of ``(x1, x2)`` (other inputs fixed): value and gradient."""
 
-    def __init__(self, margin: Margin, rest: FloatArray) -> None:
+    def __init__(self, margin: Margin, rest: FloatArray, axes: tuple[int, int] = (0, 1)) -> None:
         self.readout = margin.readout
         self.offset = margin.offset
+        cols = list(axes)
+        others = rest.copy()
+        others[cols] = 0.0
         #: The first hidden layer, or None when the margin is affine in the inputs.
         self.first: Layer | None = None
         self.layers: tuple[Layer, ...] = ()
         if margin.hidden:
             self.first = margin.hidden[0]
-            self.w: FloatArray = np.ascontiguousarray(self.first.weights[:, :2])
-            self.b: FloatArray = self.first.weights[:, 2:] @ rest[2:] + self.first.biases
+            self.w: FloatArray = np.ascontiguousarray(self.first.weights[:, cols])
+            self.b: FloatArray = self.first.weights @ others + self.first.biases
             self.layers = margin.hidden[1:]
         else:
-            self.w = np.ascontiguousarray(margin.readout[None, :2])
-            self.b = np.array([margin.readout[2:] @ rest[2:] + margin.offset])
+            self.w = np.ascontiguousarray(margin.readout[None, cols])
+            self.b = np.array([margin.readout @ others + margin.offset])
 
     def eval(self, p: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Margin ``(...)`` and gradient ``(..., 2)`` at points ``p`` of shape ``(..., 2)``."""
@@ -255,14 +301,17 @@ class _Plane:
         return np.where(f == 0.0, 0.0, d)
 
 
-def _hermite_weights(s: FloatArray) -> FloatArray:
-    """Weights of ``p0, L t0, p1, L t1`` in the cubic Hermite interpolant at parameters s."""
-    return np.stack(
-        [2 * s**3 - 3 * s**2 + 1, s**3 - 2 * s**2 + s, -2 * s**3 + 3 * s**2, s**3 - s**2], axis=1
-    )
+def _hermite_basis(s: FloatArray) -> FloatArray:
+    """Weights ``(..., 4)`` of ``p0, L t0, p1, L t1`` in the cubic Hermite interpolant at ``s``.
+
+    ``L`` is the chord's length: with unit tangents ``t0``, ``t1`` the interpolant runs from
+    ``p0`` to ``p1`` with derivatives ``L t0`` and ``L t1``.
+    """
+    s2, s3 = s * s, s * s * s
+    return np.stack([2 * s3 - 3 * s2 + 1, s3 - 2 * s2 + s, -2 * s3 + 3 * s2, s3 - s2], axis=-1)
 
 
-_HERMITE_CHECK = _hermite_weights(np.array([0.25, 0.5, 0.75]))
+_HERMITE_CHECK = _hermite_basis(np.array([0.25, 0.5, 0.75]))
 
 
 def _tangent(g: FloatArray, direction: float) -> FloatArray | None:
@@ -285,16 +334,12 @@ def _hermite(points: FloatArray, tangents: FloatArray, closed: bool) -> FloatArr
     else:
         p0, t0, p1, t1 = points[:-1], tangents[:-1], points[1:], tangents[1:]
     length = np.hypot(*(p1 - p0).T)[:, None, None]
-    s = np.linspace(0.0, 1.0, HERMITE_SUBDIVISIONS + 1)[:-1][None, :, None]
-    h00 = 2 * s**3 - 3 * s**2 + 1
-    h10 = s**3 - 2 * s**2 + s
-    h01 = -2 * s**3 + 3 * s**2
-    h11 = s**3 - s**2
+    h = _hermite_basis(np.linspace(0.0, 1.0, HERMITE_SUBDIVISIONS + 1)[:-1])[None, :, :, None]
     dense = (
-        h00 * p0[:, None, :]
-        + h10 * length * t0[:, None, :]
-        + h01 * p1[:, None, :]
-        + h11 * length * t1[:, None, :]
+        h[..., 0, :] * p0[:, None, :]
+        + h[..., 1, :] * length * t0[:, None, :]
+        + h[..., 2, :] * p1[:, None, :]
+        + h[..., 3, :] * length * t1[:, None, :]
     ).reshape(-1, 2)
     end = points[:1] if closed else points[-1:]
     out: FloatArray = np.concatenate([dense, end])
@@ -379,30 +424,43 @@ class _Traced:
     hi: FloatArray
 
 
-class _Tracer:
-    def __init__(self, margin: Margin, box: Box, step: float, rest: FloatArray) -> None:
-        self.margin = margin
-        self.plane = _Plane(margin, rest)
-        self.rest = rest
-        self.lo = np.array([box[0], box[2]])
-        self.hi = np.array([box[1], box[3]])
+@dataclass
+class _Frame:
+    """What every part of the tracer shares: the plane, the box and the step's limits."""
+
+    margin: Margin
+    plane: _Plane
+    rest: FloatArray
+    axes: tuple[int, int]
+    lo: FloatArray
+    hi: FloatArray
+    step: float
+
+    def __post_init__(self) -> None:
         self.size = float(np.hypot(*(self.hi - self.lo)))
-        self.step = step
-        self.hmax = 0.96 * step
-        self.chord_max = 0.99 * step
+        self.hmax = 0.96 * self.step
+        self.chord_max = 0.99 * self.step
         self.slack = 1e-13 * self.size
-        self.piecewise = margin.piecewise_affine
-        #: Set when a trace reached :data:`MAX_POINTS` (the result is then not complete).
-        self.truncated = False
+        self.piecewise = self.margin.piecewise_affine
         # A piecewise-affine boundary is straight between corners: any turn is a corner, and
         # a step's chord lies on the curve.
         self.hermite_tol = 1e-10 if self.piecewise else HERMITE_TOLERANCE
         self.corner_tol = CORNER_TOLERANCE * self.size
         self.cos_max = math.cos(PIECEWISE_TURN if self.piecewise else MAX_TURN)
 
-    # -- Newton's corrector -----------------------------------------------------------------
+    def inside(self, q: FloatArray) -> bool:
+        return bool(np.all(q >= self.lo - self.slack) and np.all(q <= self.hi + self.slack))
 
-    def newton(self, q0: FloatArray) -> tuple[FloatArray, float, float] | None:
+
+class _Corrector:
+    """Newton's corrector: back onto the curve along the gradient."""
+
+    def __init__(self, frame: _Frame) -> None:
+        self.frame = frame
+        self.plane = frame.plane
+        self.size = frame.size
+
+    def __call__(self, q0: FloatArray) -> tuple[FloatArray, float, float] | None:
         """Correct ``q0`` onto the curve along the gradient.
 
         Returns the point, the first correction's length and the contraction (the second
@@ -417,7 +475,10 @@ class _Tracer:
             fv = float(f)
             if not (math.isfinite(fv) and math.isfinite(gg) and gg > 0.0):
                 return None
-            d = (fv / gg) * g
+            with np.errstate(over="ignore", invalid="ignore"):
+                d = (fv / gg) * g
+            if not np.all(np.isfinite(d)):
+                return None
             q = q - d
             dn = math.hypot(float(d[0]), float(d[1]))
             deltas.append(dn)
@@ -439,85 +500,25 @@ class _Tracer:
         contraction = 0.0 if noisy else deltas[1] / deltas[0]
         return q, deltas[0], contraction
 
-    # -- one direction ----------------------------------------------------------------------
 
-    def inside(self, q: FloatArray) -> bool:
-        return bool(np.all(q >= self.lo - self.slack) and np.all(q <= self.hi + self.slack))
+class _StepControl:
+    """One predictor-corrector step, accepted only when the curve is resolved, and the next
+    step's length from the turn of the last one."""
 
-    def march(
-        self, p0: FloatArray, t0: FloatArray, direction: float
-    ) -> tuple[list[FloatArray], list[FloatArray], bool]:
-        """Trace from ``p0`` along ``t0`` until the box edge, a stall or the return to ``p0``."""
-        pts, tans = [p0], [t0]
-        p, tp = p0, t0
-        h = self.hmax
-        visited = _Visited(self.lo, self.step)
-        while len(pts) < MAX_POINTS:
-            step = self._step(p, tp, h, direction)
-            corner = False
-            if step is None:
-                # A smooth curve always has a small enough step, except at a singular point,
-                # where the curve ends (passing it could cross onto another branch).
-                found = self._corner(p, tp, h, direction) if self.piecewise else None
-                if found is None:
-                    h *= 0.5
-                    if h < STALL_STEP * self.step:
-                        return pts, tans, False
-                    continue
-                q, tq, direction = found
-                turn, hard, corner = 0.0, True, True
-            else:
-                q, tq, turn, hard = step
-            c = q - p
-            if len(pts) >= 3:
-                cc = float(c @ c)
-                lam = float((p0 - p) @ c) / cc
-                if 0.0 <= lam <= 1.0 and float(t0 @ c) > 0.0:
-                    miss = math.hypot(*(p0 - (p + lam * c)))
-                    if miss <= 0.1 * math.sqrt(cc):
-                        if math.hypot(*(p - p0)) <= 1e-9 * self.step:
-                            pts.pop()
-                            tans.pop()
-                        return pts, tans, True
-            if not self.inside(q):
-                clip = self._clip(p, tp, q, tq if not corner else tp, direction)
-                if clip is None:
-                    if corner:
-                        return pts, tans, False
-                    h *= 0.5
-                    if h < STALL_STEP * self.step:
-                        return pts, tans, False
-                    continue
-                xe, te = clip
-                if math.hypot(*(xe - p)) > 1e-12 * self.size:
-                    pts.append(xe)
-                    tans.append(te)
-                return pts, tans, False
-            back = visited.revisits(q, tq)
-            if back == 0:
-                # Back at its start (just short of it): the curve is closed.
-                if math.hypot(*(p - p0)) > self.chord_max:
-                    pts.append(q)
-                    tans.append(tq)
-                return pts, tans, True
-            if back > 0:
-                # Back on its own track away from its start: a regular curve cannot do this,
-                # so the trace has crossed onto another branch.  End it before the crossing.
-                return pts, tans, False
-            pts.append(np.clip(q, self.lo, self.hi))
-            tans.append(tq)
-            visited.add(pts[-2], pts[-1])
-            if not corner:
-                grow = 2.0 if turn < 0.5 * TARGET_TURN else TARGET_TURN / turn
-                grow = min(2.0, max(0.5, grow))
-                if hard:
-                    grow = min(grow, 1.0)
-                h = min(self.hmax, h * grow)
-            p, tp = pts[-1], tq
-        self.truncated = True
-        return pts, tans, False
+    def __init__(self, frame: _Frame, corrector: _Corrector) -> None:
+        self.frame = frame
+        self.plane = frame.plane
+        self.newton = corrector
 
-    def _step(
+    def grow(self, h: float, turn: float, hard: bool) -> float:
+        """The next step after one that turned by ``turn`` (``hard``: Newton strained)."""
+        grow = 2.0 if turn < 0.5 * TARGET_TURN else TARGET_TURN / turn
+        grow = min(2.0, max(0.5, grow))
+        if hard:
+            grow = min(grow, 1.0)
+        return min(self.frame.hmax, h * grow)
+
+    def __call__(
         self, p: FloatArray, tp: FloatArray, h: float, direction: float
     ) -> tuple[FloatArray, FloatArray, float, bool] | None:
         """One predictor-corrector step, or None when it is rejected."""
@@ -531,28 +532,36 @@ class _Tracer:
             return None
         c = q - p
         length = math.hypot(float(c[0]), float(c[1]))
-        if length == 0.0 or length > self.chord_max:
+        if length == 0.0 or length > self.frame.chord_max:
             return None
         cos_turn = float(np.clip(tq @ tp, -1.0, 1.0))
         cos_chord = float(c @ tp) / length
         turn = math.acos(cos_turn)
         if d1 > 0.25 * h or contraction > 0.5 or length < 0.5 * h:
             return None
-        if cos_turn < self.cos_max or cos_chord < self.cos_max:
+        if cos_turn < self.frame.cos_max or cos_chord < self.frame.cos_max:
             return None
         # The cubic through p and q with their tangents must stay on the curve: a step that
         # skipped a feature (the tip of a hairpin, a gap between two branches) fails here.
         inner = _HERMITE_CHECK[:, :1] * p + _HERMITE_CHECK[:, 1:2] * length * tp
         inner = inner + _HERMITE_CHECK[:, 2:3] * q + _HERMITE_CHECK[:, 3:4] * length * tq
         off = float(np.max(self.plane.distance(inner)))
-        if not off <= self.hermite_tol * length + self.corner_tol:
+        if not off <= self.frame.hermite_tol * length + self.frame.corner_tol:
             return None
         return q, tq, turn, contraction > 0.25
 
-    def _on_curve(self, x: FloatArray) -> bool:
-        return bool(self.plane.distance(x) <= CORNER_TOLERANCE * self.size)
 
-    def _corner(
+class _Corners:
+    """The corners of a piecewise-affine boundary (ReLU networks)."""
+
+    def __init__(self, frame: _Frame) -> None:
+        self.frame = frame
+        self.plane = frame.plane
+
+    def _on_curve(self, x: FloatArray) -> bool:
+        return bool(self.plane.distance(x) <= CORNER_TOLERANCE * self.frame.size)
+
+    def __call__(
         self, p: FloatArray, tp: FloatArray, h: float, direction: float
     ) -> tuple[FloatArray, FloatArray, float] | None:
         """The next corner of a piecewise-affine boundary, and the tangent beyond it.
@@ -571,7 +580,7 @@ class _Tracer:
             else:
                 hi = m
         corner = p + lo * tp
-        radius = CORNER_STEP * self.step
+        radius = CORNER_STEP * self.frame.step
         found = self._circle(corner, tp, radius, direction)
         if found is None:
             return None
@@ -627,9 +636,15 @@ class _Tracer:
             t, direction = -t, -direction
         return q, t, direction
 
-    # -- the box edge -----------------------------------------------------------------------
 
-    def _clip(
+class _BoxExit:
+    """Where a curve leaves the box: exactly on the edge, by the certified 1-D solver."""
+
+    def __init__(self, frame: _Frame) -> None:
+        self.frame = frame
+        self.plane = frame.plane
+
+    def __call__(
         self, p: FloatArray, tp: FloatArray, q: FloatArray, tq: FloatArray, direction: float
     ) -> tuple[FloatArray, FloatArray] | None:
         """Where the curve between ``p`` (inside) and ``q`` (outside) leaves the box."""
@@ -638,29 +653,33 @@ class _Tracer:
         for k in (0, 1):
             j = 1 - k
             for bound, outside in (
-                (self.lo[k], q[k] < self.lo[k]),
-                (self.hi[k], q[k] > self.hi[k]),
+                (self.frame.lo[k], q[k] < self.frame.lo[k]),
+                (self.frame.hi[k], q[k] > self.frame.hi[k]),
             ):
                 if not outside:
                     continue
                 s, e = self._hermite_exit(p, tp, q, tq, length, k, float(bound))
-                tau = float(np.clip(e[j], self.lo[j], self.hi[j]))
-                r = length + self.slack
-                window = (max(float(self.lo[j]), tau - r), min(float(self.hi[j]), tau + r))
+                tau = float(np.clip(e[j], self.frame.lo[j], self.frame.hi[j]))
+                r = length + self.frame.slack
+                window = (
+                    max(float(self.frame.lo[j]), tau - r),
+                    min(float(self.frame.hi[j]), tau + r),
+                )
                 if not window[0] < window[1]:
                     continue
-                base = self.rest.copy()
-                base[k] = bound
-                sol = solve_lines(self.margin, base[None, :], axis=j, window=window)[0]
+                base = self.frame.rest.copy()
+                axes = self.frame.axes
+                base[axes[k]] = bound
+                sol = solve_lines(self.frame.margin, base[None, :], axis=axes[j], window=window)[0]
                 if not sol.roots:
                     continue
                 roots = np.array([t for t, _ in sol.roots])
                 root = float(roots[np.argmin(np.abs(roots - e[j]))])
-                if abs(root - e[j]) > 0.05 * length + self.slack:
+                if abs(root - e[j]) > 0.05 * length + self.frame.slack:
                     continue
                 xe = np.empty(2)
                 xe[k], xe[j] = bound, root
-                if math.hypot(*(xe - p)) > self.chord_max:
+                if math.hypot(*(xe - p)) > self.frame.chord_max:
                     continue
                 if best is None or s < best[0]:
                     best = (s, xe)
@@ -684,11 +703,8 @@ class _Tracer:
         """The Hermite arc from ``p`` to ``q``: parameter and point where coordinate k = bound."""
 
         def point(s: float) -> FloatArray:
-            h00 = 2 * s**3 - 3 * s**2 + 1
-            h10 = s**3 - 2 * s**2 + s
-            h01 = -2 * s**3 + 3 * s**2
-            h11 = s**3 - s**2
-            out: FloatArray = h00 * p + h10 * length * tp + h01 * q + h11 * length * tq
+            h = _hermite_basis(np.array(s))
+            out: FloatArray = h[0] * p + h[1] * length * tp + h[2] * q + h[3] * length * tq
             return out
 
         a, b = 0.0, 1.0
@@ -703,7 +719,88 @@ class _Tracer:
                 b = m
         return b, point(b)
 
-    # -- whole curves ---------------------------------------------------------------------------
+
+class _Tracer:
+    """Traces curves from seeds: steps, corners and the box's edge, put together."""
+
+    def __init__(self, frame: _Frame) -> None:
+        self.frame = frame
+        self.plane = frame.plane
+        self.newton = _Corrector(frame)
+        self.step_once = _StepControl(frame, self.newton)
+        self.corner = _Corners(frame)
+        self.exit = _BoxExit(frame)
+        #: Set when a trace reached :data:`MAX_POINTS` (the result is then not complete).
+        self.truncated = False
+
+    def march(
+        self, p0: FloatArray, t0: FloatArray, direction: float
+    ) -> tuple[list[FloatArray], list[FloatArray], bool]:
+        """Trace from ``p0`` along ``t0`` until the box edge, a stall or the return to ``p0``."""
+        pts, tans = [p0], [t0]
+        p, tp = p0, t0
+        h = self.frame.hmax
+        visited = _Visited(self.frame.lo, self.frame.step)
+        while len(pts) < MAX_POINTS:
+            step = self.step_once(p, tp, h, direction)
+            corner = False
+            if step is None:
+                # A smooth curve always has a small enough step, except at a singular point,
+                # where the curve ends (passing it could cross onto another branch).
+                found = self.corner(p, tp, h, direction) if self.frame.piecewise else None
+                if found is None:
+                    h *= 0.5
+                    if h < STALL_STEP * self.frame.step:
+                        return pts, tans, False
+                    continue
+                q, tq, direction = found
+                turn, hard, corner = 0.0, True, True
+            else:
+                q, tq, turn, hard = step
+            c = q - p
+            if len(pts) >= 3:
+                cc = float(c @ c)
+                lam = float((p0 - p) @ c) / cc
+                if 0.0 <= lam <= 1.0 and float(t0 @ c) > 0.0:
+                    miss = math.hypot(*(p0 - (p + lam * c)))
+                    if miss <= 0.1 * math.sqrt(cc):
+                        if math.hypot(*(p - p0)) <= 1e-9 * self.frame.step:
+                            pts.pop()
+                            tans.pop()
+                        return pts, tans, True
+            if not self.frame.inside(q):
+                clip = self.exit(p, tp, q, tq if not corner else tp, direction)
+                if clip is None:
+                    if corner:
+                        return pts, tans, False
+                    h *= 0.5
+                    if h < STALL_STEP * self.frame.step:
+                        return pts, tans, False
+                    continue
+                xe, te = clip
+                if math.hypot(*(xe - p)) > 1e-12 * self.frame.size:
+                    pts.append(xe)
+                    tans.append(te)
+                return pts, tans, False
+            back = visited.revisits(q, tq)
+            if back == 0:
+                # Back at its start (just short of it): the curve is closed.
+                if math.hypot(*(p - p0)) > self.frame.chord_max:
+                    pts.append(q)
+                    tans.append(tq)
+                return pts, tans, True
+            if back > 0:
+                # Back on its own track away from its start: a regular curve cannot do this,
+                # so the trace has crossed onto another branch.  End it before the crossing.
+                return pts, tans, False
+            pts.append(np.clip(q, self.frame.lo, self.frame.hi))
+            tans.append(tq)
+            visited.add(pts[-2], pts[-1])
+            if not corner:
+                h = self.step_once.grow(h, turn, hard)
+            p, tp = pts[-1], tq
+        self.truncated = True
+        return pts, tans, False
 
     def curve(self, seed: FloatArray) -> _Traced:
         """Trace the curve through ``seed`` in both directions."""
@@ -712,33 +809,71 @@ class _Tracer:
         if t is None or math.hypot(*g) <= SINGULAR * self.plane.gradient_scale(seed):
             # A singular point (the gradient vanishes: a double root, where the boundary
             # touches zero without crossing): its tangent is undefined; keep the point.
-            return self._traced(seed[None, :], np.zeros((1, 2)), False)
+            return self.traced(seed[None, :], np.zeros((1, 2)), False)
         fwd, ftan, closed = self.march(seed, t, 1.0)
         if closed:
-            return self._traced(np.array(fwd), np.array(ftan), True)
+            return self.traced(np.array(fwd), np.array(ftan), True)
         back, btan, _ = self.march(seed, -t, -1.0)
         pts = np.array(back[:0:-1] + fwd)
         tans = np.concatenate([-np.array(btan[:0:-1]).reshape(-1, 2), np.array(ftan)])
-        return self._traced(pts, tans, False)
+        return self.traced(pts, tans, False)
 
-    def _traced(self, pts: FloatArray, tans: FloatArray, closed: bool) -> _Traced:
+    def traced(self, pts: FloatArray, tans: FloatArray, closed: bool) -> _Traced:
         # A piecewise-affine boundary is straight between its corners, which are points.
-        dense = pts if self.piecewise else _hermite(pts, tans, closed)
-        if self.piecewise and closed and pts.shape[0] > 1:
+        dense = pts if self.frame.piecewise else _hermite(pts, tans, closed)
+        if self.frame.piecewise and closed and pts.shape[0] > 1:
             dense = np.concatenate([pts, pts[:1]])
         return _Traced(pts, tans, closed, dense, dense.min(axis=0), dense.max(axis=0))
 
 
+#: More unresolved cells than this from the search are reported as the grid cells holding them.
+MAX_FINE_CELLS = 1000
+#: Nearest vertices of a traced curve's interpolant examined per point by :func:`_near`.
+NEAR_VERTICES = 8
+
+
 def _near(points: FloatArray, tol: FloatArray, traced: _Traced) -> NDArray[np.bool_]:
-    """Which points lie within ``tol`` of a traced curve's Hermite interpolant."""
+    """Which points lie within ``tol`` of a traced curve's Hermite interpolant.
+
+    Only the segments at the few vertices nearest each point are measured (a k-d tree finds
+    them): a point within ``tol`` of the interpolant is within ``tol`` plus half a segment of
+    one of that segment's ends.  A point whose nearest vertices all belong to other segments
+    is reported as not near, which only costs a trace that the caller then finds duplicated.
+    """
+    from scipy.spatial import cKDTree
+
     out = np.zeros(points.shape[0], dtype=bool)
     if points.shape[0] == 0:
         return out
     reach = float(np.max(tol))
     box_ok = np.all((points >= traced.lo - reach) & (points <= traced.hi + reach), axis=1)
     idx = np.flatnonzero(box_ok)
-    if idx.size:
-        out[idx] = _distance_to_polyline(points[idx], traced.dense) <= tol[idx]
+    if not idx.size:
+        return out
+    dense = traced.dense
+    if dense.shape[0] == 1:
+        out[idx] = np.hypot(*(points[idx] - dense[0]).T) <= tol[idx]
+        return out
+    seg = np.diff(dense, axis=0)
+    half = 0.5 * float(np.max(np.hypot(seg[:, 0], seg[:, 1])))
+    k = min(NEAR_VERTICES, dense.shape[0])
+    dist, near = cKDTree(dense).query(points[idx], k=k, distance_upper_bound=reach + half)
+    dist, near = np.asarray(dist).reshape(idx.size, k), np.asarray(near).reshape(idx.size, k)
+    found = np.isfinite(dist)
+    best = np.full(idx.size, np.inf)
+    x = points[idx]
+    for first in (near - 1, near):
+        ok = found & (first >= 0) & (first < dense.shape[0] - 1)
+        j = np.where(ok, first, 0)
+        a, d = dense[j], seg[j]
+        dd = np.einsum("mkj,mkj->mk", d, d)
+        rel = x[:, None, :] - a
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lam = np.clip(np.einsum("mkj,mkj->mk", rel, d) / np.where(dd > 0.0, dd, 1.0), 0, 1)
+        diff = rel - lam[..., None] * d
+        dist_seg = np.sqrt(np.einsum("mkj,mkj->mk", diff, diff))
+        best = np.minimum(best, np.min(np.where(ok, dist_seg, np.inf), axis=1))
+    out[idx] = best <= tol[idx]
     return out
 
 
@@ -750,74 +885,108 @@ class _Seeds:
     points: list[FloatArray]
     gaps: list[float]
     straight: list[FloatArray]
-    complete: bool
     everywhere: bool
+    #: The grid: lines ``x_a = grid[0][i]`` and ``x_b = grid[1][j]``.
+    grid: list[FloatArray]
+    unresolved: list[Rect]
 
 
 def _line_seeds(
     tracer: _Tracer, sols: Sequence[LineSolution], fixed: FloatArray, axis: int, out: _Seeds
 ) -> None:
-    """Seeds from the roots on lines where coordinate ``1 - axis`` is ``fixed[i]``."""
+    """Seeds from the roots on lines where coordinate ``1 - axis`` is ``fixed[i]``.
+
+    An unresolved interval on a line makes the rectangle it spans across the neighbouring
+    lines unresolved; Newton's corrector from its middle still gives a seed.
+    """
     other = 1 - axis
-    for value, sol in zip(fixed, sols, strict=True):
+    frame = tracer.frame
+    for i, (value, sol) in enumerate(zip(fixed, sols, strict=True)):
         if sol.everywhere:
-            out.straight.append(_straight(tracer, axis, float(value)))
+            out.straight.append(_straight(frame, axis, float(value)))
             continue
-        if not sol.complete:
-            out.complete = False
         ts = [t for t, _ in sol.roots]
         for lo, hi in sol.unresolved:
+            rect = [0.0, 0.0, 0.0, 0.0]
+            rect[2 * axis] = max(lo, float(frame.lo[axis]))
+            rect[2 * axis + 1] = min(hi, float(frame.hi[axis]))
+            rect[2 * other] = float(fixed[max(i - 1, 0)])
+            rect[2 * other + 1] = float(fixed[min(i + 1, fixed.size - 1)])
+            out.unresolved.append((rect[0], rect[1], rect[2], rect[3]))
             if not (np.isfinite(lo) and np.isfinite(hi)):
                 continue
             x = np.empty(2)
             x[axis], x[other] = 0.5 * (lo + hi), value
             res = tracer.newton(x)
-            near = res is not None and math.hypot(*(res[0] - x)) <= tracer.step
-            if res is not None and near and tracer.inside(res[0]):
+            near = res is not None and math.hypot(*(res[0] - x)) <= frame.step
+            if res is not None and near and frame.inside(res[0]):
                 ts.append(float(res[0][axis]))
         ts.sort()
-        for i, t in enumerate(ts):
+        for k, t in enumerate(ts):
             gap = min(
-                t - ts[i - 1] if i > 0 else math.inf,
-                ts[i + 1] - t if i + 1 < len(ts) else math.inf,
+                t - ts[k - 1] if k > 0 else math.inf,
+                ts[k + 1] - t if k + 1 < len(ts) else math.inf,
             )
             x = np.empty(2)
             x[axis], x[other] = t, value
-            out.points.append(np.clip(x, tracer.lo, tracer.hi))
+            out.points.append(np.clip(x, frame.lo, frame.hi))
             out.gaps.append(gap)
 
 
-def _straight(tracer: _Tracer, axis: int, value: float) -> FloatArray:
+def _straight(frame: _Frame, axis: int, value: float) -> FloatArray:
     """The points of the line (coordinate ``1 - axis`` = value) across the box."""
-    lo, hi = float(tracer.lo[axis]), float(tracer.hi[axis])
-    n = max(2, math.ceil((hi - lo) / tracer.chord_max) + 1)
+    lo, hi = float(frame.lo[axis]), float(frame.hi[axis])
+    n = max(2, math.ceil((hi - lo) / frame.chord_max) + 1)
     pts = np.empty((n, 2))
     pts[:, axis] = np.linspace(lo, hi, n)
     pts[:, 1 - axis] = value
     return pts
 
 
+#: Where the interior grid lines sit within their spacing (the golden section): off the round
+#: numbers, so that a boundary lying along ``x = 0`` (within rounding) is not also a grid line.
+GRID_PHASE = 0.5 * (3.0 - math.sqrt(5.0))
+
+
 def _lines(lo: float, hi: float, step: float) -> FloatArray:
-    n = math.ceil((hi - lo) / step) + 1
-    if n > MAX_LINES:
+    """The box's two edges and interior lines ``lo + (k + GRID_PHASE) h``, ``h <= step``."""
+    m = math.ceil((hi - lo) / step)
+    if m + 1 > MAX_LINES:
         raise OptionError(
-            f"--step {step!r} is too small for the box: it would need {n} lines per direction "
-            f"(at most {MAX_LINES})"
+            f"--step {step!r} is too small for the box: it would need {m + 1} lines per "
+            f"direction (at most {MAX_LINES})"
         )
-    return np.linspace(lo, hi, max(n, 2))
+    m = max(m, 1)
+    h = (hi - lo) / m
+    inner = lo + (np.arange(m) + GRID_PHASE) * h
+    return np.concatenate([[lo], inner[inner < hi], [hi]])
 
 
-def _seeds(tracer: _Tracer) -> _Seeds:
-    out = _Seeds([], [], [], True, False)
-    sols = []
+#: Grid lines solved per call when progress is reported (so that it moves on a slow network).
+LINES_PER_REPORT = 16
+
+
+def _seeds(tracer: _Tracer, progress: Progress | None = None) -> _Seeds:
+    frame = tracer.frame
+    out = _Seeds([], [], [], False, [], [])
+    grid = [_lines(float(frame.lo[k]), float(frame.hi[k]), frame.step) for k in (0, 1)]
+    out.grid = grid
+    total = grid[0].size + grid[1].size
+    done = 0
     for axis in (0, 1):
         other = 1 - axis
-        fixed = _lines(float(tracer.lo[other]), float(tracer.hi[other]), tracer.step)
-        base = np.tile(tracer.rest, (fixed.size, 1))
-        base[:, other] = fixed
-        window = (float(tracer.lo[axis]), float(tracer.hi[axis]))
-        sol = solve_lines(tracer.margin, base, axis=axis, window=window)
-        sols.append(sol)
+        fixed = grid[other]
+        base = np.tile(frame.rest, (fixed.size, 1))
+        base[:, frame.axes[other]] = fixed
+        window = (float(frame.lo[axis]), float(frame.hi[axis]))
+        chunk = fixed.size if progress is None else LINES_PER_REPORT
+        sol: list[LineSolution] = []
+        for start in range(0, fixed.size, chunk):
+            rows = base[start : start + chunk]
+            sol += solve_lines(frame.margin, rows, axis=frame.axes[axis], window=window)
+            done += rows.shape[0]
+            if progress is not None:
+                progress("solving grid lines", done / total)
         if all(s.everywhere for s in sol):
             out.everywhere = True
             return out
@@ -825,7 +994,141 @@ def _seeds(tracer: _Tracer) -> _Seeds:
     return out
 
 
+def _search_seeds(frame: _Frame, seeds: _Seeds, progress: Progress | None) -> None:
+    """Add the seeds of components that cross no grid line (closed loops inside a cell)."""
+    report = None if progress is None else (lambda x: progress("searching cells", x))
+    if report is not None:
+        report(0.0)
+    grid_a, grid_b = seeds.grid
+    found = region.search(frame.margin, frame.rest, frame.axes, grid_a, grid_b, progress=report)
+    lost = found.unresolved
+    if len(lost) > MAX_FINE_CELLS:
+        # Too many to list one by one: the grid cells that hold them.
+        centres = np.array(lost).reshape(-1, 2, 2).mean(axis=2)
+        lost = sorted({_cell_of(seeds.grid, c) for c in centres})
+    seeds.unresolved.extend(lost)
+    if report is not None:
+        report(1.0)
+    if not found.seeds.size:
+        return
+    seeds.points.extend(np.clip(found.seeds, frame.lo, frame.hi))
+    seeds.gaps.extend(found.gaps.tolist())
+
+
+# -- what is proven -----------------------------------------------------------------------------
+
+
+def _bounded_values(frame: _Frame, pts: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The margin at points ``(n, 2)`` and a rigorous bound on its error."""
+    return region.wide_values(frame.margin, frame.rest, frame.axes, pts)
+
+
+def _proven(frame: _Frame, pts: FloatArray) -> NDArray[np.bool_]:
+    """Points proven within :data:`PROOF_DISTANCE` of the box's size from the boundary.
+
+    The margin's sign, with its rounding error bounded, is opposite at the two ends of a
+    segment of that half-length through the point: a root lies on it.  The segment runs
+    along the gradient, or else (at a corner of a piecewise-affine boundary, or where the
+    margin is zero on a whole piece) along an axis or a diagonal.
+    """
+    ok = np.zeros(pts.shape[0], dtype=bool)
+    if pts.shape[0] == 0:
+        return ok
+    _, g = frame.plane.eval(pts)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        norm = np.hypot(g[:, 0], g[:, 1])
+        n = g / norm[:, None]
+    usable = np.isfinite(norm) & (norm > 0.0)
+    n = np.where(usable[:, None], n, np.array([1.0, 0.0]))
+    delta = PROOF_DISTANCE * frame.size
+    others = region.DIRECTIONS / np.hypot(*region.DIRECTIONS.T)[:, None]
+    for k in range(1 + others.shape[0]):
+        todo = np.flatnonzero(~ok)
+        if not todo.size:
+            break
+        d = n[todo] if k == 0 else others[k - 1]
+        fb, eb = _bounded_values(frame, pts[todo] - delta * d)
+        fa, ea = _bounded_values(frame, pts[todo] + delta * d)
+        ok[todo] = ((fb + eb < 0.0) & (fa - ea > 0.0)) | ((fb - eb > 0.0) & (fa + ea < 0.0))
+    return ok
+
+
+def _inside_any(pts: FloatArray, rects: FloatArray) -> NDArray[np.bool_]:
+    """Which points lie in (or on the edge of) any rectangle ``(k, 4)``."""
+    out = np.zeros(pts.shape[0], dtype=bool)
+    for start in range(0, rects.shape[0], 512):
+        r = rects[start : start + 512]
+        a = (pts[:, None, 0] >= r[None, :, 0]) & (pts[:, None, 0] <= r[None, :, 1])
+        b = (pts[:, None, 1] >= r[None, :, 2]) & (pts[:, None, 1] <= r[None, :, 3])
+        out |= np.any(a & b, axis=1)
+    return out
+
+
+def _cell_of(grid: list[FloatArray], p: FloatArray) -> Rect:
+    """The grid cell holding the point ``p``."""
+    out = []
+    for k in (0, 1):
+        i = int(np.clip(np.searchsorted(grid[k], p[k]), 1, grid[k].size - 1))
+        out += [float(grid[k][i - 1]), float(grid[k][i])]
+    return out[0], out[1], out[2], out[3]
+
+
+def _runs(keep: NDArray[np.bool_], closed: bool) -> list[NDArray[np.intp]]:
+    """Index runs of consecutive kept points (a closed curve's run may wrap around)."""
+    n = keep.size
+    if np.all(keep):
+        return [np.arange(n)]
+    order = np.arange(n)
+    if closed:
+        start = int(np.flatnonzero(~keep)[0])
+        order = np.roll(order, -start)
+    runs: list[NDArray[np.intp]] = []
+    current: list[int] = []
+    for i in order.tolist():
+        if keep[i]:
+            current.append(i)
+        elif current:
+            runs.append(np.array(current))
+            current = []
+    if current:
+        runs.append(np.array(current))
+    return runs
+
+
+def _only_proven(
+    frame: _Frame, curves: list[_Traced], grid: list[FloatArray], unresolved: list[Rect]
+) -> list[Curve]:
+    """The curves cut to their proven points outside the unresolved rectangles.
+
+    A point that cannot be proven makes its grid cell unresolved (added to ``unresolved``).
+    """
+    out: list[Curve] = []
+    for t in curves:
+        pts = t.points
+        proven = _proven(frame, pts)
+        for k in np.flatnonzero(~proven).tolist():
+            cell = _cell_of(grid, pts[k])
+            if not unresolved or unresolved[-1] != cell:
+                unresolved.append(cell)
+    rects = np.array(sorted(set(unresolved))).reshape(-1, 4)
+    for t in curves:
+        pts = t.points
+        keep = _proven(frame, pts)
+        if rects.size:
+            keep &= ~_inside_any(pts, rects)
+        if np.all(keep):
+            out.append(Curve(pts, t.closed))
+            continue
+        for run in _runs(keep, t.closed):
+            if run.size >= 2:
+                out.append(Curve(pts[run], False))
+    return out
+
+
 # -- the public entry points --------------------------------------------------------------------
+
+#: Called with what is being done and the fraction of it done.
+Progress = Callable[[str, float], None]
 
 
 def _check_box(box: Sequence[float]) -> Box:
@@ -840,28 +1143,58 @@ def _check_box(box: Sequence[float]) -> Box:
     return x1lo, x1hi, x2lo, x2hi
 
 
-def _rest(net: Network, base: ArrayLike | None) -> FloatArray:
+def _check_step(step: float | None, box: Box) -> float:
+    """The step: default the box's diagonal / 200; at most the box's longer side."""
+    x1lo, x1hi, x2lo, x2hi = box
+    longest = max(x1hi - x1lo, x2hi - x2lo)
+    if step is None:
+        return math.hypot(x1hi - x1lo, x2hi - x2lo) / DEFAULT_DIVISIONS
+    s = float(step)
+    if not (math.isfinite(s) and s > 0.0):
+        raise OptionError(f"--step must be a positive number, got {s!r}")
+    if s > longest:
+        raise OptionError(
+            f"--step {s!r} is larger than the box (its longer side is {longest:g}): "
+            f"give 0 < S <= {longest:g}"
+        )
+    return s
+
+
+def _check_axes(net: Network, axes: tuple[int, int]) -> tuple[int, int]:
     n = net.n_inputs
     if n < 2:
         raise OptionError(f"the network has {n} input; tracing needs at least two inputs")
+    a, b = (int(k) for k in axes)
+    if not (0 <= a < n and 0 <= b < n) or a == b:
+        raise OptionError(
+            f"axes must be two different inputs among 0..{n - 1}, got ({axes[0]}, {axes[1]})"
+        )
+    return a, b
+
+
+def _rest(net: Network, base: ArrayLike | None, axes: tuple[int, int] = (0, 1)) -> FloatArray:
+    n = net.n_inputs
+    axes = _check_axes(net, axes)
     if base is None:
         if n > 2:
             raise OptionError(
-                f"the network has {n} inputs: give the values of the inputs beyond the first two"
+                f"the network has {n} inputs: give the values of the inputs beyond the two axes"
             )
         return np.zeros(2)
     b = np.asarray(base, dtype=np.float64).ravel()
+    others = [k for k in range(n) if k not in axes]
     if b.size == n:
         rest = b.copy()
     elif b.size == n - 2:
-        rest = np.concatenate([np.zeros(2), b])
+        rest = np.zeros(n)
+        rest[others] = b
     else:
         raise OptionError(
             f"base has {b.size} values; the network has {n} inputs (give {n} or {n - 2})"
         )
-    if not np.all(np.isfinite(rest[2:])):
-        raise OptionError("the values of the inputs beyond the first two must be finite")
-    rest[:2] = 0.0
+    if not np.all(np.isfinite(rest[others])):
+        raise OptionError("the values of the inputs beyond the two axes must be finite")
+    rest[list(axes)] = 0.0
     return rest
 
 
@@ -870,34 +1203,41 @@ def trace(
     box: Sequence[float],
     step: float | None = None,
     base: ArrayLike | None = None,
+    *,
+    axes: tuple[int, int] = (0, 1),
+    progress: Progress | None = None,
 ) -> TraceResult:
-    """The curves of ``margin = 0`` inside a box of the first two inputs.
+    """The curves of ``margin = 0`` inside a box of two inputs.
 
     Parameters
     ----------
     margin
         The margin (see :func:`netbound.margin_between`, :func:`netbound.margin_threshold`).
     box
-        ``(x1lo, x1hi, x2lo, x2hi)``, finite, with ``lo < hi``.
+        ``(alo, ahi, blo, bhi)`` of the two inputs ``axes``, finite, with ``lo < hi``.
     step
-        The largest distance between consecutive points; default the box's diagonal / 200.
-        Seeding lines are spaced at most ``step`` apart in each direction.
+        The largest distance between consecutive points; default the box's diagonal / 200;
+        at most the box's longer side.  Grid lines are spaced at most ``step`` apart in
+        each direction.
     base
-        Values of the inputs beyond the first two: a vector of all ``n_inputs`` values (the
-        first two ignored) or of the ``n_inputs - 2`` others.  Required when there are any.
+        Values of the other inputs: a vector of all ``n_inputs`` values (the two at ``axes``
+        ignored) or of the ``n_inputs - 2`` others.  Required when there are any.
+    axes
+        The two inputs spanning the plane (default the first two).
+    progress
+        Called with what is being done and the fraction done (the library never prints).
 
     Returns
     -------
     TraceResult
-        The curves.  Every point lies on the boundary to within the rounding of the margin
-        (far below 1e-9 of the box's size where the margin's gradient is not tiny); every
-        boundary component that crosses a line ``x2 = const`` or ``x1 = const`` of the seeding
-        grid is among the curves.
+        The curves and the rectangles left unresolved.  Every point is proven to lie within
+        1e-9 of the box's size from the boundary; every component of the boundary in the
+        box is among the curves, except where it passes through an unresolved rectangle.
 
     Raises
     ------
     OptionError
-        The box or the step is invalid, or ``base`` does not fit the network.
+        The box or the step is invalid, or ``base`` or ``axes`` do not fit the network.
 
     Examples
     --------
@@ -907,41 +1247,64 @@ def trace(
     >>> result = trace(netbound.margin_threshold(net), (-1.0, 1.0, -1.0, 1.0))
     >>> [(c.closed, c.points[0].tolist(), c.points[-1].tolist()) for c in result.curves]
     [(False, [1.0, -1.0], [-1.0, 1.0])]
+    >>> result.complete, result.unresolved
+    (True, ())
     """
-    x1lo, x1hi, x2lo, x2hi = _check_box(box)
-    diagonal = math.hypot(x1hi - x1lo, x2hi - x2lo)
-    if step is None:
-        step = diagonal / DEFAULT_DIVISIONS
-    step = float(step)
-    if not (math.isfinite(step) and step > 0.0):
-        raise OptionError(f"--step must be a positive number, got {step!r}")
-    rest = _rest(margin.network, base)
-    tracer = _Tracer(margin, (x1lo, x1hi, x2lo, x2hi), step, rest)
-    seeds = _seeds(tracer)
-    box_out = (x1lo, x1hi, x2lo, x2hi)
+    checked = _check_box(box)
+    step = _check_step(step, checked)
+    rest = _rest(margin.network, base, axes)
+    axes = _check_axes(margin.network, axes)
+    x1lo, x1hi, x2lo, x2hi = checked
+    frame = _Frame(
+        margin,
+        _Plane(margin, rest, axes),
+        rest,
+        axes,
+        np.array([x1lo, x2lo]),
+        np.array([x1hi, x2hi]),
+        step,
+    )
+    tracer = _Tracer(frame)
+    if progress is not None:
+        progress("solving grid lines", 0.0)
+    seeds = _seeds(tracer, progress)
     if seeds.everywhere:
-        return TraceResult((), box_out, step, True, True, 0.0)
+        return TraceResult((), checked, step, True, True, 0.0)
+    _search_seeds(frame, seeds, progress)
 
     traced: list[_Traced] = []
     for line in seeds.straight:
         tangent = line[1] - line[0]
         tangents = np.tile(tangent / np.hypot(*tangent), (line.shape[0], 1))
-        traced.append(tracer._traced(line, tangents, False))
+        traced.append(tracer.traced(line, tangents, False))
 
     points = np.array(seeds.points).reshape(-1, 2)
     tol = np.minimum(CLAIM_FRACTION * step, 0.5 * np.array(seeds.gaps))
     claimed = np.zeros(points.shape[0], dtype=bool)
+    # A seed that cannot be proven on the boundary (where float64 cannot tell the margin's
+    # sign) is not traced: its grid cell is unresolved.
+    unproven = ~_proven(frame, points)
+    for k in np.flatnonzero(unproven).tolist():
+        seeds.unresolved.append(_cell_of(seeds.grid, points[k]))
+    claimed |= unproven
+    rects = np.array(seeds.unresolved).reshape(-1, 4)
+    if rects.size:
+        claimed |= _inside_any(points, rects)
     for t in traced:
         claimed |= _near(points, tol, t)
     kept = list(traced)
     for i in range(points.shape[0]):
+        if progress is not None and i % 16 == 0:
+            progress("tracing curves", i / points.shape[0])
         if claimed[i]:
             continue
         new = tracer.curve(points[i])
         claimed[i] = True
         todo = np.flatnonzero(~claimed)
         claimed[todo] |= _near(points[todo], tol[todo], new)
-        dup_tol = np.full(new.points.shape[0], CLAIM_FRACTION * step)
+        # Within the seed's own tolerance (bounded by its distance to its neighbours), so that
+        # a loop nested close inside another is not taken for it.
+        dup_tol = np.full(new.points.shape[0], tol[i])
         covered = np.zeros(new.points.shape[0], dtype=bool)
         for old in kept:
             covered |= _near(new.points, dup_tol, old)
@@ -949,14 +1312,19 @@ def trace(
             continue
         kept.append(new)
 
-    curves = tuple(Curve(t.points, t.closed) for t in kept)
+    unresolved = list(seeds.unresolved)
+    curves = tuple(_only_proven(frame, kept, seeds.grid, unresolved))
+    cells = tuple(sorted(set(unresolved)))
+    if progress is not None:
+        progress("tracing curves", 1.0)
     return TraceResult(
         curves,
-        box_out,
+        checked,
         step,
-        seeds.complete and not tracer.truncated,
+        not cells and not tracer.truncated,
         False,
-        _max_distance(tracer.plane, curves),
+        _max_distance(frame.plane, curves),
+        cells,
     )
 
 
@@ -983,6 +1351,8 @@ def trace_network(
     argmax: bool = False,
     at: dict[str, float] | None = None,
     step: float | None = None,
+    axes: tuple[int, int] = (0, 1),
+    progress: Progress | None = None,
 ) -> TraceResult:
     """The decision boundary of a network inside a box, as curves.
 
@@ -1002,14 +1372,21 @@ def trace_network(
         The boundary between predicted classes (the largest output): the pieces of each
         pair's boundary where that pair is on top, cut exactly at the junctions.
     at
-        Values of the inputs beyond the first two, by name.
+        Values of the inputs beyond the two axes, by name.
     step
-        The largest distance between consecutive points (default the box's diagonal / 200).
+        The largest distance between consecutive points (default the box's diagonal / 200;
+        at most the box's longer side).
+    axes
+        The two inputs spanning the plane, by index (default the first two); ``box`` is
+        given in their coordinates.
+    progress
+        Called with what is being done and the fraction done.
 
     Returns
     -------
     TraceResult
-        The curves; with ``argmax`` or ``between``, each curve names its two outputs.
+        The curves; with ``argmax`` or ``between``, each curve names its two outputs.  With
+        ``argmax`` the unresolved rectangles are those of every pair.
 
     Raises
     ------
@@ -1017,10 +1394,11 @@ def trace_network(
         Inconsistent options (as :func:`netbound.solve`), an invalid box or step.
     """
     margins = boundary_margins(net, between, threshold, argmax)
+    axes = _check_axes(net, axes)
     base = _base_vector(net, at)
     names = net.output_names
     if not argmax:
-        result = trace(margins[0], box, step, base)
+        result = trace(margins[0], box, step, base, axes=axes, progress=progress)
         if net.n_outputs == 1:
             return result
         pair = between if between is not None else (names[0], names[1])
@@ -1028,12 +1406,15 @@ def trace_network(
         return replace(result, curves=curves)
     pieces: list[Curve] = []
     results = []
-    for (a, b), margin in zip(combinations(range(len(names)), 2), margins, strict=True):
-        res = trace(margin, box, step, base)
+    pairs = list(combinations(range(len(names)), 2))
+    for (a, b), margin in zip(pairs, margins, strict=True):
+        label = f"({names[a]} = {names[b]})"
+        report = None if progress is None else _labelled(progress, label)
+        res = trace(margin, box, step, base, axes=axes, progress=report)
         results.append(res)
-        plane = _Plane(margin, base)
+        plane = _Plane(margin, base, axes)
         for c in res.curves:
-            for piece in _on_top_pieces(net, plane, base, c, a, b):
+            for piece in _on_top_pieces(net, plane, base, axes, c, a, b):
                 pieces.append(replace(piece, between=(names[a], names[b])))
     first = results[0]
     return TraceResult(
@@ -1043,13 +1424,25 @@ def trace_network(
         all(r.complete for r in results),
         all(r.everywhere for r in results),
         max((r.max_distance for r in results), default=0.0),
+        tuple(sorted({cell for r in results for cell in r.unresolved})),
     )
 
 
-def _excess(net: Network, base: FloatArray, xs: FloatArray, a: int, b: int) -> FloatArray:
+def _labelled(progress: Progress, label: str) -> Progress:
+    """A progress callback that names what it reports on."""
+
+    def report(stage: str, done: float) -> None:
+        progress(f"{stage} {label}", done)
+
+    return report
+
+
+def _excess(
+    net: Network, base: FloatArray, axes: tuple[int, int], xs: FloatArray, a: int, b: int
+) -> FloatArray:
     """How far the largest other output is above the pair (a, b) at points ``(n, 2)``."""
     full = np.tile(base, (xs.shape[0], 1))
-    full[:, :2] = xs
+    full[:, list(axes)] = xs
     pre = net.preactivations(full)
     top = np.maximum(pre[:, a], pre[:, b])
     others = np.delete(pre, [a, b], axis=1)
@@ -1061,11 +1454,17 @@ def _excess(net: Network, base: FloatArray, xs: FloatArray, a: int, b: int) -> F
 
 
 def _on_top_pieces(
-    net: Network, plane: _Plane, base: FloatArray, curve: Curve, a: int, b: int
+    net: Network,
+    plane: _Plane,
+    base: FloatArray,
+    axes: tuple[int, int],
+    curve: Curve,
+    a: int,
+    b: int,
 ) -> list[Curve]:
     """The pieces of a pair's curve where the pair is on top, cut at the junctions."""
     pts = curve.points
-    keep = _excess(net, base, pts, a, b) <= 0.0
+    keep = _excess(net, base, axes, pts, a, b) <= 0.0
     if np.all(keep):
         return [curve]
     if not np.any(keep):
@@ -1086,9 +1485,9 @@ def _on_top_pieces(
             j += 1
         run = [pts[k] for k in range(i, j + 1)]
         if i > 0:
-            run.insert(0, _junction(net, plane, base, pts[i], pts[i - 1], a, b))
+            run.insert(0, _junction(net, plane, base, axes, pts[i], pts[i - 1], a, b))
         if j + 1 < n:
-            run.append(_junction(net, plane, base, pts[j], pts[j + 1], a, b))
+            run.append(_junction(net, plane, base, axes, pts[j], pts[j + 1], a, b))
         out.append(Curve(np.array(run), False))
         i = j + 1
     return out
@@ -1110,6 +1509,7 @@ def _junction(
     net: Network,
     plane: _Plane,
     base: FloatArray,
+    axes: tuple[int, int],
     kept: FloatArray,
     dropped: FloatArray,
     a: int,
@@ -1121,7 +1521,7 @@ def _junction(
     for _ in range(45):
         m = 0.5 * (lo + hi)
         x = _project(plane, kept + m * (dropped - kept))
-        if _excess(net, base, x[None, :], a, b)[0] <= 0.0:
+        if _excess(net, base, axes, x[None, :], a, b)[0] <= 0.0:
             lo, best = m, x
         else:
             hi = m
@@ -1135,18 +1535,21 @@ def default_box(
     threshold: float | None = None,
     argmax: bool = False,
     at: dict[str, float] | None = None,
+    axes: tuple[int, int] = (0, 1),
 ) -> Box:
     """A box that shows where the boundary is.
 
-    The certified roots on the lines ``x2 = -5, -4, ..., 5`` (over the whole real line of x1)
-    and ``x1 = -5, ..., 5`` (over the whole line of x2) give points of the boundary; the box is
-    their bounding box, widened to at least a quarter of its longer side (and 1) in each
-    direction and padded by 10 %.  Without any root it is ``[-5, 5]^2``.
+    The certified roots on the 11 lines ``x2 = -5, -4, ..., 5`` (each over the whole real line
+    of x1) and the 11 lines ``x1 = -5, ..., 5`` (over the whole line of x2) are points of the
+    boundary; the box is their bounding box, widened to at least a quarter of its longer side
+    (and 1) in each direction and padded by 10 %.  So it holds every root, near or far, that
+    the whole-line solve finds on those lines, and a piece of every component crossing them.
+    Without any root it is ``[-5, 5]^2``.
 
     Parameters
     ----------
-    net, between, threshold, argmax, at
-        As for :func:`trace_network`.
+    net, between, threshold, argmax, at, axes
+        As for :func:`trace_network` (``x1``, ``x2`` stand for the two axes).
 
     Returns
     -------
@@ -1154,13 +1557,14 @@ def default_box(
         ``(x1lo, x1hi, x2lo, x2hi)``.
     """
     margins = boundary_margins(net, between, threshold, argmax)
+    axes = _check_axes(net, axes)
     base = _base_vector(net, at)
     pairs = list(combinations(range(net.n_outputs), 2)) if argmax else None
-    return _box_from_roots(net, margins, base, pairs)
+    return _box_from_roots(net, margins, base, pairs, axes)
 
 
-#: Roots farther out than this are ignored by :func:`default_box`.
-FAR = 1e6
+#: The largest finite double: the default box is clamped to it.
+_HUGE = float(np.finfo(np.float64).max)
 
 
 def _box_from_roots(
@@ -1168,6 +1572,7 @@ def _box_from_roots(
     margins: Sequence[Margin],
     base: FloatArray,
     pairs: Sequence[tuple[int, int]] | None,
+    axes: tuple[int, int] = (0, 1),
 ) -> Box:
     lines = np.linspace(-5.0, 5.0, 11)
     found: list[FloatArray] = []
@@ -1176,26 +1581,29 @@ def _box_from_roots(
         for axis in (0, 1):
             other = 1 - axis
             rows = np.tile(base, (lines.size, 1))
-            rows[:, other] = lines
-            for value, sol in zip(lines, solve_lines(margin, rows, axis=axis), strict=True):
+            rows[:, axes[other]] = lines
+            sols = solve_lines(margin, rows, axis=axes[axis])
+            for value, sol in zip(lines, sols, strict=True):
                 for t, _ in sol.roots:
-                    if abs(t) <= FAR:
-                        x = np.empty(2)
-                        x[axis], x[other] = t, value
-                        mine.append(x)
+                    x = np.empty(2)
+                    x[axis], x[other] = t, value
+                    mine.append(x)
         if pairs is not None and mine:
             pts = np.array(mine)
             a, b = pairs[k]
-            mine = list(pts[_excess(net, base, pts, a, b) <= 0.0])
+            mine = list(pts[_excess(net, base, axes, pts, a, b) <= 0.0])
         found.extend(mine)
     if not found:
         return (-5.0, 5.0, -5.0, 5.0)
     pts = np.array(found)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
-    span = hi - lo
-    need = max(0.25 * float(np.max(span)), 1.0)
-    widen = np.maximum(need - span, 0.0) / 2.0
-    lo, hi = lo - widen, hi + widen
-    pad = 0.1 * (hi - lo)
-    lo, hi = lo - pad, hi + pad
+    with np.errstate(over="ignore", invalid="ignore"):
+        # Halved before subtracting, so that roots near the largest double do not overflow.
+        span = 2.0 * (0.5 * hi - 0.5 * lo)
+        need = max(0.25 * float(np.max(span)), 1.0)
+        widen = np.maximum(need - span, 0.0) / 2.0
+        lo, hi = lo - widen, hi + widen
+        pad = 0.1 * (0.5 * hi - 0.5 * lo) * 2.0
+        lo = np.clip(lo - pad, -_HUGE, _HUGE)
+        hi = np.clip(hi + pad, -_HUGE, _HUGE)
     return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])

@@ -176,3 +176,72 @@ def test_missing_matplotlib_says_how_to_install(
     assert "pip install 'netbound[plot]'" in message
     assert "\n" not in message
     assert not list(tmp_path.iterdir())
+
+
+def _tiny_island(width: float, names: list[str] | None = None) -> Network:
+    k = 40.0 / width
+    h = width / 2
+    return Network.from_layers(
+        [
+            (
+                [[k, 0], [-k, 0], [0, k], [0, -k]],
+                [-k * (0.3 - h), k * (0.3 + h), -k * (0.7 - h), k * (0.7 + h)],
+                "sigmoid",
+            ),
+            ([[1, 1, 1, 1]], [-3.5], "sigmoid"),
+        ],
+        output_names=names,
+    )
+
+
+def test_a_tiny_loop_is_a_marker_and_the_legend_says_so(tmp_path: Path) -> None:
+    with rc_context({"svg.fonttype": "none"}):
+        info = plot_network(
+            _tiny_island(2e-4), tmp_path / "island.svg", box=(-10, 10, -10, 10), resolution=50
+        )
+    assert info.trace.complete
+    assert [c.closed for c in info.trace.curves] == [True]
+    text = info.path.read_text()
+    assert "boundary &lt; 3 px (not to scale)" in text
+    assert "picture complete" in text
+    assert "unresolved" not in text
+
+
+def test_unresolved_cells_are_hatched_and_the_legend_says_not_complete(tmp_path: Path) -> None:
+    # A margin that touches zero along a whole line: nothing there can be proven.
+    net = Network.from_layers(
+        [
+            ([[1.0, 0.37], [-1.0, -0.37]], [0.6, -0.6], "softplus"),
+            ([[1.0, 1.0]], [-2.0 * np.log(2.0)], "identity"),
+        ]
+    )
+    with rc_context({"svg.fonttype": "none"}):
+        info = plot_network(net, tmp_path / "touch.svg", box=(-2, 1, -1, 1), resolution=50)
+    text = info.path.read_text()
+    if info.trace.complete:
+        pytest.skip("the touching line was resolved")
+    assert info.trace.unresolved
+    assert "picture NOT complete" in text
+    assert "unresolved" in text
+    assert "hatch" in text or "pattern" in text
+
+
+def test_names_without_glyphs_do_not_warn(tmp_path: Path) -> None:
+    import warnings
+
+    net = _tiny_island(0.5, names=["\u7c7b\u7532"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plot_network(net, tmp_path / "glyphs.png", box=(-1, 1, -1, 1), resolution=20)
+    assert [str(w.message) for w in caught] == []
+
+
+def test_axes_choose_the_pictures_inputs(tmp_path: Path) -> None:
+    box = (-2.0, 2.0, -1.5, 1.5)
+    straight = plot_network(BUMP, tmp_path / "a.png", box=box, resolution=20)
+    swapped = plot_network(BUMP, tmp_path / "b.png", box=box, resolution=20, axes=(1, 0))
+    assert [c.closed for c in swapped.trace.curves] == [True]
+    # The bump is symmetric in its two inputs: the same loop, coordinates swapped.
+    a = straight.trace.curves[0].points
+    b = swapped.trace.curves[0].points
+    np.testing.assert_allclose(np.ptp(a, axis=0), np.ptp(b, axis=0), rtol=1e-6)

@@ -305,7 +305,7 @@ def test_inputs_beyond_two() -> None:
     _check_geometry(result, margin, np.array([0.0, 0.0, 0.25]))
     short = trace(margin, BOX, base=[0.25])
     assert [c.points.tolist() for c in short.curves] == [c.points.tolist() for c in result.curves]
-    with pytest.raises(OptionError, match="inputs beyond the first two"):
+    with pytest.raises(OptionError, match="inputs beyond the two axes"):
         trace(margin, BOX)
 
 
@@ -319,6 +319,12 @@ def test_inputs_beyond_two() -> None:
         ((0.0, 1.0, 0.0, 1.0), 0.0, "--step must be a positive number"),
         ((0.0, 1.0, 0.0, 1.0), math.nan, "--step must be a positive number"),
         ((0.0, 1.0, 0.0, 1.0), 1e-9, "--step .* is too small"),
+        (
+            (0.0, 1.0, 0.0, 2.0),
+            2.5,
+            r"--step 2.5 is larger than the box \(its longer side is 2\): ",
+        ),
+        ((0.0, 1.0, 0.0, 1.0), 1e20, r"give 0 < S <= 1$"),
     ],
 )
 def test_bad_box_or_step(box: tuple[float, ...], step: float | None, message: str) -> None:
@@ -342,16 +348,24 @@ def test_a_margin_identically_zero_is_everywhere() -> None:
     assert result.curves == ()
 
 
-def test_a_line_of_double_roots_is_reported_as_points_on_it() -> None:
-    # The margin touches zero along x1 + 0.37 x2 = -0.6 without changing sign: every point
-    # there is singular (the gradient vanishes), so the points are kept but not traced.
+def test_a_line_of_double_roots_is_unresolved_not_drawn() -> None:
+    # The margin touches zero along x1 + 0.37 x2 = -0.6 without changing sign: no point there
+    # can be proven on the boundary by a sign change, so nothing is drawn, and the cells that
+    # cover the line are unresolved.
     margin = _margin(_case("tangent_a1.0_eps0"))
     result = trace(margin, (-2.0, 1.0, -1.0, 1.0))
-    assert result.curves
-    for curve in result.curves:
-        assert curve.points.shape[0] == 1
-        x1, x2 = curve.points[0]
-        assert abs(x1 + 0.37 * x2 + 0.6) <= 1e-6
+    assert not result.curves
+    assert not result.complete
+    cells = np.array(result.unresolved)
+    x2 = np.linspace(-1.0, 1.0, 101)
+    x1 = -0.6 - 0.37 * x2
+    inside = (
+        (x1[:, None] >= cells[:, 0])
+        & (x1[:, None] <= cells[:, 1])
+        & (x2[:, None] >= cells[:, 2])
+        & (x2[:, None] <= cells[:, 3])
+    )
+    assert np.all(np.any(inside, axis=1))
 
 
 def test_default_box_holds_the_boundary() -> None:
@@ -381,6 +395,10 @@ def test_small_box_around_a_boundary_point() -> None:
 def test_to_json_is_the_contract_document() -> None:
     result = trace(netbound.margin_threshold(BUMP), (-3.0, 3.0, -3.0, 3.0), step=0.5)
     doc = json.loads(json.dumps(result.to_json()))
-    assert list(doc) == ["curves"]
+    assert list(doc) == ["curves", "complete", "unresolved", "box", "step"]
+    assert doc["complete"] is True
+    assert doc["unresolved"] == []
+    assert doc["box"] == [-3.0, 3.0, -3.0, 3.0]
+    assert doc["step"] == 0.5
     assert doc["curves"][0]["closed"] is True
     assert doc["curves"][0]["points"] == result.curves[0].points.tolist()
