@@ -36,17 +36,24 @@ def _values(x2: Any) -> Iterable[float]:
     return x2  # type: ignore[no-any-return]
 
 
+_PLAIN = frozenset({float, int, np.float64, np.float32, np.int64, np.int32})
+
+
 def _floats(block: list[Any]) -> FloatArray:
-    out = np.empty(len(block))
-    for i, v in enumerate(block):
-        if isinstance(v, str | bytes | bool):
-            raise OptionError(f"x2 value {v!r} is not a number")
-        try:
-            out[i] = float(v)
-        except (TypeError, ValueError):
-            raise OptionError(f"x2 value {v!r} is not a number") from None
-        if not np.isfinite(out[i]):
-            raise OptionError(f"x2 value {v!r} is not finite")
+    """The block as floats; a string, a bool or a non-finite value is refused by value."""
+    plain = all(type(v) in _PLAIN for v in block)  # the common case, checked cheaply
+    out = np.array(block, dtype=np.float64) if plain else np.empty(len(block))
+    if not plain:
+        for i, v in enumerate(block):
+            if isinstance(v, str | bytes | bool):
+                raise OptionError(f"x2 value {v!r} is not a number")
+            try:
+                out[i] = float(v)
+            except (TypeError, ValueError):
+                raise OptionError(f"x2 value {v!r} is not a number") from None
+    bad = ~np.isfinite(out)
+    if np.any(bad):
+        raise OptionError(f"x2 value {block[int(np.argmax(bad))]!r} is not finite")
     return out
 
 

@@ -196,11 +196,12 @@ class _Line:
         self, lo: FloatArray, hi: FloatArray, line: IntArray, derivative: bool = True
     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """Enclosures of the margin (and its slope) on cells: plain interval propagation
-        (:mod:`netbound.enclosure`), for two or more hidden layers intersected with the
-        Taylor models of :mod:`netbound.affine`, which keep the correlation between layers
-        (for one hidden layer they add nothing: the plain enclosures are tight there)."""
+        (:mod:`netbound.enclosure`), for two or more hidden layers with 16 or more units in one
+        intersected with the Taylor models of :mod:`netbound.affine`, which keep the
+        correlation between layers (for one hidden layer they add nothing, the plain
+        enclosures being tight there; on small deep nets they cost more than they save)."""
         self.count += np.bincount(line, minlength=self.n)
-        deep = len(self.margin.hidden) >= 2
+        deep = len(self.margin.hidden) >= 2 and max(h.n_out for h in self.margin.hidden) >= 16
         parts = []
         for b in self._blocks(lo.size):
             w, c, cabs = self.w, self.c[line[b]], self.cabs[line[b]]
