@@ -158,7 +158,7 @@ def test_unwritable_file(tmp_path: Path) -> None:
 
 
 def test_option_errors(tmp_path: Path) -> None:
-    with pytest.raises(OptionError, match="--between needs two outputs"):
+    with pytest.raises(OptionError, match=r"between=\(.*\): needs two outputs"):
         plot_network(BUMP, tmp_path / "x.png", between=("approved", "approved"))
     with pytest.raises(OptionError, match="unknown output"):
         plot_network(THREE_CLASSES, tmp_path / "x.png", between=("cat", "cow"))
