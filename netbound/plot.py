@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from netbound.boundary import Boundary
 from netbound.errors import MissingExtraError, NetboundError, OptionError
 from netbound.margin import Margin
 from netbound.network import FloatArray, Network
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["FORMATS", "PlotInfo", "default_box", "plot", "plot_network"]
+__all__ = ["FORMATS", "PlotInfo", "default_box", "plot", "plot_boundary", "plot_network"]
 
 #: The file formats, by suffix.
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -176,6 +177,37 @@ def _check_resolution(resolution: int, dpi: float) -> None:
         raise OptionError(f"dpi must be positive, got {dpi!r}")
 
 
+def plot_boundary(
+    net: Network,
+    *,
+    between: tuple[str, str] | None = None,
+    threshold: float | None = None,
+    argmax: bool = False,
+    decision: Literal["argmax", "argmin"] | None = None,
+    solve_for: str | None = None,
+    sweep: str | None = None,
+    at: Mapping[str, float] | None = None,
+    axes: tuple[int, int] | None = None,
+) -> Boundary:
+    """The boundary :func:`plot_network` draws for these options: as
+    :func:`netbound.trace.resolve_plane`, except that a network of three or more outputs
+    with no choice of boundary is drawn by its predicted class (argmax)."""
+    undecided = not argmax and decision is None and between is None and threshold is None
+    if undecided and net.n_outputs >= 3:
+        decision = "argmax"
+    return resolve_plane(
+        net,
+        between=between,
+        threshold=threshold,
+        argmax=argmax,
+        decision=decision,
+        solve_for=solve_for,
+        sweep=sweep,
+        at=at,
+        axes=axes,
+    )
+
+
 def plot_network(
     net: Network,
     path: str | os.PathLike[str],
@@ -260,15 +292,7 @@ def plot_network(
     fmt = _format(target)
     _check_resolution(resolution, dpi)
     _require_matplotlib()
-    if (
-        not argmax
-        and decision is None
-        and between is None
-        and threshold is None
-        and net.n_outputs >= 3
-    ):
-        decision = "argmax"
-    boundary = resolve_plane(
+    boundary = plot_boundary(
         net,
         between=between,
         threshold=threshold,

@@ -1657,9 +1657,7 @@ def boundary_box(boundary: Boundary) -> Box:
     if not boundary.by_class:
         return _box_from_roots(net, boundary.margins, base, None, axes)
     sign = _sign(boundary)
-    tops = [
-        _Top(net, base, axes, a, b, sign) for a, b in combinations(range(net.n_outputs), 2)
-    ]
+    tops = [_Top(net, base, axes, a, b, sign) for a, b in combinations(range(net.n_outputs), 2)]
     return _box_from_roots(net, boundary.margins, base, tops, axes)
 
 
