@@ -44,7 +44,8 @@ def _segments_distance(points: np.ndarray, curves: list[np.ndarray]) -> np.ndarr
 
 
 def _assert_same_curves(left: list[np.ndarray], right: list[np.ndarray]) -> None:
-    assert left and right
+    assert left
+    assert right
     for one, other in ((left, right), (right, left)):
         pts = np.concatenate(one)
         np.testing.assert_array_less(_segments_distance(pts, other), 1e-7)
@@ -58,7 +59,8 @@ def _curves(result: TraceResult) -> list[np.ndarray]:
 def test_solve_for_and_sweep_trace_the_plane_of_those_inputs(decision: str | None) -> None:
     chosen = trace_network(NET, BOX, decision=decision, solve_for="x3", sweep="x1", at={"x2": 0.3})
     permuted = trace_network(PERMUTED, BOX, decision=decision, at={"x2": 0.3})
-    assert chosen.complete and permuted.complete
+    assert chosen.complete
+    assert permuted.complete
     _assert_same_curves(_curves(chosen), _curves(permuted))
     assert {c.between for c in chosen.curves} == {c.between for c in permuted.curves}
     assert default_box(NET, solve_for="x3", sweep="x1", at={"x2": 0.3}) == pytest.approx(
