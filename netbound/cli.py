@@ -22,6 +22,7 @@ from netbound import __version__
 from netbound.errors import NetboundError, OptionError
 
 if TYPE_CHECKING:
+    from netbound.boundary import Boundary
     from netbound.network import Network
     from netbound.output import Format
     from netbound.solver import SliceResult
@@ -989,6 +990,18 @@ def _box_options(func: F) -> F:
             help="Largest distance between consecutive points, 0 < S <= the box's longer side, "
             "at most 100000 grid lines per side (default: the box's diagonal / 200).",
         ),
+        click.option(
+            "--solve-for",
+            default=None,
+            metavar="NAME",
+            help="The input on the horizontal axis, x1 of the box (default: the first input).",
+        ),
+        click.option(
+            "--sweep",
+            default=None,
+            metavar="NAME",
+            help="The input on the vertical axis, x2 of the box (default: the second input).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -996,20 +1009,16 @@ def _box_options(func: F) -> F:
 
 
 def _box(
-    network: Network,
+    boundary: Boundary,
     x1_range: tuple[float, float] | None,
     x2_range: tuple[float, float] | None,
-    between: tuple[str, str] | None,
-    threshold: float | None,
-    argmax: bool,
-    at: dict[str, float],
 ) -> tuple[float, float, float, float]:
     """The box from the options, each missing side taken from where the boundary is."""
     if x1_range is not None and x2_range is not None:
         return (*x1_range, *x2_range)
-    from netbound.trace import default_box
+    from netbound.trace import boundary_box
 
-    box = default_box(network, between=between, threshold=threshold, argmax=argmax, at=at)
+    box = boundary_box(boundary)
     x1 = x1_range if x1_range is not None else box[:2]
     x2 = x2_range if x2_range is not None else box[2:]
     return (x1[0], x1[1], x2[0], x2[1])
@@ -1071,6 +1080,8 @@ def trace_command(
     x1_range: tuple[float, float] | None,
     x2_range: tuple[float, float] | None,
     step: float | None,
+    solve_for: str | None,
+    sweep: str | None,
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
@@ -1101,25 +1112,22 @@ def trace_command(
       netbound trace sample_nets/single.json --format json
     """
     from netbound.output import Renderer, number
-    from netbound.trace import trace_network
+    from netbound.trace import resolve_plane, trace_boundary
 
     network = _load(net)
-    at_values = _parse_at(at, at_file)
-    if argmin:
-        raise click.UsageError("--argmin is not available for trace and plot yet; use solve")
-    box = _box(network, x1_range, x2_range, between, threshold, argmax, at_values)
+    boundary = resolve_plane(
+        network,
+        between=between,
+        threshold=threshold,
+        decision=_decision(argmax, argmin),
+        solve_for=solve_for,
+        sweep=sweep,
+        at=_parse_at(at, at_file),
+    )
+    box = _box(boundary, x1_range, x2_range)
     with _TraceProgress() as progress:
-        result = trace_network(
-            network,
-            box,
-            between=between,
-            threshold=threshold,
-            argmax=argmax,
-            at=at_values,
-            step=step,
-            progress=progress,
-        )
-    x1_name, x2_name = network.input_names[0], network.input_names[1]
+        result = trace_boundary(boundary, box, step=step, progress=progress)
+    x1_name, x2_name = boundary.solve_for_name, str(boundary.sweep_name)
     if fmt == "json":
         import json
 
@@ -1180,6 +1188,8 @@ def plot_command(
     x1_range: tuple[float, float] | None,
     x2_range: tuple[float, float] | None,
     step: float | None,
+    solve_for: str | None,
+    sweep: str | None,
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
@@ -1200,21 +1210,25 @@ def plot_command(
     Example:
       netbound plot sample_nets/seed.json -o seed.png --x1-range -5 5 --x2-range -5 5
     """
-    from netbound.plot import plot_network
+    from netbound.plot import plot_boundary, plot_network
 
     network = _load(net)
     at_values = _parse_at(at, at_file)
-    if argmin:
-        raise click.UsageError("--argmin is not available for trace and plot yet; use solve")
-    box = _box(network, x1_range, x2_range, between, threshold, argmax, at_values)
+    decision = _decision(argmax, argmin)
+    options: dict[str, Any] = {
+        "between": between,
+        "threshold": threshold,
+        "decision": decision,
+        "solve_for": solve_for,
+        "sweep": sweep,
+        "at": at_values,
+    }
+    box = _box(plot_boundary(network, **options), x1_range, x2_range)
     with _TraceProgress() as progress:
         info = plot_network(
             network,
             Path(output),
-            between=between,
-            threshold=threshold,
-            argmax=argmax,
-            at=at_values,
+            **options,
             box=box,
             step=step,
             progress=progress,

@@ -9,35 +9,37 @@ from __future__ import annotations
 import colorsys
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from netbound.boundary import Boundary
 from netbound.errors import MissingExtraError, NetboundError, OptionError
-from netbound.margin import Margin, default_threshold
+from netbound.margin import Margin
 from netbound.network import FloatArray, Network
-from netbound.solver import boundary_margins
 from netbound.trace import (
     Box,
     Progress,
     TraceResult,
-    _base_vector,
     _box_from_roots,
     _check_box,
+    _plane_of,
     _rest,
+    boundary_box,
     default_box,
+    resolve_plane,
     trace,
-    trace_network,
+    trace_boundary,
 )
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["FORMATS", "PlotInfo", "default_box", "plot", "plot_network"]
+__all__ = ["FORMATS", "PlotInfo", "default_box", "plot", "plot_boundary", "plot_network"]
 
 #: The file formats, by suffix.
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -175,6 +177,37 @@ def _check_resolution(resolution: int, dpi: float) -> None:
         raise OptionError(f"dpi must be positive, got {dpi!r}")
 
 
+def plot_boundary(
+    net: Network,
+    *,
+    between: tuple[str, str] | None = None,
+    threshold: float | None = None,
+    argmax: bool = False,
+    decision: Literal["argmax", "argmin"] | None = None,
+    solve_for: str | None = None,
+    sweep: str | None = None,
+    at: Mapping[str, float] | None = None,
+    axes: tuple[int, int] | None = None,
+) -> Boundary:
+    """The boundary :func:`plot_network` draws for these options: as
+    :func:`netbound.trace.resolve_plane`, except that a network of three or more outputs
+    with no choice of boundary is drawn by its predicted class (argmax)."""
+    undecided = not argmax and decision is None and between is None and threshold is None
+    if undecided and net.n_outputs >= 3:
+        decision = "argmax"
+    return resolve_plane(
+        net,
+        between=between,
+        threshold=threshold,
+        argmax=argmax,
+        decision=decision,
+        solve_for=solve_for,
+        sweep=sweep,
+        at=at,
+        axes=axes,
+    )
+
+
 def plot_network(
     net: Network,
     path: str | os.PathLike[str],
@@ -182,21 +215,25 @@ def plot_network(
     between: tuple[str, str] | None = None,
     threshold: float | None = None,
     argmax: bool = False,
-    at: dict[str, float] | None = None,
+    decision: Literal["argmax", "argmin"] | None = None,
+    solve_for: str | None = None,
+    sweep: str | None = None,
+    at: Mapping[str, float] | None = None,
     box: Sequence[float] | None = None,
     step: float | None = None,
     resolution: int = 400,
     dpi: float = 100.0,
     title: str | None = None,
     progress: Progress | None = None,
-    axes: tuple[int, int] = (0, 1),
+    axes: tuple[int, int] | None = None,
 ) -> PlotInfo:
     """Draw a network's decision regions and boundary into a PNG, SVG or PDF file.
 
-    Each output's region (where it is the largest) is filled in its own colour -- for a
-    single-output network, the two sides of the threshold -- from a grid of ``resolution``
-    squared cells; the boundary, traced by :func:`netbound.trace.trace_network`, is drawn on
-    top.  The axes are named after the inputs, the legend after the outputs.
+    Each output's region (where it is the largest; the lowest with ``decision="argmin"``) is
+    filled in its own colour -- for a single-output network, the two sides of the threshold
+    -- from a grid of ``resolution`` squared cells; the boundary, traced by
+    :func:`netbound.trace.trace_network`, is drawn on top.  The axes are named after the
+    inputs, the legend after the outputs.
 
     Parameters
     ----------
@@ -206,16 +243,22 @@ def plot_network(
         The file to write; its suffix (``.png``, ``.svg``, ``.pdf``) picks the format.
     between
         The two outputs whose boundary is drawn (default: the first two; with three or more
-        outputs and neither ``between`` nor ``threshold``, the boundary between predicted
-        classes, as with ``argmax``).
+        outputs and neither ``between``, ``threshold`` nor ``decision``, the boundary between
+        predicted classes, as with ``argmax``).
     threshold
         For single-output networks (default 0.5 for a sigmoid output, 0 otherwise).
     argmax
-        Draw the boundary between predicted classes (where the largest output changes).
+        Same as ``decision="argmax"``.
+    decision
+        ``"argmax"`` or ``"argmin"``: draw the boundary between decided classes (where the
+        largest, or the lowest, output changes).
+    solve_for, sweep
+        The inputs on the horizontal and the vertical axis, by name (default the first two).
     at
-        Values of the inputs beyond the first two, by name.
+        Values of the other inputs, by name.
     box
-        ``(x1lo, x1hi, x2lo, x2hi)``; default :func:`default_box`.
+        ``(x1lo, x1hi, x2lo, x2hi)`` of the horizontal and vertical input; default
+        :func:`default_box`.
     step
         The trace's step (default the box's diagonal / 200).
     resolution
@@ -228,8 +271,8 @@ def plot_network(
         Called with what is being done and the fraction done (see
         :func:`netbound.trace.trace_network`).
     axes
-        The two inputs spanning the picture, by index (default the first two); ``box`` is
-        given in their coordinates and the axes are named after them.
+        The two inputs spanning the picture, by index (instead of ``solve_for`` and
+        ``sweep``).
 
     Returns
     -------
@@ -249,44 +292,31 @@ def plot_network(
     fmt = _format(target)
     _check_resolution(resolution, dpi)
     _require_matplotlib()
-    if not argmax and between is None and threshold is None and net.n_outputs >= 3:
-        argmax = True
-    boundary_margins(net, between, threshold, argmax)  # option errors first
-    base = _base_vector(net, at)
-    if box is None:
-        box = default_box(
-            net, between=between, threshold=threshold, argmax=argmax, at=at, axes=axes
-        )
-    checked = _check_box(box)
-    result = trace_network(
+    boundary = plot_boundary(
         net,
-        checked,
         between=between,
         threshold=threshold,
         argmax=argmax,
+        decision=decision,
+        solve_for=solve_for,
+        sweep=sweep,
         at=at,
-        step=step,
-        progress=progress,
         axes=axes,
     )
+    checked = _check_box(boundary_box(boundary) if box is None else box)
+    result = trace_boundary(boundary, checked, step=step, progress=progress)
     gx, gy = _grid(checked, resolution)
-    names = net.output_names
-    if net.n_outputs == 1:
-        margin = boundary_margins(net, None, threshold, False)[0]
-        t = default_threshold(net) if threshold is None else float(threshold)
-        classes = np.where(margin.value(_points(gx, gy, base, axes)) > 0.0, 0, 1)
-        labels: tuple[str, ...] = (f"{names[0]} > {t:g}", f"{names[0]} < {t:g}")
-        what = f"{names[0]} = {t:g}"
+    plane, base = _plane_of(boundary)
+    points = _points(gx, gy, base, plane)
+    if boundary.pair is not None:
+        # A pair's boundary is drawn over every output's region.
+        classes = np.argmax(net.preactivations(points), axis=-1)
+        labels: tuple[str, ...] = net.output_names
     else:
-        classes = np.argmax(net.preactivations(_points(gx, gy, base, axes)), axis=-1)
-        labels = tuple(names)
-        if argmax:
-            what = "predicted class"
-        else:
-            a, b = between if between is not None else (names[0], names[1])
-            what = f"{a} = {b}"
+        classes = boundary.classes(points)
+        labels = boundary.class_names()
     if title is None:
-        title = _title(net, what, at)
+        title = _title(net, boundary.label, boundary.at)
     return _draw(
         target,
         fmt,
@@ -294,7 +324,7 @@ def plot_network(
         result,
         classes,
         labels,
-        (net.input_names[axes[0]], net.input_names[axes[1]]),
+        (net.input_names[plane[0]], net.input_names[plane[1]]),
         title,
         dpi,
     )
@@ -387,10 +417,10 @@ def plot(
     )
 
 
-def _title(net: Network, what: str, at: dict[str, float] | None) -> str:
+def _title(net: Network, what: str, at: Mapping[str, float] | None) -> str:
     source = net.source
     name = Path(source).name if source and not source.startswith("<") else "network"
-    out = f"{name}: boundary {what}" if what != "predicted class" else f"{name}: {what}"
+    out = f"{name}: boundary {what}"
     if at:
         out += " at " + ", ".join(f"{k}={v:g}" for k, v in at.items())
     return out

@@ -45,18 +45,20 @@ the first two by default; docs/trace.md gives the proofs):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from netbound import activations, region
+from netbound.boundary import Boundary
 from netbound.errors import OptionError
 from netbound.margin import Margin
 from netbound.network import FloatArray, Layer, Network
-from netbound.solver import LineSolution, boundary_margins, resolve_at, solve_lines
+from netbound.solver import LineSolution, solve_lines
 
 Box = tuple[float, float, float, float]
 #: A rectangle ``(alo, ahi, blo, bhi)`` of the plane.
@@ -1334,12 +1336,56 @@ def _max_distance(plane: _Plane, curves: Sequence[Curve]) -> float:
     return float(max(np.max(plane.distance(c.points)) for c in curves))
 
 
-def _base_vector(net: Network, at: dict[str, float] | None) -> FloatArray:
-    fixed = resolve_at(net, at)
-    base = np.zeros(net.n_inputs)
-    for k, v in fixed.items():
-        base[k] = v
-    return base
+def resolve_plane(
+    net: Network,
+    *,
+    between: tuple[str, str] | None = None,
+    threshold: float | None = None,
+    argmax: bool = False,
+    decision: Literal["argmax", "argmin"] | None = None,
+    solve_for: str | None = None,
+    sweep: str | None = None,
+    at: Mapping[str, float] | None = None,
+    axes: tuple[int, int] | None = None,
+) -> Boundary:
+    """The boundary and the plane of :func:`trace_network`'s options, checked once.
+
+    The plane is spanned by the solved-for input (horizontal, ``x1`` of a box) and the swept
+    one (vertical, ``x2``).  ``axes`` (input indices) is the older way to name them.
+    """
+    if argmax and decision not in (None, "argmax"):
+        raise OptionError(f"argmax=True contradicts decision={decision!r}")
+    if net.n_inputs < 2:
+        raise OptionError(
+            f"the network has {net.n_inputs} input; tracing needs at least two inputs",
+            cli=f"the network has {net.n_inputs} input; trace and plot need at least two",
+        )
+    if axes is not None:
+        a, b = _check_axes(net, axes)
+        names = net.input_names
+        if (solve_for not in (None, names[a])) or (sweep not in (None, names[b])):
+            raise OptionError(
+                f"axes={tuple(axes)!r} contradicts solve_for={solve_for!r}, sweep={sweep!r}; "
+                "give only one of them"
+            )
+        solve_for, sweep = names[a], names[b]
+    return Boundary.resolve(
+        net,
+        between=between,
+        threshold=threshold,
+        decision="argmax" if argmax else decision,
+        solve_for=solve_for,
+        sweep=sweep,
+        at=at,
+    )
+
+
+def _plane_of(boundary: Boundary) -> tuple[tuple[int, int], FloatArray]:
+    """The plane's two inputs and the input vector with the fixed inputs filled in."""
+    if boundary.sweep is None:
+        n = boundary.network.n_inputs
+        raise OptionError(f"the network has {n} input; tracing needs at least two inputs")
+    return (boundary.solve_for, boundary.sweep), boundary.bases([0.0])[0]
 
 
 def trace_network(
@@ -1349,72 +1395,105 @@ def trace_network(
     between: tuple[str, str] | None = None,
     threshold: float | None = None,
     argmax: bool = False,
-    at: dict[str, float] | None = None,
+    decision: Literal["argmax", "argmin"] | None = None,
+    solve_for: str | None = None,
+    sweep: str | None = None,
+    at: Mapping[str, float] | None = None,
     step: float | None = None,
-    axes: tuple[int, int] = (0, 1),
+    axes: tuple[int, int] | None = None,
     progress: Progress | None = None,
 ) -> TraceResult:
     """The decision boundary of a network inside a box, as curves.
 
-    The margin is built as :func:`netbound.solve` builds it.
+    The boundary is chosen as :func:`netbound.solve` chooses it (see
+    :meth:`netbound.Boundary.resolve`).
 
     Parameters
     ----------
     net
         The network.
     box
-        ``(x1lo, x1hi, x2lo, x2hi)``.
+        ``(x1lo, x1hi, x2lo, x2hi)``: ``x1`` is the solved-for input, ``x2`` the swept one.
     between
         The two outputs (by name); default the first two.
     threshold
         For single-output networks (default 0.5 for a sigmoid output, 0 otherwise).
     argmax
-        The boundary between predicted classes (the largest output): the pieces of each
-        pair's boundary where that pair is on top, cut exactly at the junctions.
+        Same as ``decision="argmax"``.
+    decision
+        ``"argmax"`` or ``"argmin"``: the boundary between decided classes (the largest or
+        the lowest output): the pieces of each pair's boundary where that pair is on top
+        (at the bottom for argmin), cut exactly at the junctions.
+    solve_for, sweep
+        The inputs spanning the plane, by name (default the first two): the horizontal and
+        the vertical axis.
     at
-        Values of the inputs beyond the two axes, by name.
+        Values of the other inputs, by name.
     step
         The largest distance between consecutive points (default the box's diagonal / 200;
         at most the box's longer side).
     axes
-        The two inputs spanning the plane, by index (default the first two); ``box`` is
-        given in their coordinates.
+        The two inputs spanning the plane, by index (instead of ``solve_for`` and ``sweep``).
     progress
         Called with what is being done and the fraction done.
 
     Returns
     -------
     TraceResult
-        The curves; with ``argmax`` or ``between``, each curve names its two outputs.  With
-        ``argmax`` the unresolved rectangles are those of every pair.
+        The curves; with a decision or ``between``, each curve names its two outputs.  With a
+        decision the unresolved rectangles are those of every pair.
 
     Raises
     ------
     OptionError
         Inconsistent options (as :func:`netbound.solve`), an invalid box or step.
     """
-    margins = boundary_margins(net, between, threshold, argmax)
-    axes = _check_axes(net, axes)
-    base = _base_vector(net, at)
+    boundary = resolve_plane(
+        net,
+        between=between,
+        threshold=threshold,
+        argmax=argmax,
+        decision=decision,
+        solve_for=solve_for,
+        sweep=sweep,
+        at=at,
+        axes=axes,
+    )
+    return trace_boundary(boundary, box, step=step, progress=progress)
+
+
+def trace_boundary(
+    boundary: Boundary,
+    box: Sequence[float],
+    *,
+    step: float | None = None,
+    progress: Progress | None = None,
+) -> TraceResult:
+    """:func:`trace_network` of a resolved :class:`netbound.Boundary`, in the plane of its
+    solved-for (``x1``) and swept (``x2``) inputs."""
+    net = boundary.network
+    axes, base = _plane_of(boundary)
     names = net.output_names
-    if not argmax:
-        result = trace(margins[0], box, step, base, axes=axes, progress=progress)
-        if net.n_outputs == 1:
+    if not boundary.by_class:
+        result = trace(boundary.margins[0], box, step, base, axes=axes, progress=progress)
+        if boundary.pair is None:
             return result
-        pair = between if between is not None else (names[0], names[1])
+        pair = boundary.pair
         curves = tuple(replace(c, between=(pair[0], pair[1])) for c in result.curves)
         return replace(result, curves=curves)
+    sign = _sign(boundary)
     pieces: list[Curve] = []
     results = []
     pairs = list(combinations(range(len(names)), 2))
-    for (a, b), margin in zip(pairs, margins, strict=True):
+    for (a, b), margin in zip(pairs, boundary.margins, strict=True):
         label = f"({names[a]} = {names[b]})"
         report = None if progress is None else _labelled(progress, label)
         res = trace(margin, box, step, base, axes=axes, progress=report)
         results.append(res)
         plane = _Plane(margin, base, axes)
+        top = _Top(net, base, axes, a, b, sign)
         for c in res.curves:
-            for piece in _on_top_pieces(net, plane, base, axes, c, a, b):
+            for piece in _on_top_pieces(plane, top, c):
                 pieces.append(replace(piece, between=(names[a], names[b])))
     first = results[0]
     return TraceResult(
@@ -1428,6 +1507,11 @@ def trace_network(
     )
 
 
+def _sign(boundary: Boundary) -> float:
+    """+1 when the largest output decides, -1 when the lowest does."""
+    return -1.0 if boundary.decision == "argmin" else 1.0
+
+
 def _labelled(progress: Progress, label: str) -> Progress:
     """A progress callback that names what it reports on."""
 
@@ -1437,34 +1521,36 @@ def _labelled(progress: Progress, label: str) -> Progress:
     return report
 
 
-def _excess(
-    net: Network, base: FloatArray, axes: tuple[int, int], xs: FloatArray, a: int, b: int
-) -> FloatArray:
-    """How far the largest other output is above the pair (a, b) at points ``(n, 2)``."""
-    full = np.tile(base, (xs.shape[0], 1))
-    full[:, list(axes)] = xs
-    pre = net.preactivations(full)
-    top = np.maximum(pre[:, a], pre[:, b])
-    others = np.delete(pre, [a, b], axis=1)
-    if others.shape[1] == 0:
-        return np.full(xs.shape[0], -np.inf)
-    scale = np.max(np.abs(pre), axis=1) + 1.0
-    out: FloatArray = np.max(others, axis=1) - top - 1e-12 * scale
-    return out
+@dataclass(frozen=True)
+class _Top:
+    """Whether the pair ``(a, b)`` decides (is the largest, or with ``sign = -1`` the lowest
+    pair of outputs) at points of the plane."""
+
+    net: Network
+    base: FloatArray
+    axes: tuple[int, int]
+    a: int
+    b: int
+    sign: float
+
+    def excess(self, xs: FloatArray) -> FloatArray:
+        """How far the best other output beats the pair at points ``(n, 2)`` (> 0: it wins)."""
+        full = np.tile(self.base, (xs.shape[0], 1))
+        full[:, list(self.axes)] = xs
+        pre = self.sign * self.net.preactivations(full)
+        top = np.maximum(pre[:, self.a], pre[:, self.b])
+        others = np.delete(pre, [self.a, self.b], axis=1)
+        if others.shape[1] == 0:
+            return np.full(xs.shape[0], -np.inf)
+        scale = np.max(np.abs(pre), axis=1) + 1.0
+        out: FloatArray = np.max(others, axis=1) - top - 1e-12 * scale
+        return out
 
 
-def _on_top_pieces(
-    net: Network,
-    plane: _Plane,
-    base: FloatArray,
-    axes: tuple[int, int],
-    curve: Curve,
-    a: int,
-    b: int,
-) -> list[Curve]:
-    """The pieces of a pair's curve where the pair is on top, cut at the junctions."""
+def _on_top_pieces(plane: _Plane, top: _Top, curve: Curve) -> list[Curve]:
+    """The pieces of a pair's curve where the pair decides, cut at the junctions."""
     pts = curve.points
-    keep = _excess(net, base, axes, pts, a, b) <= 0.0
+    keep = top.excess(pts) <= 0.0
     if np.all(keep):
         return [curve]
     if not np.any(keep):
@@ -1485,9 +1571,9 @@ def _on_top_pieces(
             j += 1
         run = [pts[k] for k in range(i, j + 1)]
         if i > 0:
-            run.insert(0, _junction(net, plane, base, axes, pts[i], pts[i - 1], a, b))
+            run.insert(0, _junction(plane, top, pts[i], pts[i - 1]))
         if j + 1 < n:
-            run.append(_junction(net, plane, base, axes, pts[j], pts[j + 1], a, b))
+            run.append(_junction(plane, top, pts[j], pts[j + 1]))
         out.append(Curve(np.array(run), False))
         i = j + 1
     return out
@@ -1505,23 +1591,14 @@ def _project(plane: _Plane, x: FloatArray) -> FloatArray:
     return q
 
 
-def _junction(
-    net: Network,
-    plane: _Plane,
-    base: FloatArray,
-    axes: tuple[int, int],
-    kept: FloatArray,
-    dropped: FloatArray,
-    a: int,
-    b: int,
-) -> FloatArray:
-    """The point between two points of a pair's curve where a third output rises to the top."""
+def _junction(plane: _Plane, top: _Top, kept: FloatArray, dropped: FloatArray) -> FloatArray:
+    """The point between two points of a pair's curve where a third output takes over."""
     lo, hi = 0.0, 1.0
     best = kept
     for _ in range(45):
         m = 0.5 * (lo + hi)
         x = _project(plane, kept + m * (dropped - kept))
-        if _excess(net, base, axes, x[None, :], a, b)[0] <= 0.0:
+        if top.excess(x[None, :])[0] <= 0.0:
             lo, best = m, x
         else:
             hi = m
@@ -1534,8 +1611,11 @@ def default_box(
     between: tuple[str, str] | None = None,
     threshold: float | None = None,
     argmax: bool = False,
-    at: dict[str, float] | None = None,
-    axes: tuple[int, int] = (0, 1),
+    decision: Literal["argmax", "argmin"] | None = None,
+    solve_for: str | None = None,
+    sweep: str | None = None,
+    at: Mapping[str, float] | None = None,
+    axes: tuple[int, int] | None = None,
 ) -> Box:
     """A box that shows where the boundary is.
 
@@ -1548,19 +1628,37 @@ def default_box(
 
     Parameters
     ----------
-    net, between, threshold, argmax, at, axes
-        As for :func:`trace_network` (``x1``, ``x2`` stand for the two axes).
+    net, between, threshold, argmax, decision, solve_for, sweep, at, axes
+        As for :func:`trace_network` (``x1`` is the solved-for input, ``x2`` the swept one).
 
     Returns
     -------
     tuple of float
         ``(x1lo, x1hi, x2lo, x2hi)``.
     """
-    margins = boundary_margins(net, between, threshold, argmax)
-    axes = _check_axes(net, axes)
-    base = _base_vector(net, at)
-    pairs = list(combinations(range(net.n_outputs), 2)) if argmax else None
-    return _box_from_roots(net, margins, base, pairs, axes)
+    boundary = resolve_plane(
+        net,
+        between=between,
+        threshold=threshold,
+        argmax=argmax,
+        decision=decision,
+        solve_for=solve_for,
+        sweep=sweep,
+        at=at,
+        axes=axes,
+    )
+    return boundary_box(boundary)
+
+
+def boundary_box(boundary: Boundary) -> Box:
+    """:func:`default_box` of a resolved :class:`netbound.Boundary`."""
+    axes, base = _plane_of(boundary)
+    net = boundary.network
+    if not boundary.by_class:
+        return _box_from_roots(net, boundary.margins, base, None, axes)
+    sign = _sign(boundary)
+    tops = [_Top(net, base, axes, a, b, sign) for a, b in combinations(range(net.n_outputs), 2)]
+    return _box_from_roots(net, boundary.margins, base, tops, axes)
 
 
 #: The largest finite double: the default box is clamped to it.
@@ -1571,7 +1669,7 @@ def _box_from_roots(
     net: Network,
     margins: Sequence[Margin],
     base: FloatArray,
-    pairs: Sequence[tuple[int, int]] | None,
+    tops: Sequence[_Top] | None,
     axes: tuple[int, int] = (0, 1),
 ) -> Box:
     lines = np.linspace(-5.0, 5.0, 11)
@@ -1588,10 +1686,9 @@ def _box_from_roots(
                     x = np.empty(2)
                     x[axis], x[other] = t, value
                     mine.append(x)
-        if pairs is not None and mine:
+        if tops is not None and mine:
             pts = np.array(mine)
-            a, b = pairs[k]
-            mine = list(pts[_excess(net, base, axes, pts, a, b) <= 0.0])
+            mine = list(pts[tops[k].excess(pts) <= 0.0])
         found.extend(mine)
     if not found:
         return (-5.0, 5.0, -5.0, 5.0)

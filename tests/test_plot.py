@@ -158,7 +158,7 @@ def test_unwritable_file(tmp_path: Path) -> None:
 
 
 def test_option_errors(tmp_path: Path) -> None:
-    with pytest.raises(OptionError, match="--between needs two outputs"):
+    with pytest.raises(OptionError, match=r"between=\(.*\): needs two outputs"):
         plot_network(BUMP, tmp_path / "x.png", between=("approved", "approved"))
     with pytest.raises(OptionError, match="unknown output"):
         plot_network(THREE_CLASSES, tmp_path / "x.png", between=("cat", "cow"))
@@ -245,3 +245,26 @@ def test_axes_choose_the_pictures_inputs(tmp_path: Path) -> None:
     a = straight.trace.curves[0].points
     b = swapped.trace.curves[0].points
     np.testing.assert_allclose(np.ptp(a, axis=0), np.ptp(b, axis=0), rtol=1e-6)
+
+
+def test_argmin_regions_have_their_colours_and_the_title_says_so(tmp_path: Path) -> None:
+    box = (-2.0, 2.0, -2.0, 2.0)
+    with rc_context({"svg.fonttype": "none"}):
+        svg = plot_network(THREE_CLASSES, tmp_path / "low.svg", box=box, decision="argmin")
+    assert "network: boundary argmin of cat, dog, bird" in svg.path.read_text()
+    info = plot_network(THREE_CLASSES, tmp_path / "low.png", box=box, decision="argmin")
+    assert info.labels == ("cat", "dog", "bird")
+    points = _sample(box)
+    classes = np.argmin(THREE_CLASSES.preactivations(points), axis=1)
+    assert set(classes) == {0, 1, 2}
+    assert _check_region_colours(info, points, classes) > 150
+
+
+def test_axes_are_named_after_the_chosen_inputs(tmp_path: Path) -> None:
+    with rc_context({"svg.fonttype": "none"}):
+        info = plot_network(
+            BUMP, tmp_path / "swapped.svg", solve_for="income", sweep="age", resolution=50
+        )
+    text = info.path.read_text()
+    assert text.index(">income<") < text.index(">age<")  # x label first
+    assert info.trace.curves[0].closed
