@@ -22,8 +22,8 @@ import netbound
 FloatArray = NDArray[np.float64]
 WINDOW = (-50.0, 50.0)
 POINTS = 2001
-#: Grid values (slices x points x widest layer) per batch of the vectorized grid: 32 MiB.
-BATCH_ELEMENTS = 4_000_000
+#: Grid values (slices x points x widest layer) per batch of the vectorized grid: 8 MiB.
+BATCH_ELEMENTS = 1_000_000
 
 
 def _act(name: str, p: FloatArray, alpha: float) -> FloatArray:
@@ -88,24 +88,27 @@ def _scalar(margin: NumpyMargin, x2: float) -> Callable[[float], float]:
 
 
 def vectorized_grid(margin: NumpyMargin, x2s: FloatArray) -> list[list[float]]:
-    """The grid for a batch of slices at once, then ``find_root`` on all brackets at once."""
+    """The grid for all slices (in batches that fit in memory), then one ``find_root`` call
+    on every bracket of every slice."""
     grid = np.linspace(*WINDOW, POINTS)
     batch = max(1, BATCH_ELEMENTS // (POINTS * margin.width))
-    out: list[list[float]] = []
+    lines, lefts, zero_lines, zeros = [], [], [], []
     for start in range(0, x2s.size, batch):
-        x2 = x2s[start : start + batch]
-        f = margin(grid[None, :], x2[:, None])
-        change = np.sign(f[:, :-1]) * np.sign(f[:, 1:]) < 0
-        s, i = np.nonzero(change)
+        f = margin(grid[None, :], x2s[start : start + batch, None])
+        s, i = np.nonzero(np.sign(f[:, :-1]) * np.sign(f[:, 1:]) < 0)
+        lines.append(s + start)
+        lefts.append(i)
         zs, zi = np.nonzero(f == 0.0)
-        roots = np.empty(0)
-        if s.size:
-            res = elementwise.find_root(margin, (grid[i], grid[i + 1]), args=(x2[s],))
-            roots = res.x
-        line = np.concatenate([s, zs])
-        t = np.concatenate([roots, grid[zi]])
-        order = np.lexsort((t, line))
-        bounds = np.searchsorted(line[order], np.arange(x2.size + 1))
-        ts = t[order].tolist()
-        out += [ts[bounds[k] : bounds[k + 1]] for k in range(x2.size)]
-    return out
+        zero_lines.append(zs + start)
+        zeros.append(grid[zi])
+    line, left = np.concatenate(lines), np.concatenate(lefts)
+    roots = np.empty(0)
+    if line.size:
+        res = elementwise.find_root(margin, (grid[left], grid[left + 1]), args=(x2s[line],))
+        roots = res.x
+    line = np.concatenate([line, *zero_lines])
+    t = np.concatenate([roots, *zeros])
+    order = np.lexsort((t, line))
+    bounds = np.searchsorted(line[order], np.arange(x2s.size + 1)).tolist()
+    ts = t[order].tolist()
+    return [ts[bounds[k] : bounds[k + 1]] for k in range(x2s.size)]

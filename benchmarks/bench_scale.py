@@ -29,6 +29,7 @@ Each network's slice count N is 10^4, or fewer where netbound would take longer 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -45,9 +46,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from baselines import WINDOW, NumpyMargin, design_loop, vectorized_grid  # noqa: E402
+from baselines import WINDOW, NumpyMargin, design_loop, vectorized_grid
 
-import netbound  # noqa: E402
+import netbound
 
 ROOT = Path(__file__).resolve().parent.parent
 AGREE_TOL = 1e-8
@@ -74,7 +75,7 @@ def _sklearn(hidden: tuple[int, ...], activation: str) -> netbound.Network:
 def _torch_init(sizes: list[int], act: str, seed: int, scale: float = 1.0) -> netbound.Network:
     rng = np.random.default_rng(seed)
     layers = []
-    for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for k, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         bound = 1.0 / np.sqrt(fan_in)
         w = rng.uniform(-bound, bound, (fan_out, fan_in)) * scale
         b = rng.uniform(-bound, bound, fan_out)
@@ -147,7 +148,9 @@ def _agree(a: list[float], b: list[float]) -> bool:
     )
 
 
-def measure_library(net_path: Path, lo: float, hi: float, slices: int, budget: float) -> dict[str, Any]:
+def measure_library(
+    net_path: Path, lo: float, hi: float, slices: int, budget: float
+) -> dict[str, Any]:
     """In this process: netbound's library and both baselines on the same slices."""
     net = netbound.load(net_path)
     netbound.solve(net, [0.123])  # imports, caches
@@ -191,10 +194,14 @@ def measure_library(net_path: Path, lo: float, hi: float, slices: int, budget: f
     }
 
 
-def measure(name: str, net_path: Path, lo: float, hi: float, args: argparse.Namespace) -> dict[str, Any]:
+def measure(
+    name: str, net_path: Path, lo: float, hi: float, args: argparse.Namespace
+) -> dict[str, Any]:
     child = subprocess.run(
-        [sys.executable, __file__, "--child", str(net_path), str(lo), str(hi)]
-        + ["--slices", str(args.slices), "--budget", str(args.budget)],
+        [
+            *(sys.executable, __file__, "--child", str(net_path), str(lo), str(hi)),
+            *("--slices", str(args.slices), "--budget", str(args.budget)),
+        ],
         capture_output=True,
         text=True,
         check=True,

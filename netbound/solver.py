@@ -405,7 +405,7 @@ def _solve_piecewise(lines: _Line, window: tuple[float, float] | None) -> _Flat 
     p = piecewise.pieces(lines.margin, lines.w, lines.c, lines.cabs, lo, hi)
     if p is None:
         return None
-    lines.count += np.bincount(p.line, minlength=n)
+    lines.count += p.examined
     r = piecewise.roots(p)
     t = r.t
     # One Newton step against the network itself removes the rounding of -a/b.
