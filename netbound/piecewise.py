@@ -19,8 +19,10 @@ The work follows the pieces near the boundary, in bounded memory:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from netbound.margin import ACT_ERR, EPS, TINY, IntArray, Margin, _gamma, _idot
 from netbound.network import FloatArray
@@ -102,14 +104,15 @@ def _gains(margin: Margin) -> list[float]:
     """Relative error bounds of each layer's pre-activations, per unit of magnitude.
 
     The computed ``A + B t`` of layer k errs from the exact pre-activation by at most
-    ``G_k (A_mag + B_mag |t|)``: layer k's dot products add gamma_n, evaluating at ``t``
-    adds gamma_2 twice, and the error of layer k-1 counts twice -- once carried through
-    ``|W|`` and once more where a kink computed a rounding error away puts a unit on the
-    wrong side, where its value is itself within that error of 0 (ReLU is 1-Lipschitz).
+    ``G_k (A_mag + B_mag |t|)``: layer k's dot products add gamma_n, a child's sparse
+    correction and evaluating at ``t`` add gamma_2 four times, and the error of layer k-1
+    counts twice -- once carried through ``|W|`` and once more where a kink computed a
+    rounding error away puts a unit on the wrong side, where its value is itself within
+    that error of 0 (ReLU is 1-Lipschitz).
     """
     gains = [2.0 * _gamma(2)]
     for layer in margin.hidden[1:]:
-        gains.append(2.0 * gains[-1] + _gamma(layer.n_in) + 2.0 * _gamma(2))
+        gains.append(2.0 * gains[-1] + _gamma(layer.n_in) + 4.0 * _gamma(2))
     return gains
 
 
@@ -194,48 +197,171 @@ class _Walk:
         pb: FloatArray,
         mags: Mags,
     ) -> None:
-        """Pieces on which layers before k are affine; ``pa + pb t`` is layer k's input."""
+        """Pieces on which layers before k are affine; ``pa + pb t`` is layer k's input.
+
+        On each piece the units of layer k with a proven sign are affine; the others are
+        relaxed (``relu(p)`` lies in ``lam p + [0, rho]`` for ``p`` in ``[l, u]``,
+        ``lam = u / (u - l)``, ``rho = -lam l``), which carries the next layer (or the
+        margin) as an affine form plus a small interval: a piece whose form excludes 0 is
+        dropped.  The rest are cut at the kinks of their undecided units; a child's next
+        layer is the parent's product over the decided units plus a sparse correction.
+        """
         layer = self.hidden[k]
         self.examined += np.bincount(line, minlength=self.examined.size)
         plo, phi = self._pre_range(k, lo, hi, pa, pb, mags)
-        flo, fhi = self._enclose(k, plo, phi)
-        keep = ~((flo > 0.0) | (fhi < 0.0))  # a NaN enclosure excludes nothing
+        if layer.activation == "identity":
+            low = 1.0
+            unstable = np.zeros(plo.shape, dtype=bool)
+        else:
+            low = 0.0 if layer.activation == "relu" else layer.alpha
+            unstable = ~((plo > 0.0) | (phi < 0.0))  # NaN: undecided
+        last = k + 1 == len(self.hidden)
+        keep, base_a, base_b, next_mags = self._relaxed(
+            k, lo, hi, pa, pb, mags, plo, phi, unstable, low
+        )
         if not np.all(keep):
-            lo, hi, pa, pb, plo, phi = (x[keep] for x in (lo, hi, pa, pb, plo, phi))
+            lo, hi, pa, pb, unstable = (x[keep] for x in (lo, hi, pa, pb, unstable))
             line = line[keep]
-            mags = (mags[0][keep], mags[1][keep] if k > 0 else mags[1])
+            base_a, base_b = base_a[keep], base_b[keep]
+            next_mags = (next_mags[0][keep], next_mags[1][keep])
         if lo.size == 0:
             return
-        # Kinks only of the units whose sign is not proven on the piece.
-        piece, unit = np.nonzero(~((plo > 0.0) | (phi < 0.0)))
+        piece, unit = np.nonzero(unstable)
         num, den = pa[piece, unit], pb[piece, unit]
         with np.errstate(divide="ignore", invalid="ignore"):
             t = -num / den
         inside = (den != 0.0) & (t > lo[piece]) & (t < hi[piece])
         c_lo, c_hi, parent = _split(lo, hi, piece[inside], t[inside])
-        low = 0.0 if layer.activation == "relu" else layer.alpha
-        last = k + 1 == len(self.hidden)
+        start = np.searchsorted(piece, np.arange(lo.size + 1))
+        count = np.diff(start)
         rows = max(1, self.budget // pa.shape[1])
-        for s in range(0, c_lo.size, rows):
-            sub = slice(s, s + rows)
+        for s0 in range(0, c_lo.size, rows):
+            sub = slice(s0, s0 + rows)
             src = parent[sub]
             s_lo, s_hi = c_lo[sub], c_hi[sub]
-            ua, ub = pa[src], pb[src]
-            if layer.activation == "identity":
-                slope = np.ones_like(ua)
-            else:
-                mid = _inside(s_lo, s_hi)
-                slope = np.where(ua + ub * mid[:, None] > 0.0, 1.0, low)
-            va, vb = slope * ua, slope * ub
-            if last:
-                a_mag, b_mag = self._final_mags(k, mags, src, slope)
-                self._finish(s_lo, s_hi, line[src], va, vb, a_mag, b_mag)
+            mags_c = (next_mags[0][src], next_mags[1][src])
+            reps = count[src]
+            if reps.sum() * 8 > reps.size * pa.shape[1]:
+                # Most units undecided (a whole line cut at the first layer): dense products.
+                ua, ub = pa[src], pb[src]
+                slope_d = np.where(ua + ub * _inside(s_lo, s_hi)[:, None] > 0.0, 1.0, low)
+                va, vb = slope_d * ua, slope_d * ub
+                if last:
+                    m = self.margin
+                    a_d, b_d = va @ m.readout + m.offset, vb @ m.readout
+                    self._finish(s_lo, s_hi, line[src], a_d, b_d, mags_c[0], mags_c[1])
+                    continue
+                nxt = self.hidden[k + 1]
+                na_d, nb_d = va @ nxt.weights.T + nxt.biases, vb @ nxt.weights.T
+                self.descend(k + 1, s_lo, s_hi, line[src], na_d, nb_d, mags_c)
                 continue
-            nxt = self.hidden[k + 1]
-            na, nb = va @ nxt.weights.T + nxt.biases, vb @ nxt.weights.T
-            self.descend(
-                k + 1, s_lo, s_hi, line[src], na, nb, self._slope_mags(k, mags, src, slope)
-            )
+            # The child's slope of each undecided unit of its parent, at the child's midpoint.
+            indptr = np.concatenate([[0], np.cumsum(reps)])
+            owner = np.repeat(np.arange(src.size), reps)
+            pair = np.repeat(start[src] - indptr[:-1], reps) + np.arange(indptr[-1])
+            pp, uu = piece[pair], unit[pair]
+            mid = _inside(s_lo, s_hi)[owner]
+            ua, ub = pa[pp, uu], pb[pp, uu]
+            slope = np.where(ua + ub * mid > 0.0, 1.0, low)
+            ca, cb = slope * ua, slope * ub
+            if last:
+                r = self.margin.readout[uu]
+                a = base_a[src] + np.bincount(owner, ca * r, minlength=src.size)
+                b = base_b[src] + np.bincount(owner, cb * r, minlength=src.size)
+                self._finish(s_lo, s_hi, line[src], a, b, mags_c[0], mags_c[1])
+                continue
+            wt = self.hidden[k + 1].weights.T
+            shape = (src.size, pa.shape[1])
+            na = base_a[src] + _sparse(ca, uu, indptr, shape) @ wt
+            nb = base_b[src] + _sparse(cb, uu, indptr, shape) @ wt
+            self.descend(k + 1, s_lo, s_hi, line[src], na, nb, mags_c)
+
+    def _relaxed(
+        self,
+        k: int,
+        lo: FloatArray,
+        hi: FloatArray,
+        pa: FloatArray,
+        pb: FloatArray,
+        mags: Mags,
+        plo: FloatArray,
+        phi: FloatArray,
+        unstable: NDArray[np.bool_],
+        low: float,
+    ) -> tuple[NDArray[np.bool_], FloatArray, FloatArray, Mags]:
+        """Which pieces may hold a root, by the relaxed affine form of the next layer (or
+        the margin); also the next layer's product over the decided units (``base_a``,
+        ``base_b``) and magnitude bounds valid for every child of the piece."""
+        m = self.margin
+        last = k + 1 == len(self.hidden)
+        decided = np.where(plo > 0.0, 1.0, low)
+        decided[unstable] = 0.0
+        bound = np.where(unstable, 1.0, np.abs(decided))  # |slope| <= 1 on every child
+        piece, unit = np.nonzero(unstable)
+        lo_u, hi_u = plo[piece, unit], phi[piece, unit]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # relu(p) - lam p on [l, u] is largest at an end; with the rounded lam that is
+            # max(-lam l, (1 - lam) u), and the rounding of lam itself moves lam p by a few
+            # ulps of max(|l|, |u|) either way.
+            lam = hi_u / (hi_u - lo_u)
+            rho = np.maximum(-lam * lo_u, (1.0 - lam) * hi_u) * (1.0 + 4.0 * EPS)
+            lam = low + (1.0 - low) * lam
+            rho = (1.0 - low) * rho
+            ra = lam * pa[piece, unit]
+            rb = lam * pb[piece, unit]
+            half_rho = 0.5 * rho
+            rho_rad = half_rho + 4.0 * EPS * np.maximum(np.abs(lo_u), np.abs(hi_u))
+        va, vb = decided * pa, decided * pb
+        finite = np.isfinite(lo) & np.isfinite(hi)
+        with np.errstate(invalid="ignore"):
+            centre = np.where(finite, 0.5 * lo + 0.5 * hi, 0.0)
+            half = np.where(finite, (0.5 * hi - 0.5 * lo) * (1.0 + 4.0 * EPS), np.inf)
+        half = half + 2.0 * EPS * np.abs(centre)
+        reach = np.maximum(np.abs(lo), np.abs(hi))
+        if last:
+            r = m.readout
+            base_a = va @ r + m.offset
+            base_b = vb @ r
+            n = lo.size
+            a = base_a + np.bincount(piece, ra * r[unit], minlength=n)
+            b = base_b + np.bincount(piece, rb * r[unit], minlength=n)
+            rc = np.bincount(piece, half_rho * r[unit], minlength=n)
+            rr = np.bincount(piece, rho_rad * np.abs(r[unit]), minlength=n) * (1.0 + 4.0 * EPS)
+            a_mag, b_mag = self._final_mags(k, mags, np.arange(n), bound)
+            g = self.gains[-1] * 2.0 + _gamma(len(r)) + 4.0 * _gamma(2)
+            with np.errstate(invalid="ignore", over="ignore"):
+                err = g * (a_mag + np.where(b_mag == 0.0, 0.0, b_mag * reach))
+                mid = a + b * centre + rc
+                rad = np.abs(b) * half
+                rad = np.where(np.isnan(rad) & (b_mag == 0.0), 0.0, rad) + rr + err
+                keep = ~((mid - rad > 0.0) | (mid + rad < 0.0))
+            return keep, base_a, base_b, (a_mag, b_mag)
+        nxt = self.hidden[k + 1]
+        wt = nxt.weights.T
+        base_a = va @ wt + nxt.biases
+        base_b = vb @ wt
+        next_mags = self._slope_mags(k, mags, np.arange(lo.size), bound)
+        if not np.any(finite):
+            return np.ones(lo.size, dtype=bool), base_a, base_b, next_mags
+        # The relaxed form of the next layer's pre-activations, only on finite pieces.
+        f = np.flatnonzero(finite)
+        sel = finite[piece]
+        fp = np.searchsorted(f, piece[sel])
+        shape = (f.size, pa.shape[1])
+        indptr = np.searchsorted(fp, np.arange(f.size + 1))
+        uu = unit[sel]
+        with np.errstate(invalid="ignore", over="ignore"):
+            qa = base_a[f] + _sparse(ra[sel], uu, indptr, shape) @ wt
+            qb = base_b[f] + _sparse(rb[sel], uu, indptr, shape) @ wt
+            rc = _sparse(half_rho[sel], uu, indptr, shape) @ wt
+            rr = _sparse(rho_rad[sel], uu, indptr, shape) @ np.abs(wt)
+            err = self._error(k + 1, (next_mags[0][f], next_mags[1][f]), reach[f])
+            mid = qa + qb * centre[f, None] + rc
+            rad = np.abs(qb) * half[f, None] + rr * (1.0 + _gamma(shape[1])) + err[:, None]
+            flo, fhi = self._enclose(k + 1, mid - rad, mid + rad)
+        keep = np.ones(lo.size, dtype=bool)
+        keep[f] = ~((flo > 0.0) | (fhi < 0.0))
+        return keep, base_a, base_b, next_mags
 
     def _pre_range(
         self, k: int, lo: FloatArray, hi: FloatArray, pa: FloatArray, pb: FloatArray, mags: Mags
@@ -260,16 +386,14 @@ class _Walk:
         lo: FloatArray,
         hi: FloatArray,
         line: IntArray,
-        va: FloatArray,
-        vb: FloatArray,
+        a: FloatArray,
+        b: FloatArray,
         a_mag: FloatArray,
         b_mag: FloatArray,
     ) -> None:
         m = self.margin
-        a = va @ m.readout + m.offset
-        b = vb @ m.readout
         self.examined += np.bincount(line, minlength=self.examined.size)
-        g = 2.0 * self.gains[-1] + _gamma(len(m.readout)) + 2.0 * _gamma(2)
+        g = 2.0 * self.gains[-1] + _gamma(len(m.readout)) + 4.0 * _gamma(2)
         with np.errstate(invalid="ignore", over="ignore"):
             ends = np.stack([a + b * lo, a + b * hi])
             exact = b_mag == 0.0
@@ -304,6 +428,13 @@ class _Walk:
             flo, fhi = _idot(m.readout[None, :], vlo, vhi, m.readout_abs[None, :], g)
             fe = g * m.offset_abs + TINY * float(m.readout_abs.sum())
         return flo[:, 0] + (m.offset - fe), fhi[:, 0] + (m.offset + fe)
+
+
+def _sparse(values: FloatArray, cols: IntArray, indptr: IntArray, shape: tuple[int, int]) -> Any:
+    """A CSR matrix (rows ``indptr``-delimited) for a sparse correction product."""
+    from scipy.sparse import csr_matrix
+
+    return csr_matrix((values, cols, indptr), shape=shape)
 
 
 def _act_range(
