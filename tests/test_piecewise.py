@@ -145,3 +145,37 @@ def test_constant_lines_found_in_blocks_of_a_wide_layer() -> None:
     x2 = np.array([-2.0, -1.0, 0.0, 0.5, 1.0, 2.0, 3.0])
     w, c, _ = margin.line_affine(np.column_stack([np.zeros_like(x2), x2]), 0)
     assert_array_equal(margin.constant_along(w, c), x2 >= 1.0)
+
+
+def _two_pieces(second_lo: float) -> piecewise.Pieces:
+    # Line 0: a = -1 + 0 t on [0, 1] (dropped neighbours leave a gap up to second_lo), then a
+    # crossing of slope 1 computed a rounding error left of second_lo.
+    root = second_lo - 4.0 * np.finfo(float).eps
+    return piecewise.Pieces(
+        lo=np.array([0.0, second_lo]),
+        hi=np.array([1.0, 3.0]),
+        line=np.array([0, 0]),
+        a=np.array([1.0, -root]),
+        b=np.array([-1.0, 1.0]),
+        a_mag=np.array([1.0, abs(root)]),
+        b_mag=np.array([1.0, 1.0]),
+    )
+
+
+def test_a_root_just_before_a_gap_stays_a_crossing_of_its_own_piece() -> None:
+    r = piecewise.roots(_two_pieces(2.0))
+    # The first piece's root at t = 1 (its end, no neighbour there) and the second's, snapped
+    # to its end 2.0; with a gap before it, its left side is its own piece's, not the far
+    # neighbour's: a crossing, not a touching root.
+    assert_allclose(r.t, [1.0, 2.0])
+    assert_array_equal(r.kind, [0, 0])
+
+
+def test_adjacent_pieces_meeting_at_a_kink_make_a_touching_root() -> None:
+    # The same, but the pieces touch at 1.0: the margin is -(t - 1) then (t - 1) -- a V that
+    # touches 0 at the kink.
+    p = _two_pieces(1.0)
+    p.a[0], p.b[0] = 1.0, -1.0
+    r = piecewise.roots(p)
+    assert_allclose(r.t, [1.0])
+    assert_array_equal(r.kind, [1])
