@@ -3,28 +3,47 @@
 Along a line ``t -> base + t e_axis`` such a margin is piecewise affine: its kinks are where
 some unit's pre-activation crosses 0.  Layer by layer, every piece of the line on which all
 units so far are affine is cut where a unit of the next layer changes sign; on the final
-pieces the margin is ``a + b t`` and its root is ``-a / b``.  All pieces of all lines are
-handled as flat arrays, layer by layer.
+pieces the margin is ``a + b t`` and its root is ``-a / b``.
+
+The work follows the pieces near the boundary, in bounded memory:
+
+* on each piece the pre-activations of the next layer are enclosed rigorously (the affine
+  form at the piece's ends, widened by a bound on its rounding error); a piece on which the
+  margin's enclosure from there on excludes 0 is dropped with everything below it;
+* only units whose sign is not fixed on the piece are looked at for kinks (no dense table
+  of every unit's kink on every piece);
+* pieces are handled depth first in blocks of at most ``budget`` (pieces x units) elements,
+  so the memory does not grow with the number of lines or pieces.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from netbound.margin import EPS, IntArray, Margin
+from netbound.margin import Margin
 from netbound.network import FloatArray
+from netbound.rounding import ACT_ERR, EPS, TINY, IntArray, gamma, idot
 
-#: More pieces than this (over a batch of lines) and the caller falls back to bisection.
+#: More kept pieces than this (over a batch of lines) and the caller falls back to bisection.
 MAX_PIECES = 2_000_000
 #: A coefficient below this many rounding units of its magnitude is taken as exactly zero.
 ZERO_ULPS = 64.0
+#: Elements (pieces x units) per block of pieces: 2 MiB per array.
+BLOCK_ELEMENTS = 1 << 18
 
 
 @dataclass
 class Pieces:
-    """Affine pieces ``a + b t`` on ``[lo, hi]`` of many lines (``line`` says which)."""
+    """Affine pieces ``a + b t`` on ``[lo, hi]`` of many lines (``line`` says which).
+
+    Sorted by line, then position.  Pieces on which the margin provably has no root may be
+    missing: neighbours are adjacent only where one's ``hi`` is the other's ``lo``.
+    ``examined`` counts, per line, the pieces enclosed on the way (the evaluations).
+    """
 
     lo: FloatArray
     hi: FloatArray
@@ -33,6 +52,7 @@ class Pieces:
     b: FloatArray
     a_mag: FloatArray
     b_mag: FloatArray
+    examined: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def pieces(
@@ -42,45 +62,390 @@ def pieces(
     cabs: FloatArray,
     lo: FloatArray,
     hi: FloatArray,
+    budget: int = BLOCK_ELEMENTS,
 ) -> Pieces | None:
-    """The affine pieces of a piecewise-affine margin on ``[lo[i], hi[i]]`` of each line.
+    """The affine pieces of a piecewise-affine margin on ``[lo[i], hi[i]]`` of each line that
+    may hold a root.
 
-    ``w``, ``c`` and ``cabs`` are the lines' first-layer form (:meth:`Margin.line_affine`).
-    Returns None when the pieces would exceed :data:`MAX_PIECES`.
+    ``w``, ``c`` and ``cabs`` are the lines' first-layer form (:meth:`Margin.line_affine`);
+    ``budget`` bounds the elements (pieces x units) of each block.  Returns None when the kept
+    pieces would exceed :data:`MAX_PIECES`.
     """
     n = c.shape[0]
-    line = np.arange(n)
-    p_lo, p_hi = lo.copy(), hi.copy()
-    # Pre-activations of the current layer as A + B t, with magnitudes for rounding bounds.
-    if margin.hidden:
-        pa, pb = c.copy(), np.broadcast_to(w, c.shape).copy()
-    else:
-        pa, pb = c[:, :1].copy(), np.broadcast_to(w[:1], (n, 1)).copy()
-    pa_mag, pb_mag = cabs[:, : pa.shape[1]].copy(), np.abs(pb)
-    va, vb, va_mag, vb_mag = pa, pb, pa_mag, pb_mag
-    for k, layer in enumerate(margin.hidden):
-        if k > 0:
-            aw = np.abs(layer.weights)
-            pa, pb = va @ layer.weights.T + layer.biases, vb @ layer.weights.T
-            pa_mag = va_mag @ aw.T + np.abs(layer.biases)
-            pb_mag = vb_mag @ aw.T
-        p_lo, p_hi, line, pa, pb, pa_mag, pb_mag = _cut(p_lo, p_hi, line, pa, pb, pa_mag, pb_mag)
-        if p_lo.size > MAX_PIECES:
+    examined = np.zeros(n, dtype=np.int64)
+    if not margin.hidden:
+        return Pieces(
+            lo.copy(),
+            hi.copy(),
+            np.arange(n),
+            c[:, 0].copy(),
+            np.full(n, w[0]),
+            cabs[:, 0].copy(),
+            np.full(n, abs(w[0])),
+            examined + 1,
+        )
+    walk = _Walk(margin, budget, examined)
+    rows = max(1, budget // c.shape[1])
+    pb = np.broadcast_to(w, c.shape)
+    for s in range(0, n, rows):
+        b = slice(s, s + rows)
+        walk.descend(0, lo[b], hi[b], np.arange(n)[b], c[b], pb[b], (cabs[b], np.abs(w)))
+        if walk.kept > MAX_PIECES:
             return None
-        mid = _inside(p_lo, p_hi)
-        positive = (pa + pb * mid[:, None]) > 0.0
-        low = 0.0 if layer.activation == "relu" else layer.alpha
-        slope = 1.0 if layer.activation == "identity" else np.where(positive, 1.0, low)
-        va, vb = slope * pa, slope * pb
-        va_mag, vb_mag = np.abs(slope) * pa_mag, np.abs(slope) * pb_mag
-    if margin.hidden:
-        a = va @ margin.readout + margin.offset
-        b = vb @ margin.readout
-        a_mag = va_mag @ margin.readout_abs + margin.offset_abs
-        b_mag = vb_mag @ margin.readout_abs
-    else:
-        a, b, a_mag, b_mag = pa[:, 0], pb[:, 0], pa_mag[:, 0], pb_mag[:, 0]
-    return Pieces(p_lo, p_hi, line, a, b, a_mag, b_mag)
+    if not walk.out:
+        empty = np.empty(0)
+        return Pieces(empty, empty, np.empty(0, np.intp), empty, empty, empty, empty, examined)
+    parts = [np.concatenate(col) for col in zip(*walk.out, strict=True)]
+    order = np.lexsort((parts[0], parts[2]))
+    p_lo, p_hi, p_line, a, b_, a_mag, b_mag = (x[order] for x in parts)
+    return Pieces(p_lo, p_hi, p_line, a, b_, a_mag, b_mag, examined)
+
+
+def _gains(margin: Margin) -> list[float]:
+    """Relative error bounds of each layer's pre-activations, per unit of magnitude.
+
+    The computed ``A + B t`` of layer k errs from the exact pre-activation by at most
+    ``G_k (A_mag + B_mag |t|)``: layer k's dot products add gamma_n, a child's sparse
+    correction and evaluating at ``t`` add gamma_2 four times, and the error of layer k-1
+    counts twice -- once carried through ``|W|`` and once more where a kink computed a
+    rounding error away puts a unit on the wrong side, where its value is itself within
+    that error of 0 (ReLU is 1-Lipschitz).
+    """
+    gains = [2.0 * gamma(2)]
+    for layer in margin.hidden[1:]:
+        gains.append(2.0 * gains[-1] + gamma(layer.n_in) + 4.0 * gamma(2))
+    return gains
+
+
+#: Magnitudes bounding the rounding of ``pa`` and ``pb``: on the first layer the arrays
+#: ``(|c| terms, |w|)``; beyond it, per piece, ``(s_a, s_b)`` with the bounds
+#: ``s_a N + |bias|`` and ``s_b N`` (``N`` the norms of the rows of ``|W|``).
+Mags = tuple[FloatArray, FloatArray]
+
+
+class _Walk:
+    """Depth-first descent through the layers, collecting the pieces that may hold a root."""
+
+    def __init__(self, margin: Margin, budget: int, examined: IntArray) -> None:
+        self.margin = margin
+        self.hidden = margin.hidden
+        self.budget = budget
+        self.examined = examined
+        self.gains = _gains(margin)
+        # Row norms of |W|, rounded up: |W| @ v <= N ||v|| for v >= 0 (Cauchy-Schwarz), so a
+        # magnitude bound costs a vector norm per piece instead of a matrix product.
+        self.norms = [
+            np.sqrt(np.sum(layer.weights**2, axis=1)) * (1.0 + gamma(layer.n_in))
+            for layer in self.hidden
+        ]
+        self.out: list[tuple[FloatArray, ...]] = []
+        self.kept = 0
+
+    def _error(self, k: int, mags: Mags, reach: FloatArray) -> FloatArray:
+        """Per piece, a bound on the rounding error of every unit of layer k's ``pa + pb t``
+        for ``|t| <= reach``."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            if k == 0:
+                ma, mb = np.max(mags[0], axis=1), np.full(reach.shape, np.max(mags[1]))
+            else:
+                top = float(np.max(self.norms[k]))
+                ma = mags[0] * top + float(np.max(np.abs(self.hidden[k].biases)))
+                mb = mags[1] * top
+            # B exactly 0 (no t-term) even on an infinite piece.
+            err: FloatArray = self.gains[k] * (ma + np.where(mb == 0.0, 0.0, mb * reach))
+        return err
+
+    def _slope_mags(self, k: int, mags: Mags, src: IntArray, slope: FloatArray) -> Mags:
+        """Bounds on ``|slope| pa_mag`` and ``|slope| pb_mag`` as the next layer's ``(s_a, s_b)``:
+        their Euclidean norms, rounded up."""
+        sq = slope * slope
+        if k == 0:
+            cabs, aw = mags[0][src], mags[1]
+            sa = np.einsum("ij,ij->i", sq, cabs * cabs)
+            sb = sq @ (aw * aw)
+        else:
+            n, bias = self.norms[k], np.abs(self.hidden[k].biases)
+            quad = sq @ np.stack([n * n, 2.0 * n * bias, bias * bias], axis=1)
+            s_a, s_b = mags[0][src], mags[1][src]
+            sa = s_a * s_a * quad[:, 0] + s_a * quad[:, 1] + quad[:, 2]
+            sb = s_b * s_b * quad[:, 0]
+        up = 1.0 + gamma(slope.shape[1] + 4)
+        return np.sqrt(sa) * up, np.sqrt(sb) * up
+
+    def _final_mags(self, k: int, mags: Mags, src: IntArray, slope: FloatArray) -> Mags:
+        """``|slope| pa_mag @ |r| + |offset|`` and ``|slope| pb_mag @ |r|``, rounded up."""
+        m = self.margin
+        r = m.readout_abs
+        aslope = np.abs(slope)
+        if k == 0:
+            a_mag = (aslope * mags[0][src]) @ r
+            b_mag = aslope @ (mags[1] * r)
+        else:
+            n, bias = self.norms[k], np.abs(self.hidden[k].biases)
+            both = aslope @ np.stack([n * r, bias * r], axis=1)
+            a_mag = mags[0][src] * both[:, 0] + both[:, 1]
+            b_mag = mags[1][src] * both[:, 0]
+        up = 1.0 + gamma(slope.shape[1] + 2)
+        return (a_mag + m.offset_abs) * up, b_mag * up
+
+    def descend(
+        self,
+        k: int,
+        lo: FloatArray,
+        hi: FloatArray,
+        line: IntArray,
+        pa: FloatArray,
+        pb: FloatArray,
+        mags: Mags,
+    ) -> None:
+        """Pieces on which layers before k are affine; ``pa + pb t`` is layer k's input.
+
+        On each piece the units of layer k with a proven sign are affine; the others are
+        relaxed (``relu(p)`` lies in ``lam p + [0, rho]`` for ``p`` in ``[l, u]``,
+        ``lam = u / (u - l)``, ``rho = -lam l``), which carries the next layer (or the
+        margin) as an affine form plus a small interval: a piece whose form excludes 0 is
+        dropped.  The rest are cut at the kinks of their undecided units; a child's next
+        layer is the parent's product over the decided units plus a sparse correction.
+        """
+        layer = self.hidden[k]
+        self.examined += np.bincount(line, minlength=self.examined.size)
+        plo, phi = self._pre_range(k, lo, hi, pa, pb, mags)
+        if layer.activation == "identity":
+            low = 1.0
+            unstable = np.zeros(plo.shape, dtype=bool)
+        else:
+            low = 0.0 if layer.activation == "relu" else layer.alpha
+            unstable = ~((plo > 0.0) | (phi < 0.0))  # NaN: undecided
+        last = k + 1 == len(self.hidden)
+        keep, base_a, base_b, next_mags = self._relaxed(
+            k, lo, hi, pa, pb, mags, plo, phi, unstable, low
+        )
+        if not np.all(keep):
+            lo, hi, pa, pb, unstable = (x[keep] for x in (lo, hi, pa, pb, unstable))
+            line = line[keep]
+            base_a, base_b = base_a[keep], base_b[keep]
+            next_mags = (next_mags[0][keep], next_mags[1][keep])
+        if lo.size == 0:
+            return
+        piece, unit = np.nonzero(unstable)
+        num, den = pa[piece, unit], pb[piece, unit]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = -num / den
+        inside = (den != 0.0) & (t > lo[piece]) & (t < hi[piece])
+        c_lo, c_hi, parent = _split(lo, hi, piece[inside], t[inside])
+        start = np.searchsorted(piece, np.arange(lo.size + 1))
+        count = np.diff(start)
+        rows = max(1, self.budget // pa.shape[1])
+        for s0 in range(0, c_lo.size, rows):
+            sub = slice(s0, s0 + rows)
+            src = parent[sub]
+            s_lo, s_hi = c_lo[sub], c_hi[sub]
+            mags_c = (next_mags[0][src], next_mags[1][src])
+            reps = count[src]
+            if reps.sum() * 8 > reps.size * pa.shape[1]:
+                # Most units undecided (a whole line cut at the first layer): dense products.
+                ua, ub = pa[src], pb[src]
+                slope_d = np.where(ua + ub * _inside(s_lo, s_hi)[:, None] > 0.0, 1.0, low)
+                va, vb = slope_d * ua, slope_d * ub
+                if last:
+                    m = self.margin
+                    a_d, b_d = va @ m.readout + m.offset, vb @ m.readout
+                    self._finish(s_lo, s_hi, line[src], a_d, b_d, mags_c[0], mags_c[1])
+                    continue
+                nxt = self.hidden[k + 1]
+                na_d, nb_d = va @ nxt.weights.T + nxt.biases, vb @ nxt.weights.T
+                self.descend(k + 1, s_lo, s_hi, line[src], na_d, nb_d, mags_c)
+                continue
+            # The child's slope of each undecided unit of its parent, at the child's midpoint.
+            indptr = np.concatenate([[0], np.cumsum(reps)])
+            owner = np.repeat(np.arange(src.size), reps)
+            pair = np.repeat(start[src] - indptr[:-1], reps) + np.arange(indptr[-1])
+            pp, uu = piece[pair], unit[pair]
+            mid = _inside(s_lo, s_hi)[owner]
+            ua, ub = pa[pp, uu], pb[pp, uu]
+            slope = np.where(ua + ub * mid > 0.0, 1.0, low)
+            ca, cb = slope * ua, slope * ub
+            if last:
+                r = self.margin.readout[uu]
+                a = base_a[src] + np.bincount(owner, ca * r, minlength=src.size)
+                b = base_b[src] + np.bincount(owner, cb * r, minlength=src.size)
+                self._finish(s_lo, s_hi, line[src], a, b, mags_c[0], mags_c[1])
+                continue
+            wt = self.hidden[k + 1].weights.T
+            shape = (src.size, pa.shape[1])
+            na = base_a[src] + _sparse(ca, uu, indptr, shape) @ wt
+            nb = base_b[src] + _sparse(cb, uu, indptr, shape) @ wt
+            self.descend(k + 1, s_lo, s_hi, line[src], na, nb, mags_c)
+
+    def _relaxed(
+        self,
+        k: int,
+        lo: FloatArray,
+        hi: FloatArray,
+        pa: FloatArray,
+        pb: FloatArray,
+        mags: Mags,
+        plo: FloatArray,
+        phi: FloatArray,
+        unstable: NDArray[np.bool_],
+        low: float,
+    ) -> tuple[NDArray[np.bool_], FloatArray, FloatArray, Mags]:
+        """Which pieces may hold a root, by the relaxed affine form of the next layer (or
+        the margin); also the next layer's product over the decided units (``base_a``,
+        ``base_b``) and magnitude bounds valid for every child of the piece."""
+        m = self.margin
+        last = k + 1 == len(self.hidden)
+        decided = np.where(plo > 0.0, 1.0, low)
+        decided[unstable] = 0.0
+        bound = np.where(unstable, 1.0, np.abs(decided))  # |slope| <= 1 on every child
+        piece, unit = np.nonzero(unstable)
+        lo_u, hi_u = plo[piece, unit], phi[piece, unit]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # relu(p) - lam p on [l, u] is largest at an end; with the rounded lam that is
+            # max(-lam l, (1 - lam) u), and the rounding of lam itself moves lam p by a few
+            # ulps of max(|l|, |u|) either way.
+            lam = hi_u / (hi_u - lo_u)
+            rho = np.maximum(-lam * lo_u, (1.0 - lam) * hi_u) * (1.0 + 4.0 * EPS)
+            lam = low + (1.0 - low) * lam
+            rho = (1.0 - low) * rho
+            ra = lam * pa[piece, unit]
+            rb = lam * pb[piece, unit]
+            half_rho = 0.5 * rho
+            rho_rad = half_rho + 4.0 * EPS * np.maximum(np.abs(lo_u), np.abs(hi_u))
+        va, vb = decided * pa, decided * pb
+        finite = np.isfinite(lo) & np.isfinite(hi)
+        with np.errstate(invalid="ignore"):
+            centre = np.where(finite, 0.5 * lo + 0.5 * hi, 0.0)
+            half = np.where(finite, (0.5 * hi - 0.5 * lo) * (1.0 + 4.0 * EPS), np.inf)
+        half = half + 2.0 * EPS * np.abs(centre)
+        reach = np.maximum(np.abs(lo), np.abs(hi))
+        if last:
+            r = m.readout
+            base_a = va @ r + m.offset
+            base_b = vb @ r
+            n = lo.size
+            a = base_a + np.bincount(piece, ra * r[unit], minlength=n)
+            b = base_b + np.bincount(piece, rb * r[unit], minlength=n)
+            rc = np.bincount(piece, half_rho * r[unit], minlength=n)
+            rr = np.bincount(piece, rho_rad * np.abs(r[unit]), minlength=n) * (1.0 + 4.0 * EPS)
+            a_mag, b_mag = self._final_mags(k, mags, np.arange(n), bound)
+            g = self.gains[-1] * 2.0 + gamma(len(r)) + 4.0 * gamma(2)
+            with np.errstate(invalid="ignore", over="ignore"):
+                err = g * (a_mag + np.where(b_mag == 0.0, 0.0, b_mag * reach))
+                mid = a + b * centre + rc
+                rad = np.abs(b) * half
+                rad = np.where(np.isnan(rad) & (b_mag == 0.0), 0.0, rad) + rr + err
+                keep = ~((mid - rad > 0.0) | (mid + rad < 0.0))
+            return keep, base_a, base_b, (a_mag, b_mag)
+        nxt = self.hidden[k + 1]
+        wt = nxt.weights.T
+        base_a = va @ wt + nxt.biases
+        base_b = vb @ wt
+        next_mags = self._slope_mags(k, mags, np.arange(lo.size), bound)
+        if not np.any(finite):
+            return np.ones(lo.size, dtype=bool), base_a, base_b, next_mags
+        # The relaxed form of the next layer's pre-activations, only on finite pieces.
+        f = np.flatnonzero(finite)
+        sel = finite[piece]
+        fp = np.searchsorted(f, piece[sel])
+        shape = (f.size, pa.shape[1])
+        indptr = np.searchsorted(fp, np.arange(f.size + 1))
+        uu = unit[sel]
+        with np.errstate(invalid="ignore", over="ignore"):
+            qa = base_a[f] + _sparse(ra[sel], uu, indptr, shape) @ wt
+            qb = base_b[f] + _sparse(rb[sel], uu, indptr, shape) @ wt
+            rc = _sparse(half_rho[sel], uu, indptr, shape) @ wt
+            rr = _sparse(rho_rad[sel], uu, indptr, shape) @ np.abs(wt)
+            err = self._error(k + 1, (next_mags[0][f], next_mags[1][f]), reach[f])
+            mid = qa + qb * centre[f, None] + rc
+            rad = np.abs(qb) * half[f, None] + rr * (1.0 + gamma(shape[1])) + err[:, None]
+            flo, fhi = self._enclose(k + 1, mid - rad, mid + rad)
+        keep = np.ones(lo.size, dtype=bool)
+        keep[f] = ~((flo > 0.0) | (fhi < 0.0))
+        return keep, base_a, base_b, next_mags
+
+    def _pre_range(
+        self, k: int, lo: FloatArray, hi: FloatArray, pa: FloatArray, pb: FloatArray, mags: Mags
+    ) -> tuple[FloatArray, FloatArray]:
+        """Rigorous range of layer k's exact pre-activations over each piece, from the
+        computed ``pa + pb t`` at the piece's centre, its half-width and the rounding bound."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            finite = np.isfinite(lo) & np.isfinite(hi)
+            centre = np.where(finite, 0.5 * lo + 0.5 * hi, 0.0)
+            half = np.where(finite, (0.5 * hi - 0.5 * lo) * (1.0 + 4.0 * EPS), np.inf)
+            half = half + 2.0 * EPS * np.abs(centre)
+            reach = np.maximum(np.abs(lo), np.abs(hi))
+            err = self._error(k, mags, reach)
+            mid = pa + pb * centre[:, None]
+            rad = np.abs(pb) * half[:, None]
+            # An infinite piece with B exactly 0 is a single value.
+            rad = np.where(np.isnan(rad), 0.0, rad) + err[:, None]
+        return mid - rad, mid + rad
+
+    def _finish(
+        self,
+        lo: FloatArray,
+        hi: FloatArray,
+        line: IntArray,
+        a: FloatArray,
+        b: FloatArray,
+        a_mag: FloatArray,
+        b_mag: FloatArray,
+    ) -> None:
+        m = self.margin
+        self.examined += np.bincount(line, minlength=self.examined.size)
+        g = 2.0 * self.gains[-1] + gamma(len(m.readout)) + 4.0 * gamma(2)
+        with np.errstate(invalid="ignore", over="ignore"):
+            ends = np.stack([a + b * lo, a + b * hi])
+            exact = b_mag == 0.0
+            ends = np.where(exact, a, ends)
+            reach = np.maximum(np.abs(lo), np.abs(hi))
+            err = g * (a_mag + np.where(exact, 0.0, b_mag * reach))
+            excluded = (np.min(ends, axis=0) - err > 0.0) | (np.max(ends, axis=0) + err < 0.0)
+        keep = ~excluded
+        self.kept += int(np.count_nonzero(keep))
+        self.out.append(
+            (lo[keep], hi[keep], line[keep], a[keep], b[keep], a_mag[keep], b_mag[keep])
+        )
+
+    def _enclose(self, k: int, plo: FloatArray, phi: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Enclosure of the margin from enclosures of layer k's pre-activations (plain
+        intervals, widened for rounding as in :meth:`Margin.cells`)."""
+        m = self.margin
+        with np.errstate(over="ignore", invalid="ignore"):
+            layer = self.hidden[k]
+            vlo, vhi = _act_range(layer.activation, layer.alpha, plo, phi)
+            for nxt in self.hidden[k + 1 :]:
+                g = gamma(nxt.n_in) + ACT_ERR
+                bias_err = g * np.abs(nxt.biases) + TINY * np.abs(nxt.weights).sum(axis=1)
+                qlo, qhi = idot(nxt.weights, vlo, vhi, gamma=g)
+                vlo, vhi = _act_range(
+                    nxt.activation,
+                    nxt.alpha,
+                    qlo + (nxt.biases - bias_err),
+                    qhi + (nxt.biases + bias_err),
+                )
+            g = gamma(len(m.readout)) + ACT_ERR
+            flo, fhi = idot(m.readout[None, :], vlo, vhi, m.readout_abs[None, :], g)
+            fe = g * m.offset_abs + TINY * float(m.readout_abs.sum())
+        return flo[:, 0] + (m.offset - fe), fhi[:, 0] + (m.offset + fe)
+
+
+def _sparse(values: FloatArray, cols: IntArray, indptr: IntArray, shape: tuple[int, int]) -> Any:
+    """A CSR matrix (rows ``indptr``-delimited) for a sparse correction product."""
+    from scipy.sparse import csr_matrix
+
+    return csr_matrix((values, cols, indptr), shape=shape)
+
+
+def _act_range(
+    act: str, alpha: float, lo: FloatArray, hi: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    if act == "identity":
+        return lo, hi
+    if act == "relu":
+        return np.maximum(lo, 0.0), np.maximum(hi, 0.0)
+    return np.where(lo >= 0.0, lo, alpha * lo), np.where(hi >= 0.0, hi, alpha * hi)
 
 
 def _inside(lo: FloatArray, hi: FloatArray) -> FloatArray:
@@ -92,38 +457,17 @@ def _inside(lo: FloatArray, hi: FloatArray) -> FloatArray:
     return np.where(np.isneginf(lo) & np.isposinf(hi), 0.0, mid)
 
 
-def _cut(
-    lo: FloatArray,
-    hi: FloatArray,
-    line: IntArray,
-    pa: FloatArray,
-    pb: FloatArray,
-    pa_mag: FloatArray,
-    pb_mag: FloatArray,
-) -> tuple[FloatArray, FloatArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Cut every piece where a unit's pre-activation ``A + B t`` changes sign inside it."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = -pa / pb
-    inside = (pb != 0.0) & (t > lo[:, None]) & (t < hi[:, None])
-    piece, _unit = np.nonzero(inside)
-    cuts = t[inside]
-    # Each piece's ends and its cuts, sorted within the piece, bound the new pieces.
+def _split(
+    lo: FloatArray, hi: FloatArray, piece: IntArray, cuts: FloatArray
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Cut piece ``piece[j]`` at ``cuts[j]``; the new pieces, in order, and their parents."""
     owner = np.concatenate([np.arange(lo.size), np.arange(lo.size), piece])
     points = np.concatenate([lo, hi, cuts])
     order = np.lexsort((points, owner))
     owner, points = owner[order], points[order]
     keep = (owner[1:] == owner[:-1]) & (points[1:] > points[:-1])
     start = np.flatnonzero(keep)
-    src = owner[start]
-    return (
-        points[start],
-        points[start + 1],
-        line[src],
-        pa[src],
-        pb[src],
-        pa_mag[src],
-        pb_mag[src],
-    )
+    return points[start], points[start + 1], owner[start]
 
 
 @dataclass
@@ -150,10 +494,16 @@ def roots(p: Pieces) -> PiecewiseRoots:
         t = -a / b
     # A root within rounding of a piece's end is snapped to that end (a kink), so that the
     # two pieces meeting there report the very same point, once.
+    # Pieces on which the margin provably has no root may be missing (a gap): a root computed
+    # a rounding error beyond the end next to a gap is still on this piece.
+    new_line = p.line[1:] != p.line[:-1]
+    gap = ~new_line & (p.hi[:-1] != p.lo[1:])
     first = np.ones(p.lo.size, dtype=bool)
-    first[1:] = p.line[1:] != p.line[:-1]
+    first[1:] = new_line
     last = np.ones(p.lo.size, dtype=bool)
-    last[:-1] = p.line[1:] != p.line[:-1]
+    last[:-1] = new_line
+    gap_lo = np.concatenate([[False], gap])
+    gap_hi = np.concatenate([gap, [False]])
     with np.errstate(invalid="ignore"):
         # The root -a/b is uncertain by the rounding of a and b over |b|: with huge
         # cancelling terms that is far more than a few ulps of t.
@@ -166,14 +516,14 @@ def roots(p: Pieces) -> PiecewiseRoots:
     # At a kink the sides' signs decide: different, a crossing; equal, a touching root.
     prev_b = np.concatenate([[0.0], b[:-1]])
     next_b = np.concatenate([b[1:], [0.0]])
-    left = np.where(near_lo, -np.sign(prev_b), -np.sign(b))
-    right = np.where(near_hi, np.sign(next_b), np.sign(b))
+    left = np.where(near_lo & ~gap_lo, -np.sign(prev_b), -np.sign(b))
+    right = np.where(near_hi & ~gap_hi, np.sign(next_b), np.sign(b))
     touching = (near_lo | near_hi) & (left == right) & (left != 0.0)
     # A root at the end of a flat zero piece is part of that interval (reported apart), not
     # a root; next to a flat nonzero piece there is none: the margin at the kink is that
     # piece's value.
-    prev_const = np.concatenate([[False], (b == 0.0)[:-1]])
-    next_const = np.concatenate([(b == 0.0)[1:], [False]])
+    prev_const = np.concatenate([[False], (b == 0.0)[:-1]]) & ~gap_lo
+    next_const = np.concatenate([(b == 0.0)[1:], [False]]) & ~gap_hi
     keep = on & ~(near_lo & prev_const) & ~(near_hi & next_const)
     order = np.lexsort((t[keep], p.line[keep]))
     t_out, line_out, kind = t[keep][order], p.line[keep][order], touching[keep][order]

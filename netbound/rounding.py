@@ -82,10 +82,17 @@ def idot(
 def idot_unbounded(
     weights: FloatArray, lo: FloatArray, hi: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Exact-form interval of ``weights @ v`` where ``v`` may have infinite ends."""
+    """Exact-form interval of ``weights @ v`` where ``v`` may have infinite ends.
+
+    Rows of ``v`` go in blocks: the products are a (rows, out, in) temporary.
+    """
     w = weights[None, :, :]
-    a, b = lo[:, None, :], hi[:, None, :]
-    with np.errstate(invalid="ignore"):
-        out_lo = np.where(w > 0.0, w * a, np.where(w < 0.0, w * b, 0.0)).sum(axis=-1)
-        out_hi = np.where(w > 0.0, w * b, np.where(w < 0.0, w * a, 0.0)).sum(axis=-1)
+    out_lo = np.empty((lo.shape[0], weights.shape[0]))
+    out_hi = np.empty_like(out_lo)
+    rows = max(1, (1 << 16) // weights.size)
+    for k in range(0, lo.shape[0], rows):
+        a, b = lo[k : k + rows, None, :], hi[k : k + rows, None, :]
+        with np.errstate(invalid="ignore"):
+            out_lo[k : k + rows] = np.where(w > 0.0, w * a, np.where(w < 0.0, w * b, 0.0)).sum(-1)
+            out_hi[k : k + rows] = np.where(w > 0.0, w * b, np.where(w < 0.0, w * a, 0.0)).sum(-1)
     return out_lo, out_hi

@@ -20,7 +20,7 @@ from netbound.boundary import Boundary
 from netbound.errors import OptionError
 from netbound.margin import Margin
 from netbound.network import FloatArray, Network
-from netbound.solver import CHUNK, Kind, Root, SliceResult, _solve_flat
+from netbound.solver import CHUNK, Kind, Root, SliceResult, _solve_flat, chunk_size
 
 __all__ = ["class_roots", "solve", "solve_boundary", "solve_iter"]
 
@@ -73,6 +73,9 @@ def solve_boundary(
     if not isinstance(chunk, int) or chunk < 1:
         raise OptionError(f"chunk={chunk!r}: must be an integer >= 1")
     values = iter(_values(x2))
+    # Lines per block by a memory budget too, so that a wide network's peak memory does not
+    # grow with the number of slices.
+    chunk = min(chunk, min(chunk_size(m) for m in boundary.margins))
     while True:
         block = _floats(list(islice(values, chunk)))
         if block.size == 0:

@@ -152,6 +152,25 @@ class _Cells:
 _CELL_FIELDS = ("lo", "hi", "line", "flo", "elo", "fhi", "ehi")
 
 
+#: Memory for the per-line arrays of one chunk of lines.
+CHUNK_BYTES = 64 << 20
+#: Float values held per first-layer breakpoint of a line while it is solved (its kinks and
+#: saturation points, the cells cut at them and their temporaries), measured with margin.
+LINE_VALUES = 16
+
+
+def chunk_size(margin: Margin, budget_bytes: int = CHUNK_BYTES) -> int:
+    """Lines to solve at once so that their per-line arrays fit in ``budget_bytes``.
+
+    A line holds about :data:`LINE_VALUES` floats per first-layer breakpoint (two per unit);
+    everything else is evaluated in blocks of a fixed size, so peak memory is bounded by the
+    budget whatever the number of lines.
+    """
+    units = margin.hidden[0].n_out if margin.hidden else 1
+    per_line = 8 * LINE_VALUES * (2 * units + 2)
+    return int(max(1, min(CHUNK, budget_bytes // per_line)))
+
+
 class _Line:
     """A margin restricted to a batch of lines, with an evaluation counter per line.
 
@@ -646,7 +665,7 @@ def _solve_piecewise(lines: _Line, window: tuple[float, float] | None) -> _Flat 
     p = piecewise.pieces(lines.margin, lines.w, lines.c, lines.cabs, lo, hi)
     if p is None:
         return None
-    lines.count += np.bincount(p.line, minlength=n)
+    lines.count += p.examined
     r = piecewise.roots(p)
     t = r.t
     # One Newton step against the network itself removes the rounding of -a/b.

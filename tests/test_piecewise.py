@@ -1,0 +1,181 @@
+"""The ReLU pieces: pruned by rigorous enclosures, in blocks of bounded size, and the memory
+budget of a chunk of lines.
+
+Roots are compared with the independent mpmath reference (tests/reference_mp.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from reference_mp import reference_roots
+
+import netbound
+from netbound import piecewise
+from netbound.margin import margin_between
+from netbound.network import Layer
+from netbound.solver import CHUNK, LINE_VALUES, chunk_size
+
+
+def _relu_net(seed: int, widths: tuple[int, ...]) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    rng = np.random.default_rng(seed)
+    layers = []
+    sizes = (2, *widths, 2)
+    for k in range(len(sizes) - 1):
+        w = rng.normal(0.0, 1.5, (sizes[k + 1], sizes[k]))
+        b = rng.normal(0.0, 1.0, sizes[k + 1])
+        layers.append((w, b, "identity" if k == len(sizes) - 2 else "relu"))
+    return layers
+
+
+def _pieces(
+    net: netbound.Network, x2: np.ndarray, budget: int, window: float = np.inf
+) -> piecewise.Pieces:
+    margin = margin_between(net, "z1", "z2")
+    base = np.column_stack([np.zeros_like(x2), x2])
+    w, c, cabs = margin.line_affine(base, 0)
+    lo, hi = np.full(x2.size, -window), np.full(x2.size, window)
+    p = piecewise.pieces(margin, w, c, cabs, lo, hi, budget=budget)
+    assert p is not None
+    return p
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_roots_match_the_reference_and_pieces_are_pruned(seed: int) -> None:
+    layers = _relu_net(seed, (10, 10))
+    net = netbound.Network.from_layers(layers)
+    x2 = np.linspace(-2.0, 2.0, 5)
+    results = netbound.solve(net, x2)
+    for value, result in zip(x2.tolist(), results, strict=True):
+        ref = reference_roots(layers, value)
+        assert result.complete
+        got = [r.x1 for r in result.roots if r.kind == "crossing"]
+        assert len(got) == len(ref.roots)
+        assert_allclose(got, ref.roots, rtol=1e-9, atol=1e-9)
+    p = _pieces(net, x2, piecewise.BLOCK_ELEMENTS)
+    # Only pieces that may hold a root are kept: far fewer than were examined.
+    assert p.lo.size < p.examined.sum() / 2
+
+
+def test_block_size_does_not_change_the_pieces() -> None:
+    net = netbound.Network.from_layers(_relu_net(3, (12, 9, 7)))
+    x2 = np.linspace(-3.0, 3.0, 9)
+    big = _pieces(net, x2, piecewise.BLOCK_ELEMENTS)
+    tiny = _pieces(net, x2, 1)  # one piece per block
+    # BLAS rounds products of another shape differently: kinks agree to a few ulps.
+    assert_allclose(tiny.lo, big.lo, rtol=1e-12)
+    assert_allclose(tiny.hi, big.hi, rtol=1e-12)
+    assert_array_equal(tiny.line, big.line)
+    assert_allclose(tiny.a, big.a, rtol=1e-12, atol=1e-12)
+    assert_allclose(tiny.b, big.b, rtol=1e-12, atol=1e-12)
+    assert_array_equal(tiny.examined, big.examined)
+
+
+def test_a_margin_far_from_zero_keeps_no_piece_and_stops_at_the_first_layer() -> None:
+    layers = _relu_net(4, (30, 30))
+    w, _, act = layers[-1]
+    # z1 - z2 > 0 on [-50, 50], but the plain enclosure over the whole window is too wide.
+    layers[-1] = (w, np.array([3e4, 0.0]), act)
+    net = netbound.Network.from_layers(layers)
+    x2 = np.array([-1.0, 0.0, 1.0])
+    grid = np.stack(np.meshgrid(np.linspace(-50, 50, 20001), x2), axis=-1).reshape(-1, 2)
+    pre = net.preactivations(grid)
+    assert np.min(pre[:, 0] - pre[:, 1]) > 1e3
+    p = _pieces(net, x2, piecewise.BLOCK_ELEMENTS, window=50.0)
+    assert p.lo.size == 0
+    # Examined: the window, then its first-layer pieces, each excluded; nothing below them.
+    w1, b1, _ = layers[0]
+    kinks = -(b1[None, :] + np.outer(x2, w1[:, 1])) / w1[:, 0]
+    first_layer_pieces = np.sum(np.abs(kinks) < 50.0, axis=1) + 1
+    assert_array_equal(p.examined, 1 + first_layer_pieces)
+    results = netbound.solve(net, x2, x1_range=(-50.0, 50.0))
+    assert all(r.complete and not r.roots for r in results)
+
+
+def test_leaky_relu_pieces_match_the_reference() -> None:
+    rng = np.random.default_rng(5)
+    w1, b1 = rng.normal(0, 2, (8, 2)), rng.normal(0, 1, 8)
+    w2, b2 = rng.normal(0, 1, (2, 8)), rng.normal(0, 1, 2)
+    net = netbound.Network(
+        (Layer(w1, b1, "leaky_relu", 0.1), Layer(w2, b2, "identity")), ("x1", "x2"), ("z1", "z2")
+    )
+    layers = [(w1, b1, "leaky_relu", 0.1), (w2, b2, "identity")]
+    for value in (-1.0, 0.3, 2.0):
+        ref = reference_roots(layers, value)
+        got = [r.x1 for r in netbound.solve(net, [value])[0].roots if r.kind == "crossing"]
+        assert len(got) == len(ref.roots)
+        assert_allclose(got, ref.roots, rtol=1e-9, atol=1e-9)
+
+
+def test_chunk_size_fits_the_budget() -> None:
+    def net(width: int) -> netbound.Network:
+        return netbound.Network.from_layers(
+            [
+                (np.ones((width, 2)), np.zeros(width), "tanh"),
+                (np.ones((2, width)), np.zeros(2), "identity"),
+            ]
+        )
+
+    small, wide = (margin_between(net(n), "z1", "z2") for n in (3, 256))
+    assert chunk_size(small) == CHUNK
+    budget = 8 << 20
+    lines = chunk_size(wide, budget)
+    assert 1 <= lines < CHUNK
+    assert lines * 8 * LINE_VALUES * (2 * 256 + 2) <= budget
+    assert chunk_size(wide, 0) == 1
+
+
+def test_constant_lines_found_in_blocks_of_a_wide_layer() -> None:
+    # Layer 1: relu(x1), relu(x2) and 254 dead units; layer 2: relu(1 - relu(x1) - relu(x2))
+    # and 255 dead units.  The margin is that unit: constant (0) exactly where x2 >= 1.
+    n = 256
+    w1 = np.zeros((n, 2))
+    w1[0, 0] = w1[1, 1] = 1.0
+    w2 = np.zeros((n, n))
+    w2[0, :2] = -1.0
+    b2 = np.full(n, -1.0)
+    b2[0] = 1.0
+    w3 = np.zeros((2, n))
+    w3[0, 0] = 1.0
+    net = netbound.Network.from_layers(
+        [(w1, np.zeros(n), "relu"), (w2, b2, "relu"), (w3, np.zeros(2), "identity")]
+    )
+    margin = margin_between(net, "z1", "z2")
+    x2 = np.array([-2.0, -1.0, 0.0, 0.5, 1.0, 2.0, 3.0])
+    w, c, _ = margin.line_affine(np.column_stack([np.zeros_like(x2), x2]), 0)
+    assert_array_equal(margin.constant_along(w, c), x2 >= 1.0)
+
+
+def _two_pieces(second_lo: float) -> piecewise.Pieces:
+    # Line 0: a = -1 + 0 t on [0, 1] (dropped neighbours leave a gap up to second_lo), then a
+    # crossing of slope 1 computed a rounding error left of second_lo.
+    root = second_lo - 4.0 * np.finfo(float).eps
+    return piecewise.Pieces(
+        lo=np.array([0.0, second_lo]),
+        hi=np.array([1.0, 3.0]),
+        line=np.array([0, 0]),
+        a=np.array([1.0, -root]),
+        b=np.array([-1.0, 1.0]),
+        a_mag=np.array([1.0, abs(root)]),
+        b_mag=np.array([1.0, 1.0]),
+    )
+
+
+def test_a_root_just_before_a_gap_stays_a_crossing_of_its_own_piece() -> None:
+    r = piecewise.roots(_two_pieces(2.0))
+    # The first piece's root at t = 1 (its end, no neighbour there) and the second's, snapped
+    # to its end 2.0; with a gap before it, its left side is its own piece's, not the far
+    # neighbour's: a crossing, not a touching root.
+    assert_allclose(r.t, [1.0, 2.0])
+    assert_array_equal(r.kind, [0, 0])
+
+
+def test_adjacent_pieces_meeting_at_a_kink_make_a_touching_root() -> None:
+    # The same, but the pieces touch at 1.0: the margin is -(t - 1) then (t - 1) -- a V that
+    # touches 0 at the kink.
+    p = _two_pieces(1.0)
+    p.a[0], p.b[0] = 1.0, -1.0
+    r = piecewise.roots(p)
+    assert_allclose(r.t, [1.0])
+    assert_array_equal(r.kind, [1])
