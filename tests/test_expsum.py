@@ -1,4 +1,4 @@
-"""The exponential sum E(x1) of a one-hidden-layer sigmoid network (CONTRACT section 1).
+"""The exponential sum E(x1) of a one-hidden-layer sigmoid network (docs/expsum.md).
 
 * E(x1) = f(x1) * prod_i (1 + e^{B_i}) on random networks, with B_i = -(w_x1 x1 + w_x2 x2 + b)
   (the minus covers the whole sum, unlike the derivation's equations 6-8);
@@ -107,7 +107,7 @@ def test_e_is_margin_times_product(weights: Weights, x2: float, x1s: list[float]
 @SETTINGS
 @given(weights=_weights(1, 6, 6.0), x2=st.floats(-4.0, 4.0))
 def test_terms_follow_the_formulas(weights: Weights, x2: float) -> None:
-    """Each term is C_S exp(offset_S + rate_S x1) with CONTRACT section 1's C_S and B_i."""
+    """Each term is C_S exp(offset_S + rate_S x1) with the C_S and B_i of docs/expsum.md."""
     w1, b1, w2, b2 = weights
     es = expsum(margin_between(_net(w1, b1, w2, b2), "z1", "z2"), np.array([0.0, x2]))
     h = len(b1)
@@ -187,7 +187,7 @@ def test_seed_constants_c0_to_c7() -> None:
 
 
 def test_seed_file_constants() -> None:
-    """sample_nets/seed.json at x2 = 0.5, by hand from CONTRACT section 1."""
+    """sample_nets/seed.json at x2 = 0.5, by hand from docs/expsum.md."""
     net = netbound.load("sample_nets/seed.json")
     es = expsum(margin_between(net, "z1", "z2"), np.array([0.0, 0.5]))
     got = {t.label: (t.coefficient, t.rate, t.offset) for t in es.terms}

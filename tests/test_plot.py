@@ -1,4 +1,4 @@
-"""Pictures of the decision regions (CONTRACT section 3, ``plot``)."""
+"""Pictures of the decision regions (the ``plot`` command of the README and docs/trace.md)."""
 
 from __future__ import annotations
 

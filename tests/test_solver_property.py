@@ -7,7 +7,7 @@
   staircases, exact tangencies, ReLU roots exactly at kinks, networks on which x1 has no
   influence;
 * minimal networks on which the random search once failed (tests/data/property_regressions.json);
-* Descartes' rule for exponential sums on one-hidden-layer sigmoid networks (CONTRACT 1).
+* Descartes' rule for exponential sums on one-hidden-layer sigmoid networks (docs/expsum.md).
 
 What is checked on every slice (``_problems``):
 
@@ -741,7 +741,7 @@ def test_property_regressions(case: dict[str, Any]) -> None:
 
 
 def descartes_v(layers: Layers, x2: float) -> tuple[int, Any]:
-    """Sign changes V of E's coefficients (CONTRACT section 1), and E as an mp function of x1.
+    """Sign changes V of E's coefficients (docs/expsum.md), and E as an mp function of x1.
 
     B_i = -(w_i x1 + v_i x2 + b_i), d_i = W_z1,i - W_z2,i, db = b_z2 - b_z1,
     E = sum_S C_S exp(sum_{i in S} B_i), C_S = sum_{j not in S} d_j - db; a term's rate in x1 is

@@ -1,4 +1,4 @@
-"""Tracing the boundary inside a box (CONTRACT section 3, ``trace``).
+"""Tracing the boundary inside a box (the ``trace`` command of the README and docs/trace.md).
 
 Every traced point must lie on the boundary (distance |f| / |grad f| at most 1e-9 of the box's
 size), consecutive points at most ``step`` apart, and every root that the certified solver
