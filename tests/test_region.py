@@ -93,17 +93,16 @@ def test_an_island_is_found_however_small(fraction: float) -> None:
     _on_boundary(f, grad, float(np.hypot(20.0, 20.0)))
 
 
-def test_an_island_in_a_huge_box_is_found_by_the_cli() -> None:
+def test_an_island_in_a_huge_box_is_found_by_the_cli(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from netbound.cli import main
 
     net, _ = _island(0.3, 0.7, 0.004)
-    runner = CliRunner()
-    with runner.isolated_filesystem():
-        Path("island.json").write_text(json.dumps(net.to_json()))
-        args = ["trace", "island.json", "--x1-range", "-10", "10", "--x2-range", "-10", "10"]
-        out = runner.invoke(main, [*args, "--format", "json"])
+    path = tmp_path / "island.json"
+    path.write_text(json.dumps(net.to_json()))
+    args = ["trace", str(path), "--x1-range", "-10", "10", "--x2-range", "-10", "10"]
+    out = CliRunner().invoke(main, [*args, "--format", "json"])
     assert out.exit_code == 0, out.output
     got = json.loads(out.stdout)
     assert got["complete"] is True
