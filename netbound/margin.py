@@ -18,6 +18,7 @@ Along a line (every input fixed but one, ``t``), the first layer is affine in ``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,30 @@ from netbound.network import FloatArray, Layer, Network
 from netbound.rounding import EPS as EPS
 from netbound.rounding import SAFETY, TINY, gamma, idot_unbounded, mm, mv, propagate
 from netbound.rounding import IntArray as IntArray
+
+
+def forward_tangent(
+    hidden: Sequence[Layer], u: FloatArray, du: FloatArray, absolute: bool = False
+) -> tuple[FloatArray, FloatArray]:
+    """Forward-mode derivatives through the hidden layers: the last hidden layer's values
+    ``(..., units)`` and their derivatives ``(..., units, k)`` from the first layer's
+    pre-activations ``u`` and their derivatives ``du`` in k directions.
+
+    With ``absolute`` every weight and slope enters by its magnitude: the sum of the
+    magnitudes of the derivative's terms, against which a cancelling derivative is small.
+    """
+    first = hidden[0]
+    slope = activations.derivative(first.activation, u, first.alpha)
+    v = first.activate(u)
+    dv = (np.abs(slope) if absolute else slope)[..., None] * du
+    for layer in hidden[1:]:
+        pre = mm(v, layer.weights) + layer.biases
+        weights = np.abs(layer.weights) if absolute else layer.weights
+        dpre = weights @ dv
+        v = layer.activate(pre)
+        slope = activations.derivative(layer.activation, pre, layer.alpha)
+        dv = (np.abs(slope) if absolute else slope)[..., None] * dpre
+    return v, dv
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,13 +99,13 @@ class Margin:
         """Gradient of the margin with respect to every input, shape ``(..., n_inputs)``."""
         v = np.asarray(x, dtype=np.float64)
         n = v.shape[-1]
-        jac: FloatArray = np.broadcast_to(np.eye(n), (*v.shape[:-1], n, n))
+        if not self.hidden:
+            return np.broadcast_to(self.readout, v.shape).copy()
+        first = self.hidden[0]
         with np.errstate(over="ignore", invalid="ignore"):
-            for layer in self.hidden:
-                pre = mm(v, layer.weights) + layer.biases
-                slope = activations.derivative(layer.activation, pre, layer.alpha)
-                jac = slope[..., :, None] * np.einsum("mk,...kn->...mn", layer.weights, jac)
-                v = layer.activate(pre)
+            u = mm(v, first.weights) + first.biases
+            du = np.broadcast_to(first.weights, (*v.shape[:-1], first.n_out, n))
+            _, jac = forward_tangent(self.hidden, u, du)
             grad: FloatArray = np.einsum("...kn,k->...n", jac, self.readout)
         return grad
 

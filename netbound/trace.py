@@ -53,10 +53,10 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from netbound import activations, region
+from netbound import region
 from netbound.boundary import Boundary
 from netbound.errors import OptionError
-from netbound.margin import Margin
+from netbound.margin import Margin, forward_tangent
 from netbound.network import FloatArray, Layer, Network
 from netbound.solver import LineSolution, solve_lines
 
@@ -223,12 +223,12 @@ class _Plane:
         others[cols] = 0.0
         #: The first hidden layer, or None when the margin is affine in the inputs.
         self.first: Layer | None = None
-        self.layers: tuple[Layer, ...] = ()
+        self.hidden: tuple[Layer, ...] = ()
         if margin.hidden:
             self.first = margin.hidden[0]
             self.w: FloatArray = np.ascontiguousarray(self.first.weights[:, cols])
             self.b: FloatArray = self.first.weights @ others + self.first.biases
-            self.layers = margin.hidden[1:]
+            self.hidden = margin.hidden
         else:
             self.w = np.ascontiguousarray(margin.readout[None, cols])
             self.b = np.array([margin.readout @ others + margin.offset])
@@ -242,13 +242,7 @@ class _Plane:
                 g: FloatArray = np.broadcast_to(self.w[0], p.shape).copy()
                 f0: FloatArray = u[..., 0]
                 return f0, g
-            v = first.activate(u)
-            dv = activations.derivative(first.activation, u, first.alpha)[..., None] * self.w
-            for layer in self.layers:
-                pre = v @ layer.weights.T + layer.biases
-                dpre = layer.weights @ dv
-                v = layer.activate(pre)
-                dv = activations.derivative(layer.activation, pre, layer.alpha)[..., None] * dpre
+            v, dv = forward_tangent(self.hidden, u, np.broadcast_to(self.w, (*u.shape, 2)))
             f: FloatArray = v @ self.readout + self.offset
             g = self.readout @ dv
         return f, g
@@ -262,13 +256,7 @@ class _Plane:
             if first is None:
                 mag = float(np.abs(self.w[0]) @ np.abs(p) + abs(float(self.b[0])))
                 return float(u[0]), self.w[0].copy(), mag
-            v = first.activate(u)
-            dv = activations.derivative(first.activation, u, first.alpha)[:, None] * self.w
-            for layer in self.layers:
-                pre = v @ layer.weights.T + layer.biases
-                dpre = layer.weights @ dv
-                v = layer.activate(pre)
-                dv = activations.derivative(layer.activation, pre, layer.alpha)[:, None] * dpre
+            v, dv = forward_tangent(self.hidden, u, self.w)
             terms = float(np.abs(self.readout) @ np.abs(v)) + abs(self.offset)
             g: FloatArray = self.readout @ dv
             return float(v @ self.readout + self.offset), g, terms
@@ -285,14 +273,7 @@ class _Plane:
             if first is None:
                 return float(np.sum(aw))
             u = p @ self.w.T + self.b
-            v = first.activate(u)
-            dv = np.abs(activations.derivative(first.activation, u, first.alpha))[:, None] * aw
-            for layer in self.layers:
-                pre = v @ layer.weights.T + layer.biases
-                dpre = np.abs(layer.weights) @ dv
-                v = layer.activate(pre)
-                slope = np.abs(activations.derivative(layer.activation, pre, layer.alpha))
-                dv = slope[:, None] * dpre
+            _, dv = forward_tangent(self.hidden, u, aw, absolute=True)
             return float(np.sum(np.abs(self.readout) @ dv))
 
     def distance(self, p: FloatArray) -> FloatArray:
