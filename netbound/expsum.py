@@ -88,7 +88,7 @@ def network_expsum(
     OptionError
         As :func:`expsum`, or for options that ``solve`` refuses too.
     """
-    from netbound.solver import boundary_margins, resolve_at, sweep_bases
+    from netbound.boundary import boundary_margins, resolve_at, sweep_bases
 
     margin = boundary_margins(network, between, threshold, False)[0]
     base = sweep_bases(network, np.array([float(x2)]), resolve_at(network, at))[0]

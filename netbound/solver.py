@@ -808,19 +808,4 @@ def _polish(lines: _Line, cells: _Cells) -> tuple[FloatArray, IntArray]:
     return t, line
 
 
-# -- the public entry point -------------------------------------------------------------------
-# ``solve`` and ``solve_iter`` live in :mod:`netbound.slices`, the choice of what is solved in
-# :mod:`netbound.boundary`; the grid baseline in ``benchmarks/``.  The helpers below are
-# re-exported for the modules that still import them from here.
-
-from netbound.boundary import boundary_margins, resolve_at, sweep_bases  # noqa: E402
-
-__all__ = [
-    "LineSolution",
-    "Root",
-    "SliceResult",
-    "boundary_margins",
-    "resolve_at",
-    "solve_lines",
-    "sweep_bases",
-]
+__all__ = ["LineSolution", "Root", "SliceResult", "solve_lines"]

@@ -17,8 +17,8 @@ import pytest
 
 import netbound
 from netbound import Margin, Network, OptionError
+from netbound.boundary import boundary_margins
 from netbound.loading import network_from_json
-from netbound.solver import boundary_margins
 from netbound.trace import (
     Curve,
     TraceResult,
