@@ -279,6 +279,16 @@ class Boundary:
         return (f"{names[0]} > {self.threshold!r}", f"{names[0]} < {self.threshold!r}")
 
 
+def decision_of(
+    argmax: bool, decision: Literal["argmax", "argmin"] | None
+) -> Literal["argmax", "argmin"] | None:
+    """The decision given the older ``argmax=True`` way or as ``decision``; both at once must
+    agree."""
+    if argmax and decision not in (None, "argmax"):
+        raise OptionError(f"argmax=True contradicts decision={decision!r}")
+    return "argmax" if argmax else decision
+
+
 def _decision(
     net: Network,
     between: tuple[str, str] | None,

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from netbound import enclosure
-from netbound.boundary import Boundary
+from netbound.boundary import Boundary, decision_of
 from netbound.errors import OptionError
 from netbound.margin import Margin
 from netbound.network import FloatArray, Network
@@ -134,7 +134,7 @@ def solve_iter(
         network,
         between=between,
         threshold=threshold,
-        decision=_decision(argmax, decision),
+        decision=decision_of(argmax, decision),
         solve_for=solve_for,
         sweep=sweep,
         at=at,
@@ -144,14 +144,6 @@ def solve_iter(
     if boundary.sweep is None or not isinstance(chunk, int) or chunk < 1:
         next(solve_boundary(boundary, [], chunk=chunk), None)  # raises the option error now
     return solve_boundary(boundary, values, chunk=chunk)
-
-
-def _decision(
-    argmax: bool, decision: Literal["argmax", "argmin"] | None
-) -> Literal["argmax", "argmin"] | None:
-    if argmax and decision not in (None, "argmax"):
-        raise OptionError(f"argmax=True contradicts decision={decision!r}")
-    return "argmax" if argmax else decision
 
 
 def solve(

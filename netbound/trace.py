@@ -54,7 +54,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from netbound import region
-from netbound.boundary import Boundary
+from netbound.boundary import Boundary, decision_of
 from netbound.errors import OptionError
 from netbound.margin import Margin, forward_tangent
 from netbound.network import FloatArray, Layer, Network
@@ -1334,8 +1334,7 @@ def resolve_plane(
     The plane is spanned by the solved-for input (horizontal, ``x1`` of a box) and the swept
     one (vertical, ``x2``).  ``axes`` (input indices) is the older way to name them.
     """
-    if argmax and decision not in (None, "argmax"):
-        raise OptionError(f"argmax=True contradicts decision={decision!r}")
+    decision = decision_of(argmax, decision)
     if net.n_inputs < 2:
         raise OptionError(
             f"the network has {net.n_inputs} input; tracing needs at least two inputs",
@@ -1354,7 +1353,7 @@ def resolve_plane(
         net,
         between=between,
         threshold=threshold,
-        decision="argmax" if argmax else decision,
+        decision=decision,
         solve_for=solve_for,
         sweep=sweep,
         at=at,
