@@ -59,10 +59,6 @@ def _precision(bits: int) -> Iterator[None]:
         ctx.prec = old
 
 
-def _hull(a: Arb, b: Arb) -> Arb:
-    return a.union(b)
-
-
 def _endpoints(x: Arb) -> tuple[Arb, Arb]:
     from flint import arb
 
@@ -93,7 +89,7 @@ def _act_point(name: str, alpha: float, x: Arb) -> Arb:
             return x
         if x <= 0:
             return alpha * x
-        return _hull(alpha * x, x)
+        return (alpha * x).union(x)
     raise ValueError(f"no ball form of activation {name!r}")
 
 
@@ -102,7 +98,7 @@ def _activate(name: str, alpha: float, x: Arb) -> Arb:
     if x.rad() == 0 or name in ("identity", "relu", "leaky_relu"):
         return _act_point(name, alpha, x)
     lo, hi = _endpoints(x)
-    return _hull(_act_point(name, alpha, lo), _act_point(name, alpha, hi))
+    return _act_point(name, alpha, lo).union(_act_point(name, alpha, hi))
 
 
 def _split(name: str, alpha: float, x: Arb) -> tuple[int, Arb]:
@@ -140,7 +136,7 @@ def _slope(name: str, alpha: float, x: Arb) -> Arb:
     if name in ("sigmoid", "tanh"):
         if x.rad() == 0:
             return _even_slope(name, x)
-        return _hull(_even_slope(name, x.abs_lower()), _even_slope(name, x.abs_upper()))
+        return _even_slope(name, x.abs_lower()).union(_even_slope(name, x.abs_upper()))
     if name == "softplus":
         return _activate("sigmoid", alpha, x)
     if name == "identity":
@@ -150,7 +146,7 @@ def _slope(name: str, alpha: float, x: Arb) -> Arb:
         return arb(1)
     if x < 0:
         return low
-    return _hull(low, arb(1))
+    return low.union(arb(1))
 
 
 def _column(values: Sequence[Any]) -> Arb:
@@ -324,13 +320,14 @@ class BallLine:
 class Isolation:
     """What ball arithmetic proved on one interval of a line.
 
-    ``crossings``: ``(lo, hi)`` each holding exactly one sign change (a simple root; ``lo ==
-    hi`` for a root that is a float exactly); ``touching``: ``(lo, hi, x)`` where the margin's
+    ``crossings``: ``(lo, hi, s)`` each holding exactly one sign change, the margin's sign
+    being ``s`` left of it (a simple root; ``lo == hi`` and ``s == 0`` for a root that is a
+    float exactly); ``touching``: ``(lo, hi, x)`` where the margin's
     derivative changes sign once and the margin does not, and its value there is zero to the
     last precision; ``unresolved``: the rest that could not be decided.
     """
 
-    crossings: list[tuple[float, float]] = field(default_factory=list)
+    crossings: list[tuple[float, float, int]] = field(default_factory=list)
     touching: list[tuple[float, float, float]] = field(default_factory=list)
     unresolved: list[tuple[float, float]] = field(default_factory=list)
 
@@ -371,12 +368,12 @@ def isolate(line: BallLine, lo: float, hi: float) -> Isolation:
         if monotone:
             sa, sb = line.sign_at(a), line.sign_at(b)
             if sa == 0:
-                out.crossings.append((a, a))
+                out.crossings.append((a, a, 0))
             if sb == 0:
-                out.crossings.append((b, b))
+                out.crossings.append((b, b, 0))
             if sa and sb:
                 if sa != sb:
-                    out.crossings.append((a, b))
+                    out.crossings.append((a, b, sa))
                 continue
             if sa == 0 or sb == 0:
                 continue  # monotone: the exact zero at the end is the cell's only root
@@ -415,7 +412,7 @@ def _classify(line: BallLine, a: float, b: float, out: Isolation) -> None:
     _, monotone = line.cell(a, b)
     if sa != sb:
         if monotone:
-            out.crossings.append((a, b))
+            out.crossings.append((a, b, sa))
         else:
             out.unresolved.append((a, b))
         return

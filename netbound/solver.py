@@ -585,12 +585,11 @@ def _escalate(lines: _Line, stuck: _Cells, unresolved: list[list[tuple[float, fl
         bl = lines.ball(i)
         before = bl.evaluations
         got = ball.isolate(bl, a, b)
-        for x, y in got.crossings:
+        for x, y, sign in got.crossings:
             if x == y:
                 rows.append((x, i, 0, x, y))
                 continue
-            s = bl.sign_at(x)
-            ex, ey = ball.refine(bl, x, y, s if s else 1, 0.5 * x + 0.5 * y)
+            ex, ey = ball.refine(bl, x, y, sign, 0.5 * x + 0.5 * y)
             rows.append((0.5 * ex + 0.5 * ey, i, 0, ex, ey))
         rows.extend((x, i, 1, a_, b_) for a_, b_, x in got.touching)
         unresolved[i].extend(got.unresolved)
