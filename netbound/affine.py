@@ -22,6 +22,8 @@ range is taken independently), these forms lose only the second-order remainder.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from netbound import activations
@@ -47,27 +49,55 @@ def curvature_bound(name: str, near: FloatArray, alpha: float = 0.01) -> FloatAr
     return np.zeros_like(near)
 
 
-def _curvature(name: str, u: FloatArray) -> FloatArray:
-    """The second derivative: sigmoid'' = -sigmoid' tanh(u / 2), tanh'' = -2 tanh tanh',
-    softplus'' = sigmoid'; 0 for the rest."""
-    if name == "sigmoid":
-        return -activations.derivative("sigmoid", u) * np.tanh(0.5 * u)
-    if name == "tanh":
-        return -2.0 * np.tanh(u) * activations.derivative("tanh", u)
-    if name == "softplus":
-        return activations.derivative("sigmoid", u)
-    return np.zeros_like(u)
+def _sigmoid_slope(e: FloatArray) -> FloatArray:
+    """sigmoid'(u) from ``e = exp(-|u|)``: ``e / (1 + e)^2``, as in :mod:`netbound.activations`."""
+    one_e = 1.0 + e
+    out: FloatArray = e / (one_e * one_e)
+    return out
 
 
-def _third_bound(name: str, near: FloatArray) -> FloatArray:
-    """A bound on the third derivative for ``|u| >= near``: for sigmoid it is
-    sigmoid' (1 - 6s + 6s^2), and ``|1 - 6s + 6s^2| <= 1`` on [0, 1]; for tanh it is
-    -2 tanh' (1 - 3 tanh^2), at most ``4 tanh'``; for softplus, sigmoid''."""
-    if name in ("sigmoid", "softplus"):
-        return activations.derivative("sigmoid", near) * UP
-    if name == "tanh":
-        return 4.0 * activations.derivative("tanh", near) * UP
-    return np.zeros_like(near)
+def _smooth_terms(
+    act: str, a: FloatArray, aa: FloatArray, near: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``act(a)``, ``act'(a)``, ``act''(a)`` and ``act'(near)`` of a smooth activation, sharing
+    exponentials (``aa = |a|``); for softplus the last is sigmoid'(near).
+
+    sigmoid'' = -sigmoid' tanh(u / 2); tanh'' = -2 tanh tanh'; softplus' = sigmoid and
+    softplus'' = sigmoid'.  The formulas of :mod:`netbound.activations`, so the same floats.
+    """
+    if act == "tanh":
+        # 1 - tanh(u)^2 = 4 sigmoid'(2u), without the cancellation (clipped at tanh' <= 1).
+        k = np.minimum(4.0 * _sigmoid_slope(np.exp(-2.0 * aa)), 1.0)
+        va = np.tanh(a)
+        k2 = -2.0 * va * k
+        dn = np.minimum(4.0 * _sigmoid_slope(np.exp(-2.0 * near)), 1.0)
+    elif act == "sigmoid":
+        k = _sigmoid_slope(np.exp(-aa))
+        va = activations.apply("sigmoid", a)
+        k2 = -k * np.tanh(0.5 * a)
+        dn = _sigmoid_slope(np.exp(-near))
+    else:  # softplus
+        va = activations.softplus(a)
+        k = activations.apply("sigmoid", a)
+        k2 = _sigmoid_slope(np.exp(-aa))
+        dn = _sigmoid_slope(np.exp(-near))
+    return va, k, k2, dn
+
+
+def _slope_at(act: str, u: FloatArray) -> FloatArray:
+    """``act'(u)`` for ``u >= 0`` of sigmoid or tanh (one exponential)."""
+    if act == "tanh":
+        return np.minimum(4.0 * _sigmoid_slope(np.exp(-2.0 * u)), 1.0)
+    return _sigmoid_slope(np.exp(-u))
+
+
+#: ``|act''| <= C2 d`` and ``|act'''| <= C3 d`` for ``|u| >= near``, with ``d`` the fourth value
+#: of :func:`_smooth_terms` (see :func:`curvature_bound` and :func:`_third_bound`).
+_C2 = {"sigmoid": 1.0, "softplus": 1.0, "tanh": 2.0}
+_C3 = {"sigmoid": 1.0, "softplus": 1.0, "tanh": 4.0}
+_MAX_SLOPE = {"sigmoid": 0.25, "tanh": 1.0}
+
+Forms = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
 
 
 def _activate(
@@ -76,90 +106,163 @@ def _activate(
     b: FloatArray,
     r: FloatArray,
     da: FloatArray,
-    db: FloatArray,
-    dr: FloatArray,
+    db: FloatArray | None,
+    dr: FloatArray | None,
     h: FloatArray,
     slope: bool = True,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """The forms of a layer's outputs and their slopes from those of its pre-activations
-    (with ``slope=False`` the slope forms are passed through untouched)."""
+    e: FloatArray | None = None,
+) -> tuple[Forms, FloatArray | None]:
+    """The forms of a layer's outputs and their slopes from those of its pre-activations.
+
+    With ``slope=False`` the slope forms are passed through untouched; ``db`` and ``dr`` None
+    stand for zeros (the first layer, whose slope ``da`` is exact).  ``e``, a bound on the
+    rounding error of the centre values ``a`` alone, is carried to the outputs' (for smooth
+    activations and identity; None otherwise).
+    """
+    act = layer.activation
+    bh = np.abs(b) * h
+    reach = (bh + r) * UP  # |p - a| on the cell
+    if act not in _C2:
+        forms = _activate_affine_pieces(layer, a, b, r, da, db, dr, h, reach, slope)
+        return forms, e if act == "identity" else None
+    aa = np.abs(a)
+    near = np.maximum(aa - reach, 0.0)
+    va, k, k2, dn = _smooth_terms(act, a, aa, near)
+    if e is not None:
+        # The centre value's own error: act' on [a - e, a + e] is at most act'(near) when
+        # e <= reach (sigmoid' and tanh' decrease in |u|), else at most its global maximum.
+        cap = 1.0 if act == "softplus" else np.where(e <= reach, dn, _MAX_SLOPE[act])
+        e = cap * e * UP + ACT_ERR * np.abs(va) + TINY
+    reach2 = reach * reach
+    vb = k * b
+    kbh = k * bh  # |vb| h, as k >= 0
+    vr = (k * r + (0.5 * _C2[act] * UP) * dn * reach2) * UP + ACT_ERR * (np.abs(va) + kbh) + TINY
+    # Where the unit's whole range over the cell is narrower than the form's remainder (a
+    # wide cell across the unit's bend), carry the range instead, as a constant form around
+    # the same centre value: the ends a -+ reach are widened by their own rounding.
+    ends = reach + 2.0 * EPS * aa
+    lo = layer.activate(a - ends)
+    hi = layer.activate(a + ends)
+    spread = np.maximum(hi - va, va - lo) * UP + ACT_ERR * (np.abs(lo) + np.abs(hi)) + TINY
+    narrow = spread < vr
+    if np.any(narrow):
+        vb = np.where(narrow, 0.0, vb)
+        vr = np.where(narrow, spread, vr)
+    if not slope:
+        return (va, vb, vr, da, _zeros(db, da), _zeros(dr, da)), e
+    # The slope act'(p) = k + k2 (p - a) + R2 with |R2| <= M3 reach^2 / 2 is the form
+    # k + beta s +- kappa (beta = k2 b); its product with the slope of p, da + db s +- dr,
+    # is ga + gb s +- gr.
+    ak2 = np.abs(k2)
+    q = ak2 * bh  # |beta| h
+    kappa = (ak2 * r + (0.5 * _C3[act] * UP) * dn * reach2) * UP + ACT_ERR * (k + q)
+    # Likewise act' lies in [act'(|a| + reach), act'(near)] on the cell (sigmoid' and tanh'
+    # are even and decrease in |u|): a constant factor where that is narrower than kappa.
+    if act != "softplus":  # softplus' is not even: no cheap range, the form is kept
+        shi = dn * UP
+        slo = _slope_at(act, aa + ends) * (1.0 - 8.0 * EPS)
+        wide = 0.5 * (shi - slo) * UP < kappa
+        if np.any(wide):
+            k = np.where(wide, 0.5 * slo + 0.5 * shi, k)
+            kappa = np.where(wide, 0.5 * (shi - slo) * UP + ACT_ERR * shi, kappa)
+            k2 = np.where(wide, 0.0, k2)
+            q = np.where(wide, 0.0, q)
+    dah = np.abs(da)
+    ga = k * da
+    beta = k2 * b
+    if db is None or dr is None:
+        gb = beta * da
+        gr = kappa * dah * UP + 2.0 * ACT_ERR * (np.abs(ga) + q * dah) + TINY
+        return (va, vb, vr, ga, gb, gr), e
+    dbh = np.abs(db) * h
+    gb = k * db + beta * da
+    gr = (q * dbh + (k + q) * dr + kappa * (dah + dbh + dr)) * UP
+    gr = gr + 2.0 * ACT_ERR * (np.abs(ga) + k * dbh + q * dah) + TINY
+    return (va, vb, vr, ga, gb, gr), e
+
+
+def _zeros(x: FloatArray | None, like: FloatArray) -> FloatArray:
+    return np.zeros_like(like) if x is None else x
+
+
+def _activate_affine_pieces(
+    layer: Layer,
+    a: FloatArray,
+    b: FloatArray,
+    r: FloatArray,
+    da: FloatArray,
+    db_: FloatArray | None,
+    dr_: FloatArray | None,
+    h: FloatArray,
+    reach: FloatArray,
+    slope: bool,
+) -> Forms:
+    """:func:`_activate` for the ReLU family and identity: affine off the kink; across it
+    the whole range as a constant form, and the slope as ``[low, 1]``."""
     act, alpha = layer.activation, layer.alpha
-    reach = (np.abs(b) * h + r) * UP  # |p - a| on the cell
-    if act in ("relu", "leaky_relu"):
-        low = 0.0 if act == "relu" else alpha
-        up = a - reach >= 0.0
-        down = a + reach <= 0.0
-        # Across the kink: the whole range as a constant form, the slope as [low, 1].
-        vlo, vhi = activations.range_of(act, a - reach, a + reach, alpha)
-        k = np.where(up, 1.0, np.where(down, low, 0.5 * (1.0 + low)))
-        kappa = np.where(up | down, 0.0, 0.5 * (1.0 - low))
-        fixed = up | down
-        va = np.where(fixed, k * a, 0.5 * (vlo + vhi))
-        vb = np.where(fixed, k * b, 0.0)
-        vr = np.where(fixed, k * r, 0.5 * (vhi - vlo)) * UP + SAFETY * EPS * np.abs(va) + TINY
-        if not slope:
-            return va, vb, vr, da, db, dr
-        # Slope: (k +- kappa) (da + db s +- dr).
-        ga = k * da
-        gb = k * db
-        gr = (
-            (k * dr + kappa * (np.abs(da) + np.abs(db) * h + dr)) * UP
-            + ACT_ERR * (np.abs(ga) + np.abs(gb) * h)
-            + TINY
-        )
-        return va, vb, vr, ga, gb, gr
-    else:
-        near = np.maximum(np.abs(a) - reach, 0.0)
-        m2 = curvature_bound(act, near, alpha)
-        k = activations.derivative(act, a, alpha)
-        va = layer.activate(a)
-        vb = k * b
-        vr = (
-            (k * r + 0.5 * m2 * reach * reach) * UP + ACT_ERR * (np.abs(va) + np.abs(vb) * h) + TINY
-        )
-        if not slope:
-            return va, vb, vr, da, db, dr
-        # The slope act'(p) = k + k2 (p - a) + R2 with |R2| <= M3 reach^2 / 2, as a form.
-        k2 = _curvature(act, a)
-        beta = k2 * b
-        kappa = (np.abs(k2) * r + 0.5 * _third_bound(act, near) * reach * reach) * UP
-        kappa = kappa + ACT_ERR * (np.abs(k) + np.abs(beta) * h)
-        # Its product with the slope of p: (k + beta s +- kappa) (da + db s +- dr).
-        ga = k * da
-        gb = k * db + beta * da
-        gr = (
-            (
-                np.abs(beta * db) * h * h
-                + k * dr
-                + np.abs(beta) * h * dr
-                + kappa * (np.abs(da) + np.abs(db) * h + dr)
-            )
-            * UP
-            + 2.0 * ACT_ERR * (np.abs(ga) + (np.abs(k * db) + np.abs(beta * da)) * h)
-            + TINY
-        )
-        return va, vb, vr, ga, gb, gr
+    db, dr = _zeros(db_, da), _zeros(dr_, da)
+    if act not in ("relu", "leaky_relu"):
+        return a, b, r, da, db, dr
+    low = 0.0 if act == "relu" else alpha
+    up = a - reach >= 0.0
+    down = a + reach <= 0.0
+    vlo, vhi = activations.range_of(act, a - reach, a + reach, alpha)
+    k = np.where(up, 1.0, np.where(down, low, 0.5 * (1.0 + low)))
+    kappa = np.where(up | down, 0.0, 0.5 * (1.0 - low))
+    fixed = up | down
+    va = np.where(fixed, k * a, 0.5 * (vlo + vhi))
+    vb = np.where(fixed, k * b, 0.0)
+    vr = np.where(fixed, k * r, 0.5 * (vhi - vlo)) * UP + SAFETY * EPS * np.abs(va) + TINY
+    if not slope:
+        return va, vb, vr, da, db, dr
+    # Slope: (k +- kappa) (da + db s +- dr).
+    ga = k * da
+    gb = k * db
+    gr = (
+        (k * dr + kappa * (np.abs(da) + np.abs(db) * h + dr)) * UP
+        + ACT_ERR * (np.abs(ga) + np.abs(gb) * h)
+        + TINY
+    )
     return va, vb, vr, ga, gb, gr
 
 
 def _linear(
     weights: FloatArray,
     abs_weights: FloatArray,
-    bias: FloatArray,
-    bias_abs: FloatArray,
+    bias: FloatArray | None,
+    bias_abs: FloatArray | None,
     a: FloatArray,
     b: FloatArray,
     r: FloatArray,
     h: FloatArray,
     n: int,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A linear layer on forms.  The remainder ``|W| r`` and the rounding of ``W a`` and of
+    ``W b s`` (gamma_n times ``|W| |a|`` and ``|W| |b| h``) are one product of ``|W|`` with
+    their non-negative sum, rounded up by gamma_{n+4} (a sum of non-negative terms)."""
     g = gamma(n)
-    pa: FloatArray = a @ weights.T + bias
+    pa: FloatArray = a @ weights.T
     pb: FloatArray = b @ weights.T
-    pr: FloatArray = (r @ abs_weights.T) * UP + g * (
-        np.abs(a) @ abs_weights.T + bias_abs + (np.abs(b) @ abs_weights.T) * h
-    )
+    spread = r + g * (np.abs(a) + np.abs(b) * h)
+    pr: FloatArray = (spread @ abs_weights.T) * (1.0 + gamma(n + 4))
+    if bias is not None and bias_abs is not None:
+        pa = pa + bias
+        pr = pr + g * bias_abs
     return pa, pb, pr
+
+
+class CellEnclosure(NamedTuple):
+    """Enclosures over cells: the margin in ``[flo, fhi]``, its slope in ``[dlo, dhi]``
+    (empty arrays when not asked for), and the margin's computed value at each cell's centre
+    ``0.5 lo + 0.5 hi`` with a bound on that value's rounding error (NaN where a ReLU-family
+    unit makes the centre value part of a relaxation)."""
+
+    flo: FloatArray
+    fhi: FloatArray
+    dlo: FloatArray
+    dhi: FloatArray
+    centre: FloatArray
+    centre_err: FloatArray
 
 
 def cells(
@@ -170,12 +273,12 @@ def cells(
     lo: FloatArray,
     hi: FloatArray,
     derivative: bool = True,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Enclosures ``[flo, fhi]`` of the margin and ``[dlo, dhi]`` of its slope on cells.
+) -> CellEnclosure:
+    """Enclosures of the margin and of its slope on cells, and its value at their centres.
 
     ``w`` (units,), ``c`` and ``cabs`` (cells, units) describe each cell's line as in
     :meth:`Margin.line_affine`; a NaN bound (an overflow) excludes nothing.  With
-    ``derivative=False`` only the margin is enclosed (the last two arrays are empty).
+    ``derivative=False`` only the margin is enclosed (``dlo`` and ``dhi`` are empty).
     """
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         m = 0.5 * lo + 0.5 * hi
@@ -183,35 +286,50 @@ def cells(
         mc = m[:, None]
         if not margin.hidden:
             f = w[0] * m + c[:, 0]
-            e = gamma(2) * (np.abs(w[0] * m) + cabs[:, 0] + np.abs(c[:, 0]))
-            spread = np.abs(w[0]) * h[:, 0] * UP + e
+            e0 = gamma(2) * (np.abs(w[0] * m) + cabs[:, 0] + np.abs(c[:, 0]))
+            spread = np.abs(w[0]) * h[:, 0] * UP + e0
             d = np.full_like(lo, w[0])
-            return f - spread, f + spread, d, d
+            return CellEnclosure(f - spread, f + spread, d, d, f, e0)
         a = w * mc + c
         b: FloatArray = np.broadcast_to(w, a.shape)
         r = gamma(2) * (np.abs(w) * np.abs(mc) + cabs + np.abs(c))
         da: FloatArray = np.broadcast_to(w, a.shape)
-        zero = np.zeros_like(a)
-        a, b, r, da, db, dr = _activate(margin.hidden[0], a, b, r, da, zero, zero, h, derivative)
+        db: FloatArray | None = None
+        dr: FloatArray | None = None
+        e: FloatArray | None = r
+        (a, b, r, da, db, dr), e = _activate(
+            margin.hidden[0], a, b, r, da, db, dr, h, derivative, e
+        )
         for layer in margin.hidden[1:]:
-            aw = np.abs(layer.weights)
-            babs = np.abs(layer.biases)
-            a, b, r = _linear(layer.weights, aw, layer.biases, babs, a, b, r, h, layer.n_in)
+            aw, n = layer.abs_weights, layer.n_in
+            if e is not None:
+                e = _rounding(aw, layer.abs_biases, a, e, n)
+            a, b, r = _linear(layer.weights, aw, layer.biases, layer.abs_biases, a, b, r, h, n)
             if derivative:
-                nob = np.zeros_like(layer.biases)
-                da, db, dr = _linear(layer.weights, aw, nob, nob, da, db, dr, h, layer.n_in)
-            a, b, r, da, db, dr = _activate(layer, a, b, r, da, db, dr, h, derivative)
+                da, db, dr = _linear(layer.weights, aw, None, None, da, db, dr, h, n)
+            (a, b, r, da, db, dr), e = _activate(layer, a, b, r, da, db, dr, h, derivative, e)
         n = len(margin.readout)
         row = margin.readout[None, :]
         rabs = margin.readout_abs[None, :]
         off = np.array([margin.offset])
         offabs = np.array([margin.offset_abs])
+        fe = np.full(lo.shape, np.nan) if e is None else _rounding(rabs, offabs, a, e, n)[:, 0]
         fa, fb, fr = _linear(row, rabs, off, offabs, a, b, r, h, n)
+        fc = fa[:, 0]
         fs = (np.abs(fb) * h + fr)[:, 0] * UP
         if not derivative:
             empty = np.empty(0)
-            return fa[:, 0] - fs, fa[:, 0] + fs, empty, empty
-        zero1 = np.zeros(1)
-        ga, gb, gr = _linear(row, rabs, zero1, zero1, da, db, dr, h, n)
+            return CellEnclosure(fc - fs, fc + fs, empty, empty, fc, fe)
+        ga, gb, gr = _linear(row, rabs, None, None, da, db, dr, h, n)
         gs = (np.abs(gb) * h + gr)[:, 0] * UP
-        return fa[:, 0] - fs, fa[:, 0] + fs, ga[:, 0] - gs, ga[:, 0] + gs
+        return CellEnclosure(fc - fs, fc + fs, ga[:, 0] - gs, ga[:, 0] + gs, fc, fe)
+
+
+def _rounding(
+    abs_weights: FloatArray, bias_abs: FloatArray, a: FloatArray, e: FloatArray, n: int
+) -> FloatArray:
+    """The rounding bound of a linear layer's centre values ``W a + bias`` from that of ``a``
+    (``e``): ``|W| e`` plus gamma_n of ``|W| |a| + |bias|``, as in :meth:`Margin.points`."""
+    g = gamma(n)
+    out: FloatArray = ((e + g * np.abs(a)) @ abs_weights.T) * (1.0 + gamma(n + 4)) + g * bias_abs
+    return out

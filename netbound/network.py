@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -81,6 +82,16 @@ class Layer:
     @property
     def n_in(self) -> int:
         return int(self.weights.shape[1])
+
+    @cached_property
+    def abs_weights(self) -> FloatArray:
+        """``|weights|``, computed once (rounding-error bounds use it at every evaluation)."""
+        return np.abs(self.weights)
+
+    @cached_property
+    def abs_biases(self) -> FloatArray:
+        """``|biases|``, computed once."""
+        return np.abs(self.biases)
 
     @property
     def n_out(self) -> int:

@@ -188,6 +188,7 @@ class _Line:
         self._balls: dict[int, ball.BallLine] = {}
         width = max([self.w.size] + [layer.n_out for layer in margin.hidden])
         self.block = max(256, BLOCK_ELEMENTS // width)
+        self.deep = len(margin.hidden) >= 2 and max(h.n_out for h in margin.hidden) >= 16
 
     def ball(self, i: int) -> ball.BallLine:
         """Line ``i`` in ball arithmetic (needs python-flint: see :func:`ball.available`)."""
@@ -213,31 +214,28 @@ class _Line:
 
     def cells(
         self, lo: FloatArray, hi: FloatArray, line: IntArray, derivative: bool = True
-    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """Enclosures of the margin (and its slope) on cells: plain interval propagation
-        (:mod:`netbound.enclosure`), for two or more hidden layers with 16 or more units in one
-        intersected with the Taylor models of :mod:`netbound.affine`, which keep the
-        correlation between layers (for one hidden layer they add nothing, the plain
-        enclosures being tight there; on small deep nets they cost more than they save)."""
+    ) -> affine.CellEnclosure:
+        """Enclosures of the margin (and its slope) on cells, one evaluation each.
+
+        For two or more hidden layers with 16 or more units in one: the Taylor models of
+        :mod:`netbound.affine`, which keep the correlation between layers and also give the
+        margin's value at each cell's centre.  Otherwise plain interval propagation
+        (:mod:`netbound.enclosure`), which is tight for one hidden layer and cheaper on small
+        deep nets; its centre values are NaN (not computed).
+        """
         self.count += np.bincount(line, minlength=self.n)
-        deep = len(self.margin.hidden) >= 2 and max(h.n_out for h in self.margin.hidden) >= 16
         parts = []
         for b in self._blocks(lo.size):
             w, c, cabs = self.w, self.c[line[b]], self.cabs[line[b]]
+            if self.deep:
+                parts.append(affine.cells(self.margin, w, c, cabs, lo[b], hi[b], derivative))
+                continue
             plain = enclosure.cells(self.margin, w, c, cabs, lo[b], hi[b], derivative)
-            if deep:
-                tm = affine.cells(self.margin, w, c, cabs, lo[b], hi[b], derivative)
-                plain = (
-                    np.fmax(tm[0], plain[0]),
-                    np.fmin(tm[1], plain[1]),
-                    np.fmax(tm[2], plain[2]) if derivative else plain[2],
-                    np.fmin(tm[3], plain[3]) if derivative else plain[3],
-                )
-            parts.append(plain)
+            nan = np.full(lo[b].shape, np.nan)
+            parts.append(affine.CellEnclosure(*plain, nan, nan))
         if len(parts) == 1:
             return parts[0]
-        a, b_, c_, d = zip(*parts, strict=True)
-        return np.concatenate(a), np.concatenate(b_), np.concatenate(c_), np.concatenate(d)
+        return affine.CellEnclosure(*(np.concatenate(x) for x in zip(*parts, strict=True)))
 
     def value(self, t: FloatArray, line: IntArray) -> FloatArray:
         return self.points(t, line)[0]
@@ -247,7 +245,7 @@ def _split_points(lo: FloatArray, hi: FloatArray) -> FloatArray:
     """Where to split cells: the midpoint, or the geometric mean for a cell spanning many
     orders of magnitude on one side of 0 (so that [1, 1e150] takes tens of rounds, not
     hundreds)."""
-    mid = 0.5 * (lo + hi)
+    mid = 0.5 * lo + 0.5 * hi  # as the Taylor models' centre
     with np.errstate(invalid="ignore", over="ignore"):
         wide_pos = (lo > 0.0) & (hi > 64.0 * lo)
         wide_neg = (hi < 0.0) & (lo < 64.0 * hi)
@@ -414,15 +412,21 @@ def _bisection_round(lines: _Line, cells: _Cells, found: _Found) -> _Cells:
     than their rounding bounds) and its slope has a proven sign; a cell that float64 cannot
     decide goes to ``found.stuck``.
     """
-    # Most cells are excluded by the plain enclosure of f alone: drop them before the
-    # costlier enclosure of f' and the midpoint evaluation.
-    flo, fhi, _, _ = lines.cells(cells.lo, cells.hi, cells.line, derivative=False)
-    cells = cells.take(~((flo > 0.0) | (fhi < 0.0)))  # a NaN enclosure excludes nothing
-    if cells.lo.size == 0:
-        return cells
+    if not lines.deep:
+        # Most cells are excluded by the plain enclosure of f alone: drop them before the
+        # costlier enclosure of f' and the midpoint evaluation.
+        pre = lines.cells(cells.lo, cells.hi, cells.line, derivative=False)
+        cells = cells.take(~((pre.flo > 0.0) | (pre.fhi < 0.0)))  # NaN excludes nothing
+        if cells.lo.size == 0:
+            return cells
     mid = _split_points(cells.lo, cells.hi)
-    fm, em, _ = lines.points(mid, cells.line)
-    flo, fhi, dlo, dhi = lines.cells(cells.lo, cells.hi, cells.line)
+    flo, fhi, dlo, dhi, fm, em = lines.cells(cells.lo, cells.hi, cells.line)
+    # The Taylor models give the value at the centre; elsewhere (plain intervals, or a split
+    # at the geometric mean) it is evaluated.
+    other = ~(mid == 0.5 * cells.lo + 0.5 * cells.hi) | np.isnan(fm)
+    if np.any(other):
+        fm, em = fm.copy(), em.copy()
+        fm[other], em[other], _ = lines.points(mid[other], cells.line[other])
     # Mean-value form f(X) in f(m) + f'(X) (X - m); keep the tighter enclosure.
     # (mid is not always the centre: the farther end bounds |X - m|.)
     half = np.maximum(mid - cells.lo, cells.hi - mid) * (1.0 + 4.0 * EPS)
@@ -548,7 +552,7 @@ def _enclose(
         # The bracket's slope bound is loose on a wide bracket; on the enclosure just found,
         # which holds the root, a tighter one gives a narrower enclosure by the same argument.
         idx = np.flatnonzero(loose)
-        _, _, dlo, dhi = lines.cells(lo[idx], hi[idx], cells.line[idx])
+        _, _, dlo, dhi, _, _ = lines.cells(lo[idx], hi[idx], cells.line[idx])
         tight = np.where((dlo > 0.0) | (dhi < 0.0), np.minimum(np.abs(dlo), np.abs(dhi)), 0.0)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             r2 = (np.abs(f[idx]) + err[idx]) / np.maximum(tight, slopes[idx]) * (1.0 + 8.0 * EPS)
@@ -778,7 +782,7 @@ def _initial_cells(lines: _Line, lo_edge: FloatArray, hi_edge: FloatArray) -> _C
     idx = np.flatnonzero(same & wide)
     # Most cells are excluded by their enclosure alone: the margin is evaluated only at the
     # points that bound a remaining cell, each point once (neighbours share its value).
-    flo, fhi, _, _ = lines.cells(flat_t[idx], flat_t[idx + 1], flat_line[idx], derivative=False)
+    flo, fhi, *_ = lines.cells(flat_t[idx], flat_t[idx + 1], flat_line[idx], derivative=False)
     idx = idx[~((flo > 0.0) | (fhi < 0.0))]
     needed = np.zeros(flat_t.size, dtype=bool)
     needed[idx] = needed[idx + 1] = True

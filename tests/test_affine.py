@@ -39,8 +39,8 @@ def test_enclosures_hold_the_margin_and_its_slope(seed: int) -> None:
     for width in (10.0, 1.0, 1e-2, 1e-5):
         lo = np.array([float(rng.normal(0.0, 3.0))])
         hi = lo + width
-        flo, fhi, dlo, dhi = affine.cells(margin, w, c, cabs, lo, hi)
-        vlo, vhi, _, _ = affine.cells(margin, w, c, cabs, lo, hi, derivative=False)
+        flo, fhi, dlo, dhi, _, _ = affine.cells(margin, w, c, cabs, lo, hi)
+        vlo, vhi, _, _, _, _ = affine.cells(margin, w, c, cabs, lo, hi, derivative=False)
         assert (vlo[0], vhi[0]) == (flo[0], fhi[0])
         t = np.linspace(lo[0], hi[0], 400)
         rows = np.zeros((t.size, 1))
@@ -70,5 +70,43 @@ def test_tighter_than_intervals_on_a_deep_net() -> None:
     w, c, cabs = margin.line_affine(np.array([[0.0, 0.5]]), 0)
     lo, hi = np.array([0.3]), np.array([0.31])
     _, _, plo, phi = enclosure.cells(margin, w, c, cabs, lo, hi)
-    _, _, alo, ahi = affine.cells(margin, w, c, cabs, lo, hi)
+    _, _, alo, ahi, _, _ = affine.cells(margin, w, c, cabs, lo, hi)
     assert (ahi - alo)[0] < 0.2 * (phi - plo)[0]
+
+
+def _smooth_layers(seed: int) -> list[tuple[list[list[float]], list[float], str]]:
+    rng = np.random.default_rng(seed)
+    sizes = [2, *rng.integers(3, 24, int(rng.integers(2, 4))).tolist(), 2]
+    scale = float(rng.choice([0.5, 2.0, 8.0, 30.0]))
+    layers = []
+    for k in range(len(sizes) - 1):
+        act = str(rng.choice(["sigmoid", "tanh"])) if k < len(sizes) - 2 else "identity"
+        w = rng.normal(0.0, scale / np.sqrt(sizes[k]), (sizes[k + 1], sizes[k]))
+        b = rng.normal(0.0, 1.0, sizes[k + 1])
+        layers.append((w.tolist(), b.tolist(), act))
+    return layers
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_centre_value_and_its_rounding_bound_against_mpmath(seed: int) -> None:
+    """The centre value of each cell is the margin at ``0.5 lo + 0.5 hi`` within the
+    returned rounding bound, and the enclosure holds the margin there, both checked at 60
+    digits (mpmath, not netbound)."""
+    from far_field_oracle import FarOracle
+
+    layers = _smooth_layers(3000 + seed)
+    margin = margin_between(netbound.Network.from_layers(layers), "z1", "z2")
+    rng = np.random.default_rng(seed)
+    x2 = float(rng.normal(0.0, 3.0))
+    oracle = FarOracle(layers, x2, dps=60)
+    w, c, cabs = margin.line_affine(np.array([[0.0, x2]]), 0)
+    lo = rng.normal(0.0, 4.0, 6)
+    hi = lo + np.array([20.0, 3.0, 1.0, 1e-2, 1e-6, 1e-12])
+    rows = np.zeros(lo.size, dtype=np.intp)
+    got = affine.cells(margin, w, c[rows], cabs[rows], lo, hi)
+    centre = 0.5 * lo + 0.5 * hi
+    for k in range(lo.size):
+        exact = oracle.margin(float(centre[k]))
+        assert abs(got.centre[k] - exact) <= got.centre_err[k], (k, got.centre[k], exact)
+        assert got.flo[k] <= exact <= got.fhi[k], (k, got.flo[k], exact, got.fhi[k])
+        assert got.centre_err[k] <= 1e-9 * (1.0 + abs(got.centre[k]))
