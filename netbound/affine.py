@@ -49,8 +49,19 @@ def curvature_bound(name: str, near: FloatArray, alpha: float = 0.01) -> FloatAr
     return np.zeros_like(near)
 
 
-def _sigmoid_slope(e: FloatArray) -> FloatArray:
-    """sigmoid'(u) from ``e = exp(-|u|)``: ``e / (1 + e)^2``, as in :mod:`netbound.activations`."""
+#: Exponentials are taken of ``-min(z, EXP_CAP)``: numpy's exp is 10 to 100 times slower
+#: where its result is subnormal or 0 (``z > 708``), which is most units of a saturated net.
+EXP_CAP = 700.0
+#: What the cap may add to a slope: ``4 exp(-700)`` bounds sigmoid' and tanh' (and their
+#: ``|act''|``) wherever the cap applies, and so bounds the error of a capped slope value.
+SLOPE_FLOOR = 4.0 * float(np.exp(-EXP_CAP))
+
+
+def _sigmoid_slope(z: FloatArray) -> FloatArray:
+    """sigmoid'(u) = ``e / (1 + e)^2`` with ``e = exp(-z)``, ``z = |u|``, as in
+    :mod:`netbound.activations`; for ``z > EXP_CAP`` it is the value at the cap, an upper
+    bound within :data:`SLOPE_FLOOR`."""
+    e = np.exp(-np.minimum(z, EXP_CAP))
     one_e = 1.0 + e
     out: FloatArray = e / (one_e * one_e)
     return out
@@ -63,32 +74,34 @@ def _smooth_terms(
     exponentials (``aa = |a|``); for softplus the last is sigmoid'(near).
 
     sigmoid'' = -sigmoid' tanh(u / 2); tanh'' = -2 tanh tanh'; softplus' = sigmoid and
-    softplus'' = sigmoid'.  The formulas of :mod:`netbound.activations`, so the same floats.
+    softplus'' = sigmoid'.  The formulas of :mod:`netbound.activations`, except that slopes
+    below :data:`SLOPE_FLOOR` may come out as up to that much (see :data:`EXP_CAP`).
     """
     if act == "tanh":
         # 1 - tanh(u)^2 = 4 sigmoid'(2u), without the cancellation (clipped at tanh' <= 1).
-        k = np.minimum(4.0 * _sigmoid_slope(np.exp(-2.0 * aa)), 1.0)
+        k = np.minimum(4.0 * _sigmoid_slope(2.0 * aa), 1.0)
         va = np.tanh(a)
         k2 = -2.0 * va * k
-        dn = np.minimum(4.0 * _sigmoid_slope(np.exp(-2.0 * near)), 1.0)
+        dn = np.minimum(4.0 * _sigmoid_slope(2.0 * near), 1.0)
     elif act == "sigmoid":
-        k = _sigmoid_slope(np.exp(-aa))
+        k = _sigmoid_slope(aa)
         va = activations.apply("sigmoid", a)
         k2 = -k * np.tanh(0.5 * a)
-        dn = _sigmoid_slope(np.exp(-near))
+        dn = _sigmoid_slope(near)
     else:  # softplus
         va = activations.softplus(a)
         k = activations.apply("sigmoid", a)
-        k2 = _sigmoid_slope(np.exp(-aa))
-        dn = _sigmoid_slope(np.exp(-near))
+        k2 = _sigmoid_slope(aa)
+        dn = _sigmoid_slope(near)
     return va, k, k2, dn
 
 
 def _slope_at(act: str, u: FloatArray) -> FloatArray:
-    """``act'(u)`` for ``u >= 0`` of sigmoid or tanh (one exponential)."""
+    """``act'(u)`` for ``u >= 0`` of sigmoid or tanh (one exponential), less
+    :data:`SLOPE_FLOOR`: a lower bound."""
     if act == "tanh":
-        return np.minimum(4.0 * _sigmoid_slope(np.exp(-2.0 * u)), 1.0)
-    return _sigmoid_slope(np.exp(-u))
+        return np.minimum(4.0 * _sigmoid_slope(2.0 * u), 1.0) - SLOPE_FLOOR
+    return _sigmoid_slope(u) - SLOPE_FLOOR
 
 
 #: ``|act''| <= C2 d`` and ``|act'''| <= C3 d`` for ``|u| >= near``, with ``d`` the fourth value
@@ -136,7 +149,9 @@ def _activate(
     reach2 = reach * reach
     vb = k * b
     kbh = k * bh  # |vb| h, as k >= 0
-    vr = (k * r + (0.5 * _C2[act] * UP) * dn * reach2) * UP + ACT_ERR * (np.abs(va) + kbh) + TINY
+    # (SLOPE_FLOOR reach: what a capped k may be off, times |p - a|.)
+    vr = (k * r + (0.5 * _C2[act] * UP) * dn * reach2 + SLOPE_FLOOR * reach) * UP
+    vr = vr + ACT_ERR * (np.abs(va) + kbh) + TINY
     # Where the unit's whole range over the cell is narrower than the form's remainder (a
     # wide cell across the unit's bend), carry the range instead, as a constant form around
     # the same centre value: the ends a -+ reach are widened by their own rounding.
@@ -155,7 +170,8 @@ def _activate(
     # is ga + gb s +- gr.
     ak2 = np.abs(k2)
     q = ak2 * bh  # |beta| h
-    kappa = (ak2 * r + (0.5 * _C3[act] * UP) * dn * reach2) * UP + ACT_ERR * (k + q)
+    kappa = (ak2 * r + (0.5 * _C3[act] * UP) * dn * reach2 + SLOPE_FLOOR * (1.0 + 2.0 * reach)) * UP
+    kappa = kappa + ACT_ERR * (k + q)
     # Likewise act' lies in [act'(|a| + reach), act'(near)] on the cell (sigmoid' and tanh'
     # are even and decrease in |u|): a constant factor where that is narrower than kappa.
     if act != "softplus":  # softplus' is not even: no cheap range, the form is kept
