@@ -26,12 +26,15 @@ from numpy.typing import NDArray
 
 from netbound.margin import Margin
 from netbound.network import FloatArray
-from netbound.rounding import ACT_ERR, EPS, TINY, IntArray, gamma, idot
+from netbound.rounding import ACT_ERR, EPS, TINY, IntArray, gamma
 
 #: More kept pieces than this (over a batch of lines) and the caller falls back to bisection.
 MAX_PIECES = 2_000_000
 #: A coefficient below this many rounding units of its magnitude is taken as exactly zero.
 ZERO_ULPS = 64.0
+#: A piece with more kinks than this is first cut into cells of this many kinks, each tested
+#: before it is cut at every kink.
+GROUP_KINKS = 4
 #: Elements (pieces x units) per block of pieces: 2 MiB per array.
 BLOCK_ELEMENTS = 1 << 18
 
@@ -138,6 +141,14 @@ class _Walk:
             np.sqrt(np.sum(layer.weights**2, axis=1)) * (1.0 + gamma(layer.n_in))
             for layer in self.hidden
         ]
+        # |W|^T of each layer, and each layer's error of adding its biases (with the
+        # products' underflow) for :meth:`_forward`.
+        self.abs_wt = [np.abs(layer.weights).T for layer in self.hidden]
+        self.bias_err = [
+            (gamma(layer.n_in) + ACT_ERR) * np.abs(layer.biases)
+            + TINY * np.abs(layer.weights).sum(axis=1)
+            for layer in self.hidden
+        ]
         self.out: list[tuple[FloatArray, ...]] = []
         self.kept = 0
 
@@ -197,6 +208,7 @@ class _Walk:
         pa: FloatArray,
         pb: FloatArray,
         mags: Mags,
+        group: bool = True,
     ) -> None:
         """Pieces on which layers before k are affine; ``pa + pb t`` is layer k's input.
 
@@ -206,6 +218,11 @@ class _Walk:
         margin) as an affine form plus a small interval: a piece whose form excludes 0 is
         dropped.  The rest are cut at the kinks of their undecided units; a child's next
         layer is the parent's product over the decided units plus a sparse correction.
+
+        With ``group``, a piece with more than :data:`GROUP_KINKS` kinks (a whole line at the
+        first layer) is first cut at every :data:`GROUP_KINKS`-th kink only: the cells, still
+        on layer k, are tested the same way and only the survivors are cut at every kink.
+        Not on the last hidden layer, whose pieces are finished at the cost of a test.
         """
         layer = self.hidden[k]
         self.examined += np.bincount(line, minlength=self.examined.size)
@@ -227,11 +244,20 @@ class _Walk:
             next_mags = (next_mags[0][keep], next_mags[1][keep])
         if lo.size == 0:
             return
-        piece, unit = np.nonzero(unstable)
-        num, den = pa[piece, unit], pb[piece, unit]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = -num / den
-        inside = (den != 0.0) & (t > lo[piece]) & (t < hi[piece])
+        piece, unit, t, inside = _kinks(lo, hi, pa, pb, unstable)
+        if group and not last:
+            pi = piece[inside]
+            coarse = np.bincount(pi, minlength=lo.size) > GROUP_KINKS
+            if np.any(coarse):
+                self._cells(k, lo, hi, line, pa, pb, mags, coarse, pi, t[inside])
+                fine = ~coarse
+                lo, hi, pa, pb = (x[fine] for x in (lo, hi, pa, pb))
+                line, unstable = line[fine], unstable[fine]
+                base_a, base_b = base_a[fine], base_b[fine]
+                next_mags = (next_mags[0][fine], next_mags[1][fine])
+                if lo.size == 0:
+                    return
+                piece, unit, t, inside = _kinks(lo, hi, pa, pb, unstable)
         c_lo, c_hi, parent = _split(lo, hi, piece[inside], t[inside])
         start = np.searchsorted(piece, np.arange(lo.size + 1))
         count = np.diff(start)
@@ -276,6 +302,46 @@ class _Walk:
             na = base_a[src] + _sparse(ca, uu, indptr, shape) @ wt
             nb = base_b[src] + _sparse(cb, uu, indptr, shape) @ wt
             self.descend(k + 1, s_lo, s_hi, line[src], na, nb, mags_c)
+
+    def _cells(
+        self,
+        k: int,
+        lo: FloatArray,
+        hi: FloatArray,
+        line: IntArray,
+        pa: FloatArray,
+        pb: FloatArray,
+        mags: Mags,
+        coarse: NDArray[np.bool_],
+        piece: IntArray,
+        t: FloatArray,
+    ) -> None:
+        """Cut the ``coarse`` pieces at every :data:`GROUP_KINKS`-th of their kinks ``t``
+        (of piece ``piece``) and descend into the cells on the same layer."""
+        sel = coarse[piece]
+        ps, ts = piece[sel], t[sel]
+        order = np.lexsort((ts, ps))
+        ps, ts = ps[order], ts[order]
+        rank = np.arange(ps.size) - np.searchsorted(ps, ps)
+        cut = rank % GROUP_KINKS == GROUP_KINKS - 1
+        g_lo, g_hi, parent = _split(lo, hi, ps[cut], ts[cut])
+        # _split keeps every piece; only the coarse ones' cells are wanted here.
+        wanted = coarse[parent]
+        g_lo, g_hi, parent = g_lo[wanted], g_hi[wanted], parent[wanted]
+        rows = max(1, self.budget // pa.shape[1])
+        for s0 in range(0, g_lo.size, rows):
+            src = parent[s0 : s0 + rows]
+            sub_mags = (mags[0][src], mags[1] if k == 0 else mags[1][src])
+            self.descend(
+                k,
+                g_lo[s0 : s0 + rows],
+                g_hi[s0 : s0 + rows],
+                line[src],
+                pa[src],
+                pb[src],
+                sub_mags,
+                group=False,
+            )
 
     def _relaxed(
         self,
@@ -358,8 +424,9 @@ class _Walk:
             rr = _sparse(rho_rad[sel], uu, indptr, shape) @ np.abs(wt)
             err = self._error(k + 1, (next_mags[0][f], next_mags[1][f]), reach[f])
             mid = qa + qb * centre[f, None] + rc
-            rad = np.abs(qb) * half[f, None] + rr * (1.0 + gamma(shape[1])) + err[:, None]
-            flo, fhi = self._enclose(k + 1, mid - rad, mid + rad)
+            flo, fhi = self._forward(
+                k + 1, mid, qb, rr * (1.0 + gamma(shape[1])) + err[:, None], half[f]
+            )
         keep = np.ones(lo.size, dtype=bool)
         keep[f] = ~((flo > 0.0) | (fhi < 0.0))
         return keep, base_a, base_b, next_mags
@@ -408,27 +475,84 @@ class _Walk:
             (lo[keep], hi[keep], line[keep], a[keep], b[keep], a_mag[keep], b_mag[keep])
         )
 
-    def _enclose(self, k: int, plo: FloatArray, phi: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Enclosure of the margin from enclosures of layer k's pre-activations (plain
-        intervals, widened for rounding as in :meth:`Margin.cells`)."""
+    def _forward(
+        self, j: int, mid: FloatArray, slope: FloatArray, rad: FloatArray, half: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """Enclosure of the margin over each piece from layer j's pre-activations, given as
+        ``z(t) in mid + slope (t - centre) +- rad`` for ``|t - centre| <= half``.
+
+        The form stays affine in t through the layers after j: each unit is relaxed by its
+        range as in :meth:`descend`, so the correlation between units is kept instead of
+        being lost to plain intervals.  In exact arithmetic an activation with the range
+        ``[l, u]`` and any ``lam`` in ``[low, 1]`` satisfies ``act(z) - lam z in [0, rho]``,
+        ``rho = max((low - lam) l, (1 - lam) u)`` (a convex function that is 0 at 0 is largest
+        at an end), hence ``act(z) in (lam mid + rho/2) + lam slope s +- (lam rad + rho/2)``.
+        Rounding: ``M_r = fl(lam mid + rho/2)``, ``B_r = fl(lam slope)`` and the radius err
+        by at most ``2 eps (|M_r| + |B_r| half + R_r)`` (``eps`` the unit of :data:`EPS`,
+        twice the unit roundoff; a product and a sum each); the next layer's ``W M_r + b``
+        and ``W B_r`` err by at most ``g (|W| |M_r| + |b|)`` and ``g |W| |B_r|`` with ``g``
+        the dot product's gamma.  Both are folded into one nonnegative vector ``X`` that goes
+        through ``|W|`` with the radius: ``R' = |W| X (1 + 2g) + g |b|`` (the computed
+        nonnegative product is at least ``(1 - g)`` times the exact one).
+        """
         m = self.margin
-        with np.errstate(over="ignore", invalid="ignore"):
-            layer = self.hidden[k]
-            vlo, vhi = _act_range(layer.activation, layer.alpha, plo, phi)
-            for nxt in self.hidden[k + 1 :]:
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            for idx in range(j, len(self.hidden)):
+                layer = self.hidden[idx]
+                hcol = half[:, None]
+                spread = np.abs(slope) * hcol
+                spread += rad
+                spread *= 1.0 + 4.0 * EPS
+                spread += 2.0 * EPS * np.abs(mid)
+                if layer.activation == "identity":
+                    m_r, b_r, r_r = mid, slope, rad
+                else:
+                    low = 0.0 if layer.activation == "relu" else layer.alpha
+                    lo_, hi_ = mid - spread, mid + spread
+                    lam = np.where(lo_ > 0.0, 1.0, low)
+                    und = ~((lo_ > 0.0) | (hi_ < 0.0))  # NaN: undecided
+                    lu, hu = lo_[und], hi_[und]
+                    lam_u = low + (1.0 - low) * (hu / (hu - lu))
+                    lam_u = np.minimum(np.maximum(lam_u, low), 1.0)
+                    rho = np.maximum((low - lam_u) * lu, (1.0 - lam_u) * hu) * (1.0 + 4.0 * EPS)
+                    lam[und] = lam_u
+                    half_rho = np.zeros_like(mid)
+                    half_rho[und] = 0.5 * rho
+                    m_r = lam * mid
+                    m_r += half_rho
+                    b_r = lam * slope
+                    r_r = lam * rad
+                    r_r += half_rho
+                    x = np.abs(m_r) + np.abs(b_r) * hcol
+                    x += r_r
+                    x *= 2.0 * EPS
+                    r_r += x
+                x = np.abs(m_r) + np.abs(b_r) * hcol
+                if idx + 1 == len(self.hidden):
+                    break
+                nxt = self.hidden[idx + 1]
                 g = gamma(nxt.n_in) + ACT_ERR
-                bias_err = g * np.abs(nxt.biases) + TINY * np.abs(nxt.weights).sum(axis=1)
-                qlo, qhi = idot(nxt.weights, vlo, vhi, gamma=g)
-                vlo, vhi = _act_range(
-                    nxt.activation,
-                    nxt.alpha,
-                    qlo + (nxt.biases - bias_err),
-                    qhi + (nxt.biases + bias_err),
-                )
+                x *= g
+                x += r_r
+                x += TINY
+                x *= 1.0 + 4.0 * EPS
+                wt = nxt.weights.T
+                mid = m_r @ wt + nxt.biases
+                slope = b_r @ wt
+                rad = (x @ self.abs_wt[idx + 1]) * (1.0 + 2.0 * g) + self.bias_err[idx + 1]
             g = gamma(len(m.readout)) + ACT_ERR
-            flo, fhi = idot(m.readout[None, :], vlo, vhi, m.readout_abs[None, :], g)
-            fe = g * m.offset_abs + TINY * float(m.readout_abs.sum())
-        return flo[:, 0] + (m.offset - fe), fhi[:, 0] + (m.offset + fe)
+            x *= g
+            x += r_r
+            x += TINY
+            x *= 1.0 + 4.0 * EPS
+            f_mid = m_r @ m.readout + m.offset
+            f_slope = b_r @ m.readout
+            f_rad = (x @ m.readout_abs) * (1.0 + 2.0 * g)
+            f_rad += g * m.offset_abs + TINY * float(m.readout_abs.sum())
+            f_rad += np.abs(f_slope) * half
+            f_rad *= 1.0 + 4.0 * EPS
+            f_rad += 2.0 * EPS * np.abs(f_mid)
+        return f_mid - f_rad, f_mid + f_rad
 
 
 def _sparse(values: FloatArray, cols: IntArray, indptr: IntArray, shape: tuple[int, int]) -> Any:
@@ -438,16 +562,6 @@ def _sparse(values: FloatArray, cols: IntArray, indptr: IntArray, shape: tuple[i
     return csr_matrix((values, cols, indptr), shape=shape)
 
 
-def _act_range(
-    act: str, alpha: float, lo: FloatArray, hi: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    if act == "identity":
-        return lo, hi
-    if act == "relu":
-        return np.maximum(lo, 0.0), np.maximum(hi, 0.0)
-    return np.where(lo >= 0.0, lo, alpha * lo), np.where(hi >= 0.0, hi, alpha * hi)
-
-
 def _inside(lo: FloatArray, hi: FloatArray) -> FloatArray:
     """A point inside each piece, also for infinite ends."""
     with np.errstate(invalid="ignore"):
@@ -455,6 +569,18 @@ def _inside(lo: FloatArray, hi: FloatArray) -> FloatArray:
     mid = np.where(np.isneginf(lo) & np.isfinite(hi), hi - 1.0, mid)
     mid = np.where(np.isposinf(hi) & np.isfinite(lo), lo + 1.0, mid)
     return np.where(np.isneginf(lo) & np.isposinf(hi), 0.0, mid)
+
+
+def _kinks(
+    lo: FloatArray, hi: FloatArray, pa: FloatArray, pb: FloatArray, unstable: NDArray[np.bool_]
+) -> tuple[IntArray, IntArray, FloatArray, NDArray[np.bool_]]:
+    """The undecided (piece, unit) pairs, each unit's kink and whether it is inside its piece."""
+    piece, unit = np.nonzero(unstable)
+    num, den = pa[piece, unit], pb[piece, unit]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = -num / den
+    inside = (den != 0.0) & (t > lo[piece]) & (t < hi[piece])
+    return piece, unit, t, inside
 
 
 def _split(

@@ -84,11 +84,12 @@ def test_a_margin_far_from_zero_keeps_no_piece_and_stops_at_the_first_layer() ->
     assert np.min(pre[:, 0] - pre[:, 1]) > 1e3
     p = _pieces(net, x2, piecewise.BLOCK_ELEMENTS, window=50.0)
     assert p.lo.size == 0
-    # Examined: the window, then its first-layer pieces, each excluded; nothing below them.
+    # Examined: the window, then its cells of GROUP_KINKS first-layer kinks, each excluded;
+    # nothing below them.
     w1, b1, _ = layers[0]
     kinks = -(b1[None, :] + np.outer(x2, w1[:, 1])) / w1[:, 0]
-    first_layer_pieces = np.sum(np.abs(kinks) < 50.0, axis=1) + 1
-    assert_array_equal(p.examined, 1 + first_layer_pieces)
+    cells = np.sum(np.abs(kinks) < 50.0, axis=1) // piecewise.GROUP_KINKS + 1
+    assert_array_equal(p.examined, 1 + cells)
     results = netbound.solve(net, x2, x1_range=(-50.0, 50.0))
     assert all(r.complete and not r.roots for r in results)
 
