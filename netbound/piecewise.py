@@ -240,8 +240,6 @@ class _Walk:
         if not np.all(keep):
             lo, hi, pa, pb, unstable = (x[keep] for x in (lo, hi, pa, pb, unstable))
             line = line[keep]
-            base_a, base_b = base_a[keep], base_b[keep]
-            next_mags = (next_mags[0][keep], next_mags[1][keep])
         if lo.size == 0:
             return
         piece, unit, t, inside = _kinks(lo, hi, pa, pb, unstable)
@@ -357,8 +355,8 @@ class _Walk:
         low: float,
     ) -> tuple[NDArray[np.bool_], FloatArray, FloatArray, Mags]:
         """Which pieces may hold a root, by the relaxed affine form of the next layer (or
-        the margin); also the next layer's product over the decided units (``base_a``,
-        ``base_b``) and magnitude bounds valid for every child of the piece."""
+        the margin); also, for the kept pieces, the next layer's product over the decided
+        units (``base_a``, ``base_b``) and magnitude bounds valid for every child."""
         m = self.margin
         last = k + 1 == len(self.hidden)
         decided = np.where(plo > 0.0, 1.0, low)
@@ -374,11 +372,8 @@ class _Walk:
             rho = np.maximum(-lam * lo_u, (1.0 - lam) * hi_u) * (1.0 + 4.0 * EPS)
             lam = low + (1.0 - low) * lam
             rho = (1.0 - low) * rho
-            ra = lam * pa[piece, unit]
-            rb = lam * pb[piece, unit]
             half_rho = 0.5 * rho
             rho_rad = half_rho + 4.0 * EPS * np.maximum(np.abs(lo_u), np.abs(hi_u))
-        va, vb = decided * pa, decided * pb
         finite = np.isfinite(lo) & np.isfinite(hi)
         with np.errstate(invalid="ignore"):
             centre = np.where(finite, 0.5 * lo + 0.5 * hi, 0.0)
@@ -387,11 +382,13 @@ class _Walk:
         reach = np.maximum(np.abs(lo), np.abs(hi))
         if last:
             r = m.readout
-            base_a = va @ r + m.offset
-            base_b = vb @ r
+            base_a = (decided * pa) @ r + m.offset
+            base_b = (decided * pb) @ r
             n = lo.size
-            a = base_a + np.bincount(piece, ra * r[unit], minlength=n)
-            b = base_b + np.bincount(piece, rb * r[unit], minlength=n)
+            ra = lam * pa[piece, unit] * r[unit]
+            rb = lam * pb[piece, unit] * r[unit]
+            a = base_a + np.bincount(piece, ra, minlength=n)
+            b = base_b + np.bincount(piece, rb, minlength=n)
             rc = np.bincount(piece, half_rho * r[unit], minlength=n)
             rr = np.bincount(piece, rho_rad * np.abs(r[unit]), minlength=n) * (1.0 + 4.0 * EPS)
             a_mag, b_mag = self._final_mags(k, mags, np.arange(n), bound)
@@ -402,34 +399,48 @@ class _Walk:
                 rad = np.abs(b) * half
                 rad = np.where(np.isnan(rad) & (b_mag == 0.0), 0.0, rad) + rr + err
                 keep = ~((mid - rad > 0.0) | (mid + rad < 0.0))
-            return keep, base_a, base_b, (a_mag, b_mag)
+            return keep, base_a[keep], base_b[keep], (a_mag[keep], b_mag[keep])
         nxt = self.hidden[k + 1]
         wt = nxt.weights.T
-        base_a = va @ wt + nxt.biases
-        base_b = vb @ wt
-        next_mags = self._slope_mags(k, mags, np.arange(lo.size), bound)
-        if not np.any(finite):
-            return np.ones(lo.size, dtype=bool), base_a, base_b, next_mags
-        # The relaxed form of the next layer's pre-activations, only on finite pieces.
-        f = np.flatnonzero(finite)
-        sel = finite[piece]
-        fp = np.searchsorted(f, piece[sel])
-        shape = (f.size, pa.shape[1])
-        indptr = np.searchsorted(fp, np.arange(f.size + 1))
-        uu = unit[sel]
-        with np.errstate(invalid="ignore", over="ignore"):
-            qa = base_a[f] + _sparse(ra[sel], uu, indptr, shape) @ wt
-            qb = base_b[f] + _sparse(rb[sel], uu, indptr, shape) @ wt
-            rc = _sparse(half_rho[sel], uu, indptr, shape) @ wt
-            rr = _sparse(rho_rad[sel], uu, indptr, shape) @ np.abs(wt)
-            err = self._error(k + 1, (next_mags[0][f], next_mags[1][f]), reach[f])
-            mid = qa + qb * centre[f, None] + rc
-            flo, fhi = self._forward(
-                k + 1, mid, qb, rr * (1.0 + gamma(shape[1])) + err[:, None], half[f]
-            )
-        keep = np.ones(lo.size, dtype=bool)
-        keep[f] = ~((flo > 0.0) | (fhi < 0.0))
-        return keep, base_a, base_b, next_mags
+        n = lo.size
+        keep = np.ones(n, dtype=bool)
+        if np.any(finite):
+            # The relaxed form of the next layer's pre-activations, only on finite pieces:
+            # one product of the relaxed slopes (lam on the undecided units) with the parts
+            # of pa and pb; an n-term dot product like the children's, within ``err``.
+            f = np.flatnonzero(finite)
+            sel = finite[piece]
+            fp = np.searchsorted(f, piece[sel])
+            shape = (f.size, pa.shape[1])
+            indptr = np.searchsorted(fp, np.arange(f.size + 1))
+            uu = unit[sel]
+            relax = decided[f]
+            relax[fp, uu] = lam[sel]
+            parts = np.empty((2 * f.size, pa.shape[1]))
+            np.multiply(relax, pa[f], out=parts[: f.size])
+            np.multiply(relax, pb[f], out=parts[f.size :])
+            with np.errstate(invalid="ignore", over="ignore"):
+                q = parts @ wt
+                qa, qb = q[: f.size], q[f.size :]
+                qa += nxt.biases
+                rc = _sparse(half_rho[sel], uu, indptr, shape) @ wt
+                rr = _sparse(rho_rad[sel], uu, indptr, shape) @ self.abs_wt[k + 1]
+                f_mags = self._slope_mags(k, mags, f, bound[f])
+                err = self._error(k + 1, f_mags, reach[f])
+                mid = qa + qb * centre[f, None] + rc
+                flo, fhi = self._forward(
+                    k + 1, mid, qb, rr * (1.0 + gamma(shape[1])) + err[:, None], half[f]
+                )
+            keep[f] = ~((flo > 0.0) | (fhi < 0.0))
+        # The next layer's product over the decided units, for the kept pieces' children.
+        kept = np.flatnonzero(keep)
+        parts = np.empty((2 * kept.size, pa.shape[1]))
+        np.multiply(decided[kept], pa[kept], out=parts[: kept.size])
+        np.multiply(decided[kept], pb[kept], out=parts[kept.size :])
+        base = parts @ wt
+        base_a, base_b = base[: kept.size], base[kept.size :]
+        base_a += nxt.biases
+        return keep, base_a, base_b, self._slope_mags(k, mags, kept, bound[kept])
 
     def _pre_range(
         self, k: int, lo: FloatArray, hi: FloatArray, pa: FloatArray, pb: FloatArray, mags: Mags
@@ -500,14 +511,17 @@ class _Walk:
             for idx in range(j, len(self.hidden)):
                 layer = self.hidden[idx]
                 hcol = half[:, None]
-                spread = np.abs(slope) * hcol
-                spread += rad
-                spread *= 1.0 + 4.0 * EPS
-                spread += 2.0 * EPS * np.abs(mid)
+                # m_r and b_r side by side, for one product with the next layer's weights.
+                both = np.empty((2, *mid.shape))
+                m_r, b_r = both[0], both[1]
                 if layer.activation == "identity":
-                    m_r, b_r, r_r = mid, slope, rad
+                    m_r[...], b_r[...], r_r = mid, slope, rad
                 else:
                     low = 0.0 if layer.activation == "relu" else layer.alpha
+                    spread = np.abs(slope) * hcol
+                    spread += rad
+                    spread *= 1.0 + 4.0 * EPS
+                    spread += 2.0 * EPS * np.abs(mid)
                     lo_, hi_ = mid - spread, mid + spread
                     lam = np.where(lo_ > 0.0, 1.0, low)
                     und = ~((lo_ > 0.0) | (hi_ < 0.0))  # NaN: undecided
@@ -518,16 +532,17 @@ class _Walk:
                     lam[und] = lam_u
                     half_rho = np.zeros_like(mid)
                     half_rho[und] = 0.5 * rho
-                    m_r = lam * mid
+                    np.multiply(lam, mid, out=m_r)
                     m_r += half_rho
-                    b_r = lam * slope
+                    np.multiply(lam, slope, out=b_r)
                     r_r = lam * rad
                     r_r += half_rho
-                    x = np.abs(m_r) + np.abs(b_r) * hcol
-                    x += r_r
-                    x *= 2.0 * EPS
-                    r_r += x
-                x = np.abs(m_r) + np.abs(b_r) * hcol
+                x = np.abs(b_r)
+                x *= hcol
+                x += np.abs(m_r)
+                if layer.activation != "identity":
+                    # The rounding of m_r, b_r and r_r.
+                    r_r += 2.0 * EPS * (x + r_r)
                 if idx + 1 == len(self.hidden):
                     break
                 nxt = self.hidden[idx + 1]
@@ -536,9 +551,9 @@ class _Walk:
                 x += r_r
                 x += TINY
                 x *= 1.0 + 4.0 * EPS
-                wt = nxt.weights.T
-                mid = m_r @ wt + nxt.biases
-                slope = b_r @ wt
+                q = both.reshape(-1, both.shape[2]) @ nxt.weights.T
+                mid, slope = q[: mid.shape[0]], q[mid.shape[0] :]
+                mid += nxt.biases
                 rad = (x @ self.abs_wt[idx + 1]) * (1.0 + 2.0 * g) + self.bias_err[idx + 1]
             g = gamma(len(m.readout)) + ACT_ERR
             x *= g
