@@ -259,6 +259,27 @@ class _Walk:
         c_lo, c_hi, parent = _split(lo, hi, piece[inside], t[inside])
         start = np.searchsorted(piece, np.arange(lo.size + 1))
         count = np.diff(start)
+        if last and count[parent].sum() * 8 > parent.size * pa.shape[1]:
+            # Most units undecided (a whole line cut at the last hidden layer): one sweep
+            # along each piece instead of a product per child.
+            r = self.margin.readout
+            swept = _sweep(r, pa, pb, base_a, base_b, low, piece, unit, t, inside, c_lo, c_hi)
+            if swept is not None:
+                # A child's a (b) is the first child's plus a sequential sum of at most n
+                # terms ((1 - low) r_u pa_u), whose magnitudes a_mag (b_mag) bounds: the
+                # sum's rounding adds at most gamma_n (a_mag + b_mag |t|), and the last
+                # addition an ulp.
+                self._finish(
+                    c_lo,
+                    c_hi,
+                    line[parent],
+                    swept[0],
+                    swept[1],
+                    next_mags[0][parent],
+                    next_mags[1][parent],
+                    extra=gamma(2 * pa.shape[1]),
+                )
+                return
         rows = max(1, self.budget // pa.shape[1])
         for s0 in range(0, c_lo.size, rows):
             sub = slice(s0, s0 + rows)
@@ -469,10 +490,13 @@ class _Walk:
         b: FloatArray,
         a_mag: FloatArray,
         b_mag: FloatArray,
+        extra: float = 0.0,
     ) -> None:
+        """Keep the final pieces whose ``a + b t`` may be 0; ``extra`` is a relative error
+        bound of ``a`` and ``b`` (per ``a_mag``, ``b_mag``) beyond the products'."""
         m = self.margin
         self.examined += np.bincount(line, minlength=self.examined.size)
-        g = 2.0 * self.gains[-1] + gamma(len(m.readout)) + 4.0 * gamma(2)
+        g = 2.0 * self.gains[-1] + gamma(len(m.readout)) + 4.0 * gamma(2) + extra
         with np.errstate(invalid="ignore", over="ignore"):
             ends = np.stack([a + b * lo, a + b * hi])
             exact = b_mag == 0.0
@@ -596,6 +620,61 @@ def _kinks(
         t = -num / den
     inside = (den != 0.0) & (t > lo[piece]) & (t < hi[piece])
     return piece, unit, t, inside
+
+
+def _sweep(
+    r: FloatArray,
+    pa: FloatArray,
+    pb: FloatArray,
+    base_a: FloatArray,
+    base_b: FloatArray,
+    low: float,
+    piece: IntArray,
+    unit: IntArray,
+    t: FloatArray,
+    inside: NDArray[np.bool_],
+    c_lo: FloatArray,
+    c_hi: FloatArray,
+) -> tuple[FloatArray, FloatArray] | None:
+    """The margin's ``a`` and ``b`` on every child (as cut by :func:`_split`) of pieces of the
+    last hidden layer: the first child's from the undecided pairs ``(piece, unit)``; each
+    next child's adds the change of the units whose kinks ``t`` it has passed.
+
+    A unit whose kink is inside its piece is below it on the left for ``pb > 0`` (slope
+    ``low``) and above it for ``pb < 0`` (slope 1), then the other way; the others keep the
+    side of the first child's midpoint.  None if the children do not follow the kinks.
+    """
+    n = base_a.size
+    ua, ub = pa[piece, unit], pb[piece, unit]
+    ru = r[unit]
+    # The first child of each piece starts at the piece's lo: the children come in order.
+    cp, ct = piece[inside], t[inside]
+    order = np.lexsort((ct, cp))
+    cp, ct = cp[order], ct[order]
+    runs = np.ones(cp.size, dtype=bool)
+    runs[:-1] = (cp[1:] != cp[:-1]) | (ct[1:] != ct[:-1])
+    children = 1 + np.bincount(cp[runs], minlength=n)
+    if int(children.sum()) != c_lo.size:
+        return None
+    first = np.concatenate([[0], np.cumsum(children)[:-1]])
+    mid0 = _inside(c_lo[first], c_hi[first])
+    slope = np.where(ua + ub * mid0[piece] > 0.0, 1.0, low)
+    slope[inside] = np.where(ub[inside] > 0.0, low, 1.0)
+    a0 = base_a + np.bincount(piece, slope * ua * ru, minlength=n)
+    b0 = base_b + np.bincount(piece, slope * ub * ru, minlength=n)
+    step = np.where(ub[inside] > 0.0, 1.0 - low, low - 1.0)[order]
+    rank = np.arange(cp.size) - np.searchsorted(cp, cp)
+    width = int(rank.max()) + 1 if cp.size else 1
+    a = np.repeat(a0, children)
+    b = np.repeat(b0, children)
+    later = np.ones(c_lo.size, dtype=bool)
+    later[first] = False
+    for out, coef in ((a, ua), (b, ub)):
+        table = np.zeros((n, width))
+        table[cp, rank] = step * coef[inside][order] * ru[inside][order]
+        np.cumsum(table, axis=1, out=table)
+        out[later] += table[cp[runs], rank[runs]]
+    return a, b
 
 
 def _split(

@@ -142,6 +142,37 @@ def test_cells_of_kinks_drop_pieces_but_no_root(seed: int, monkeypatch: pytest.M
         assert_allclose(crossings, ref.roots, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize(("act", "seed"), [("relu", 0), ("relu", 1), ("leaky_relu", 2)])
+def test_the_sweep_along_a_line_equals_the_products_per_piece(
+    act: str, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One hidden layer: every line is cut at all its kinks at once, and the pieces' a and b
+    # come from one sweep along the line; without it, from a product per piece.
+    rng = np.random.default_rng(seed)
+    w1, b1 = rng.normal(0.0, 1.5, (40, 2)), rng.normal(0.0, 1.0, 40)
+    w1[:3, 0] = 0.0  # units that do not depend on t: decided on every line
+    w1[3:6] = w1[6:9]  # repeated kinks
+    w2, b2 = rng.normal(0.0, 1.0, (2, 40)), rng.normal(0.0, 1.0, 2)
+    layers = [(w1, b1, act, 0.1) if act == "leaky_relu" else (w1, b1, act), (w2, b2, "identity")]
+    net = _network(layers)
+    x2 = np.linspace(-3.0, 3.0, 11)
+    swept = _pieces(net, x2, piecewise.BLOCK_ELEMENTS)
+    results = netbound.solve(net, x2)
+    monkeypatch.setattr(piecewise, "_sweep", lambda *args: None)
+    direct = _pieces(net, x2, piecewise.BLOCK_ELEMENTS)
+    assert_array_equal(swept.line, direct.line)
+    assert_array_equal(swept.lo, direct.lo)
+    assert_array_equal(swept.hi, direct.hi)
+    assert_allclose(swept.a, direct.a, rtol=1e-12, atol=1e-12)
+    assert_allclose(swept.b, direct.b, rtol=1e-12, atol=1e-12)
+    assert_array_equal(swept.examined, direct.examined)
+    for value, result in zip(x2.tolist(), results, strict=True):
+        ref = reference_roots(layers, value)
+        assert result.complete
+        crossings = [r.x1 for r in result.roots if r.kind == "crossing"]
+        assert_allclose(crossings, ref.roots, rtol=1e-9, atol=1e-9)
+
+
 def test_block_size_does_not_change_the_pieces() -> None:
     net = netbound.Network.from_layers(_relu_net(3, (12, 9, 7)))
     x2 = np.linspace(-3.0, 3.0, 9)
