@@ -242,12 +242,11 @@ class _Walk:
             line = line[keep]
         if lo.size == 0:
             return
-        piece, unit, t, inside = _kinks(lo, hi, pa, pb, unstable)
+        piece, unit, t, kin = _kinks(lo, hi, pa, pb, unstable)
         if group and not last:
-            pi = piece[inside]
-            coarse = np.bincount(pi, minlength=lo.size) > GROUP_KINKS
+            coarse = np.bincount(piece[kin], minlength=lo.size) > GROUP_KINKS
             if np.any(coarse):
-                self._cells(k, lo, hi, line, pa, pb, mags, coarse, pi, t[inside])
+                self._cells(k, lo, hi, line, pa, pb, mags, coarse, piece[kin], t[kin])
                 fine = ~coarse
                 lo, hi, pa, pb = (x[fine] for x in (lo, hi, pa, pb))
                 line, unstable = line[fine], unstable[fine]
@@ -255,15 +254,15 @@ class _Walk:
                 next_mags = (next_mags[0][fine], next_mags[1][fine])
                 if lo.size == 0:
                     return
-                piece, unit, t, inside = _kinks(lo, hi, pa, pb, unstable)
-        c_lo, c_hi, parent = _split(lo, hi, piece[inside], t[inside])
+                piece, unit, t, kin = _kinks(lo, hi, pa, pb, unstable)
+        c_lo, c_hi, parent = _split(lo, hi, piece[kin], t[kin])
         start = np.searchsorted(piece, np.arange(lo.size + 1))
         count = np.diff(start)
         if last and count[parent].sum() * 8 > parent.size * pa.shape[1]:
             # Most units undecided (a whole line cut at the last hidden layer): one sweep
             # along each piece instead of a product per child.
             r = self.margin.readout
-            swept = _sweep(r, pa, pb, base_a, base_b, low, piece, unit, t, inside, c_lo, c_hi)
+            swept = _sweep(r, pa, pb, base_a, base_b, low, piece, unit, t, kin, c_lo, c_hi, parent)
             if swept is not None:
                 # A child's a (b) is the first child's plus a sequential sum of at most n
                 # terms ((1 - low) r_u pa_u), whose magnitudes a_mag (b_mag) bounds: the
@@ -336,11 +335,10 @@ class _Walk:
         t: FloatArray,
     ) -> None:
         """Cut the ``coarse`` pieces at every :data:`GROUP_KINKS`-th of their kinks ``t``
-        (of piece ``piece``) and descend into the cells on the same layer."""
+        (of piece ``piece``, sorted by piece and position) and descend into the cells on the
+        same layer."""
         sel = coarse[piece]
         ps, ts = piece[sel], t[sel]
-        order = np.lexsort((ts, ps))
-        ps, ts = ps[order], ts[order]
         rank = np.arange(ps.size) - np.searchsorted(ps, ps)
         cut = rank % GROUP_KINKS == GROUP_KINKS - 1
         g_lo, g_hi, parent = _split(lo, hi, ps[cut], ts[cut])
@@ -612,14 +610,15 @@ def _inside(lo: FloatArray, hi: FloatArray) -> FloatArray:
 
 def _kinks(
     lo: FloatArray, hi: FloatArray, pa: FloatArray, pb: FloatArray, unstable: NDArray[np.bool_]
-) -> tuple[IntArray, IntArray, FloatArray, NDArray[np.bool_]]:
-    """The undecided (piece, unit) pairs, each unit's kink and whether it is inside its piece."""
+) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
+    """The undecided (piece, unit) pairs, each unit's kink, and which pairs have their kink
+    inside their piece (sorted by piece, then position)."""
     piece, unit = np.nonzero(unstable)
     num, den = pa[piece, unit], pb[piece, unit]
     with np.errstate(divide="ignore", invalid="ignore"):
         t = -num / den
-    inside = (den != 0.0) & (t > lo[piece]) & (t < hi[piece])
-    return piece, unit, t, inside
+    kin = np.flatnonzero((den != 0.0) & (t > lo[piece]) & (t < hi[piece]))
+    return piece, unit, t, kin[_sorted(lo.size, piece[kin], t[kin])]
 
 
 def _sweep(
@@ -632,38 +631,39 @@ def _sweep(
     piece: IntArray,
     unit: IntArray,
     t: FloatArray,
-    inside: NDArray[np.bool_],
+    kin: IntArray,
     c_lo: FloatArray,
     c_hi: FloatArray,
+    parent: IntArray,
 ) -> tuple[FloatArray, FloatArray] | None:
-    """The margin's ``a`` and ``b`` on every child (as cut by :func:`_split`) of pieces of the
-    last hidden layer: the first child's from the undecided pairs ``(piece, unit)``; each
-    next child's adds the change of the units whose kinks ``t`` it has passed.
+    """The margin's ``a`` and ``b`` on every child (as cut by :func:`_split`, with parents
+    ``parent``) of pieces of the last hidden layer: the first child's from the undecided
+    pairs ``(piece, unit)``; each next child's adds the change of the units whose kinks ``t``
+    it has passed (the pairs ``kin``, sorted by piece and position).
 
     A unit whose kink is inside its piece is below it on the left for ``pb > 0`` (slope
     ``low``) and above it for ``pb < 0`` (slope 1), then the other way; the others keep the
     side of the first child's midpoint.  None if the children do not follow the kinks.
     """
     n = base_a.size
-    ua, ub = pa[piece, unit], pb[piece, unit]
-    ru = r[unit]
-    # The first child of each piece starts at the piece's lo: the children come in order.
-    cp, ct = piece[inside], t[inside]
-    order = np.lexsort((ct, cp))
-    cp, ct = cp[order], ct[order]
+    cp, ct = piece[kin], t[kin]
     runs = np.ones(cp.size, dtype=bool)
     runs[:-1] = (cp[1:] != cp[:-1]) | (ct[1:] != ct[:-1])
     children = 1 + np.bincount(cp[runs], minlength=n)
-    if int(children.sum()) != c_lo.size:
+    if not np.array_equal(children, np.bincount(parent, minlength=n)):
         return None
-    first = np.concatenate([[0], np.cumsum(children)[:-1]])
+    first = np.cumsum(children) - children
+    ua, ub = pa[piece, unit], pb[piece, unit]
+    ru = r[unit]
     mid0 = _inside(c_lo[first], c_hi[first])
     slope = np.where(ua + ub * mid0[piece] > 0.0, 1.0, low)
-    slope[inside] = np.where(ub[inside] > 0.0, low, 1.0)
+    up = ub[kin] > 0.0
+    slope[kin] = np.where(up, low, 1.0)
     a0 = base_a + np.bincount(piece, slope * ua * ru, minlength=n)
     b0 = base_b + np.bincount(piece, slope * ub * ru, minlength=n)
-    step = np.where(ub[inside] > 0.0, 1.0 - low, low - 1.0)[order]
-    rank = np.arange(cp.size) - np.searchsorted(cp, cp)
+    step = np.where(up, 1.0 - low, low - 1.0)
+    count = np.bincount(cp, minlength=n)
+    rank = np.arange(cp.size) - np.repeat(np.cumsum(count) - count, count)
     width = int(rank.max()) + 1 if cp.size else 1
     a = np.repeat(a0, children)
     b = np.repeat(b0, children)
@@ -671,20 +671,40 @@ def _sweep(
     later[first] = False
     for out, coef in ((a, ua), (b, ub)):
         table = np.zeros((n, width))
-        table[cp, rank] = step * coef[inside][order] * ru[inside][order]
+        table[cp, rank] = step * coef[kin] * ru[kin]
         np.cumsum(table, axis=1, out=table)
         out[later] += table[cp[runs], rank[runs]]
     return a, b
 
 
+def _sorted(n: int, piece: IntArray, t: FloatArray) -> IntArray:
+    """The order of the kinks ``t`` by piece, then position, for ``piece`` in ``0..n-1``
+    already nondecreasing: one row per piece, sorted along the rows."""
+    count = np.bincount(piece, minlength=n)
+    width = int(count.max()) if piece.size else 0
+    first = np.cumsum(count) - count
+    rank = np.arange(piece.size) - np.repeat(first, count)
+    table = np.full((n, width), np.inf)
+    table[piece, rank] = t
+    by_row = np.argsort(table, axis=1, kind="stable")
+    order: IntArray = (first[:, None] + by_row)[np.arange(width)[None, :] < count[:, None]]
+    return order
+
+
 def _split(
     lo: FloatArray, hi: FloatArray, piece: IntArray, cuts: FloatArray
 ) -> tuple[FloatArray, FloatArray, IntArray]:
-    """Cut piece ``piece[j]`` at ``cuts[j]``; the new pieces, in order, and their parents."""
-    owner = np.concatenate([np.arange(lo.size), np.arange(lo.size), piece])
-    points = np.concatenate([lo, hi, cuts])
-    order = np.lexsort((points, owner))
-    owner, points = owner[order], points[order]
+    """Cut piece ``piece[j]`` at ``cuts[j]`` (inside it; sorted by piece, then position); the
+    new pieces, in order, and their parents."""
+    n = lo.size
+    count = np.bincount(piece, minlength=n)
+    first = np.cumsum(count) - count
+    at = 2 * np.arange(n) + first  # where each piece's points start: lo, its cuts, hi
+    owner = np.repeat(np.arange(n), count + 2)
+    points = np.empty(owner.size)
+    points[at] = lo
+    points[at + count + 1] = hi
+    points[at[piece] + 1 + np.arange(piece.size) - first[piece]] = cuts
     keep = (owner[1:] == owner[:-1]) & (points[1:] > points[:-1])
     start = np.flatnonzero(keep)
     return points[start], points[start + 1], owner[start]
