@@ -383,6 +383,14 @@ class _Walk:
         bound = np.where(unstable, 1.0, np.abs(decided))  # |slope| <= 1 on every child
         piece, unit = np.nonzero(unstable)
         lo_u, hi_u = plo[piece, unit], phi[piece, unit]
+        # A unit without finite bounds (on an infinite piece) relaxes to NaN: its piece is
+        # kept whatever the others give, so they are not relaxed at all.
+        unbounded = ~(np.isfinite(lo_u) & np.isfinite(hi_u))
+        open_ = np.zeros(lo.size, dtype=bool)
+        if np.any(unbounded):
+            open_[piece[unbounded]] = True
+            bounded = ~open_[piece]
+            piece, unit, lo_u, hi_u = piece[bounded], unit[bounded], lo_u[bounded], hi_u[bounded]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             # relu(p) - lam p on [l, u] is largest at an end; with the rounded lam that is
             # max(-lam l, (1 - lam) u), and the rounding of lam itself moves lam p by a few
@@ -417,7 +425,7 @@ class _Walk:
                 mid = a + b * centre + rc
                 rad = np.abs(b) * half
                 rad = np.where(np.isnan(rad) & (b_mag == 0.0), 0.0, rad) + rr + err
-                keep = ~((mid - rad > 0.0) | (mid + rad < 0.0))
+                keep = ~((mid - rad > 0.0) | (mid + rad < 0.0)) | open_
             return keep, base_a[keep], base_b[keep], (a_mag[keep], b_mag[keep])
         nxt = self.hidden[k + 1]
         wt = nxt.weights.T
@@ -451,6 +459,7 @@ class _Walk:
                     k + 1, mid, qb, rr * (1.0 + gamma(shape[1])) + err[:, None], half[f]
                 )
             keep[f] = ~((flo > 0.0) | (fhi < 0.0))
+            keep |= open_
         # The next layer's product over the decided units, for the kept pieces' children.
         kept = np.flatnonzero(keep)
         parts = np.empty((2 * kept.size, pa.shape[1]))
