@@ -32,9 +32,10 @@ from netbound.rounding import ACT_ERR, EPS, TINY, IntArray, gamma
 MAX_PIECES = 2_000_000
 #: A coefficient below this many rounding units of its magnitude is taken as exactly zero.
 ZERO_ULPS = 64.0
-#: A piece with more kinks than this is first cut into cells of this many kinks, each tested
-#: before it is cut at every kink.
-GROUP_KINKS = 4
+#: A piece with more kinks than the first of these is first cut into cells of that many
+#: kinks, each tested; a surviving cell with more than the next is cut likewise, and so on,
+#: before the survivors are cut at every kink.
+GROUP_LEVELS = (8, 4, 2)
 #: Elements (pieces x units) per block of pieces: 2 MiB per array.
 BLOCK_ELEMENTS = 1 << 18
 
@@ -208,7 +209,7 @@ class _Walk:
         pa: FloatArray,
         pb: FloatArray,
         mags: Mags,
-        group: bool = True,
+        group: int = 0,
     ) -> None:
         """Pieces on which layers before k are affine; ``pa + pb t`` is layer k's input.
 
@@ -219,10 +220,11 @@ class _Walk:
         dropped.  The rest are cut at the kinks of their undecided units; a child's next
         layer is the parent's product over the decided units plus a sparse correction.
 
-        With ``group``, a piece with more than :data:`GROUP_KINKS` kinks (a whole line at the
-        first layer) is first cut at every :data:`GROUP_KINKS`-th kink only: the cells, still
-        on layer k, are tested the same way and only the survivors are cut at every kink.
-        Not on the last hidden layer, whose pieces are finished at the cost of a test.
+        A piece with more than ``GROUP_LEVELS[group]`` kinks (a whole line at the first
+        layer) is first cut at every ``GROUP_LEVELS[group]``-th kink only: the cells, still on
+        layer k, are tested the same way (with the next level), and only the survivors are
+        cut at every kink.  Not on the last hidden layer, whose pieces are finished at the
+        cost of a test.
         """
         layer = self.hidden[k]
         self.examined += np.bincount(line, minlength=self.examined.size)
@@ -243,10 +245,11 @@ class _Walk:
         if lo.size == 0:
             return
         piece, unit, t, kin = _kinks(lo, hi, pa, pb, unstable)
-        if group and not last:
-            coarse = np.bincount(piece[kin], minlength=lo.size) > GROUP_KINKS
+        if group < len(GROUP_LEVELS) and not last:
+            size = GROUP_LEVELS[group]
+            coarse = np.bincount(piece[kin], minlength=lo.size) > size
             if np.any(coarse):
-                self._cells(k, lo, hi, line, pa, pb, mags, coarse, piece[kin], t[kin])
+                self._cells(k, lo, hi, line, pa, pb, mags, coarse, piece[kin], t[kin], group)
                 fine = ~coarse
                 lo, hi, pa, pb = (x[fine] for x in (lo, hi, pa, pb))
                 line, unstable = line[fine], unstable[fine]
@@ -333,14 +336,16 @@ class _Walk:
         coarse: NDArray[np.bool_],
         piece: IntArray,
         t: FloatArray,
+        group: int,
     ) -> None:
-        """Cut the ``coarse`` pieces at every :data:`GROUP_KINKS`-th of their kinks ``t``
+        """Cut the ``coarse`` pieces at every ``GROUP_LEVELS[group]``-th of their kinks ``t``
         (of piece ``piece``, sorted by piece and position) and descend into the cells on the
-        same layer."""
+        same layer, with the next level."""
         sel = coarse[piece]
         ps, ts = piece[sel], t[sel]
         rank = np.arange(ps.size) - np.searchsorted(ps, ps)
-        cut = rank % GROUP_KINKS == GROUP_KINKS - 1
+        size = GROUP_LEVELS[group]
+        cut = rank % size == size - 1
         g_lo, g_hi, parent = _split(lo, hi, ps[cut], ts[cut])
         # _split keeps every piece; only the coarse ones' cells are wanted here.
         wanted = coarse[parent]
@@ -357,7 +362,7 @@ class _Walk:
                 pa[src],
                 pb[src],
                 sub_mags,
-                group=False,
+                group=group + 1,
             )
 
     def _relaxed(

@@ -125,7 +125,7 @@ def test_cells_of_kinks_drop_pieces_but_no_root(seed: int, monkeypatch: pytest.M
     net = _network(layers)
     x2 = np.linspace(-2.0, 2.0, 7)
     grouped = _pieces(net, x2, piecewise.BLOCK_ELEMENTS)
-    monkeypatch.setattr(piecewise, "GROUP_KINKS", 10**9)
+    monkeypatch.setattr(piecewise, "GROUP_LEVELS", ())
     single = _pieces(net, x2, piecewise.BLOCK_ELEMENTS)
     # Every kept piece of the cells is one of the pieces kept without them.
     ends = {(i, a, b) for i, a, b in zip(single.line, single.lo, single.hi, strict=True)}
@@ -199,11 +199,11 @@ def test_a_margin_far_from_zero_keeps_no_piece_and_stops_at_the_first_layer() ->
     assert np.min(pre[:, 0] - pre[:, 1]) > 1e3
     p = _pieces(net, x2, piecewise.BLOCK_ELEMENTS, window=50.0)
     assert p.lo.size == 0
-    # Examined: the window, then its cells of GROUP_KINKS first-layer kinks, each excluded;
-    # nothing below them.
+    # Examined: the window, then its cells of GROUP_LEVELS[0] first-layer kinks, each
+    # excluded; nothing below them.
     w1, b1, _ = layers[0]
     kinks = -(b1[None, :] + np.outer(x2, w1[:, 1])) / w1[:, 0]
-    cells = np.sum(np.abs(kinks) < 50.0, axis=1) // piecewise.GROUP_KINKS + 1
+    cells = np.sum(np.abs(kinks) < 50.0, axis=1) // piecewise.GROUP_LEVELS[0] + 1
     assert_array_equal(p.examined, 1 + cells)
     results = netbound.solve(net, x2, x1_range=(-50.0, 50.0))
     assert all(r.complete and not r.roots for r in results)
