@@ -558,21 +558,23 @@ class _Walk:
                     spread += rad
                     spread *= 1.0 + 4.0 * EPS
                     spread += 2.0 * EPS * np.abs(mid)
-                    lo_, hi_ = mid - spread, mid + spread
-                    lam = np.where(lo_ > 0.0, 1.0, low)
-                    und = ~((lo_ > 0.0) | (hi_ < 0.0))  # NaN: undecided
-                    lu, hu = lo_[und], hi_[und]
+                    # mid - spread > 0 exactly when mid > spread (a difference of floats
+                    # rounds to 0 only when they are equal).
+                    pos = mid > spread
+                    und = ~(pos | (mid < -spread))  # NaN: undecided
+                    lam = pos.astype(np.float64) if low == 0.0 else np.where(pos, 1.0, low)
+                    mu, su = mid[und], spread[und]
+                    lu, hu = mu - su, mu + su
                     lam_u = low + (1.0 - low) * (hu / (hu - lu))
                     lam_u = np.minimum(np.maximum(lam_u, low), 1.0)
-                    rho = np.maximum((low - lam_u) * lu, (1.0 - lam_u) * hu) * (1.0 + 4.0 * EPS)
+                    half_rho = np.maximum((low - lam_u) * lu, (1.0 - lam_u) * hu)
+                    half_rho *= 0.5 * (1.0 + 4.0 * EPS)
                     lam[und] = lam_u
-                    half_rho = np.zeros_like(mid)
-                    half_rho[und] = 0.5 * rho
                     np.multiply(lam, mid, out=m_r)
-                    m_r += half_rho
+                    m_r[und] += half_rho
                     np.multiply(lam, slope, out=b_r)
                     r_r = lam * rad
-                    r_r += half_rho
+                    r_r[und] += half_rho
                 x = np.abs(b_r)
                 x *= hcol
                 x += np.abs(m_r)
