@@ -127,6 +127,12 @@ def _gains(margin: Margin) -> list[float]:
 Mags = tuple[FloatArray, FloatArray]
 
 
+def _take(k: int, mags: Mags, rows: Any) -> Mags:
+    """The magnitude bounds of some rows of layer k's pieces (on the first layer the second
+    array is per unit, shared by every row)."""
+    return mags[0][rows], mags[1] if k == 0 else mags[1][rows]
+
+
 class _Walk:
     """Depth-first descent through the layers, collecting the pieces that may hold a root."""
 
@@ -242,6 +248,7 @@ class _Walk:
         if not np.all(keep):
             lo, hi, pa, pb, unstable = (x[keep] for x in (lo, hi, pa, pb, unstable))
             line = line[keep]
+            mags = _take(k, mags, keep)
         if lo.size == 0:
             return
         piece, unit, t, kin = _kinks(lo, hi, pa, pb, unstable)
@@ -353,7 +360,6 @@ class _Walk:
         rows = max(1, self.budget // pa.shape[1])
         for s0 in range(0, g_lo.size, rows):
             src = parent[s0 : s0 + rows]
-            sub_mags = (mags[0][src], mags[1] if k == 0 else mags[1][src])
             self.descend(
                 k,
                 g_lo[s0 : s0 + rows],
@@ -361,7 +367,7 @@ class _Walk:
                 line[src],
                 pa[src],
                 pb[src],
-                sub_mags,
+                _take(k, mags, src),
                 group=group + 1,
             )
 

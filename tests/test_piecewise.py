@@ -173,6 +173,40 @@ def test_the_sweep_along_a_line_equals_the_products_per_piece(
         assert_allclose(crossings, ref.roots, rtol=1e-9, atol=1e-9)
 
 
+def test_every_piece_examined_carries_its_own_lines_magnitudes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Regression: cells cut from the kept pieces once took the magnitude bounds of the
+    # pieces before the drop (another line's |c|), which the rounding bounds rest on.
+    layers = _mixed_net(7, (40, 12, 6))
+    margin = margin_between(_network(layers), "z1", "z2")
+    x2 = np.linspace(-3.0, 3.0, 25)
+    w, c, cabs = margin.line_affine(np.column_stack([np.zeros_like(x2), x2]), 0)
+    seen = []
+    descend = piecewise._Walk.descend
+
+    def checked(
+        walk: piecewise._Walk,
+        k: int,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        line: np.ndarray,
+        pa: np.ndarray,
+        pb: np.ndarray,
+        mags: piecewise.Mags,
+        group: int = 0,
+    ) -> None:
+        if k == 0:
+            assert_array_equal(mags[0], cabs[line])
+            seen.append(group)
+        descend(walk, k, lo, hi, line, pa, pb, mags, group)
+
+    monkeypatch.setattr(piecewise._Walk, "descend", checked)
+    lo, hi = np.full(x2.size, -3.0), np.full(x2.size, 3.0)
+    assert piecewise.pieces(margin, w, c, cabs, lo, hi) is not None
+    assert max(seen) == len(piecewise.GROUP_LEVELS)
+
+
 def test_block_size_does_not_change_the_pieces() -> None:
     net = netbound.Network.from_layers(_relu_net(3, (12, 9, 7)))
     x2 = np.linspace(-3.0, 3.0, 9)
