@@ -242,13 +242,14 @@ class _Walk:
             low = 0.0 if layer.activation == "relu" else layer.alpha
             unstable = ~((plo > 0.0) | (phi < 0.0))  # NaN: undecided
         last = k + 1 == len(self.hidden)
-        keep, base_a, base_b, next_mags = self._relaxed(
+        keep, decided, bound, final = self._relaxed(
             k, lo, hi, pa, pb, mags, plo, phi, unstable, low
         )
         if not np.all(keep):
             lo, hi, pa, pb, unstable = (x[keep] for x in (lo, hi, pa, pb, unstable))
-            line = line[keep]
+            line, decided, bound = line[keep], decided[keep], bound[keep]
             mags = _take(k, mags, keep)
+            final = tuple(x[keep] for x in final)
         if lo.size == 0:
             return
         piece, unit, t, kin = _kinks(lo, hi, pa, pb, unstable)
@@ -260,11 +261,15 @@ class _Walk:
                 fine = ~coarse
                 lo, hi, pa, pb = (x[fine] for x in (lo, hi, pa, pb))
                 line, unstable = line[fine], unstable[fine]
-                base_a, base_b = base_a[fine], base_b[fine]
-                next_mags = (next_mags[0][fine], next_mags[1][fine])
+                decided, bound = decided[fine], bound[fine]
+                mags = _take(k, mags, fine)
                 if lo.size == 0:
                     return
                 piece, unit, t, kin = _kinks(lo, hi, pa, pb, unstable)
+        if last:
+            base_a, base_b, next_mags = final[0], final[1], (final[2], final[3])
+        else:
+            base_a, base_b, next_mags = self._decided_product(k, pa, pb, mags, decided, bound)
         c_lo, c_hi, parent = _split(lo, hi, piece[kin], t[kin])
         start = np.searchsorted(piece, np.arange(lo.size + 1))
         count = np.diff(start)
@@ -383,10 +388,11 @@ class _Walk:
         phi: FloatArray,
         unstable: NDArray[np.bool_],
         low: float,
-    ) -> tuple[NDArray[np.bool_], FloatArray, FloatArray, Mags]:
+    ) -> tuple[NDArray[np.bool_], FloatArray, FloatArray, tuple[FloatArray, ...]]:
         """Which pieces may hold a root, by the relaxed affine form of the next layer (or
-        the margin); also, for the kept pieces, the next layer's product over the decided
-        units (``base_a``, ``base_b``) and magnitude bounds valid for every child."""
+        the margin); also each unit's slope where decided (0 where not), a bound on its
+        slope on every child, and on the last hidden layer the margin's product over the
+        decided units (``base_a``, ``base_b``) and its magnitude bounds."""
         m = self.margin
         last = k + 1 == len(self.hidden)
         decided = np.where(plo > 0.0, 1.0, low)
@@ -437,7 +443,7 @@ class _Walk:
                 rad = np.abs(b) * half
                 rad = np.where(np.isnan(rad) & (b_mag == 0.0), 0.0, rad) + rr + err
                 keep = ~((mid - rad > 0.0) | (mid + rad < 0.0)) | open_
-            return keep, base_a[keep], base_b[keep], (a_mag[keep], b_mag[keep])
+            return keep, decided, bound, (base_a, base_b, a_mag, b_mag)
         nxt = self.hidden[k + 1]
         wt = nxt.weights.T
         n = lo.size
@@ -471,15 +477,27 @@ class _Walk:
                 )
             keep[f] = ~((flo > 0.0) | (fhi < 0.0))
             keep |= open_
-        # The next layer's product over the decided units, for the kept pieces' children.
-        kept = np.flatnonzero(keep)
-        parts = np.empty((2 * kept.size, pa.shape[1]))
-        np.multiply(decided[kept], pa[kept], out=parts[: kept.size])
-        np.multiply(decided[kept], pb[kept], out=parts[kept.size :])
-        base = parts @ wt
-        base_a, base_b = base[: kept.size], base[kept.size :]
+        return keep, decided, bound, ()
+
+    def _decided_product(
+        self,
+        k: int,
+        pa: FloatArray,
+        pb: FloatArray,
+        mags: Mags,
+        decided: FloatArray,
+        bound: FloatArray,
+    ) -> tuple[FloatArray, FloatArray, Mags]:
+        """The next layer's product over the decided units (``base_a``, ``base_b``), for the
+        pieces' children, and magnitude bounds valid for every child."""
+        nxt = self.hidden[k + 1]
+        parts = np.empty((2 * pa.shape[0], pa.shape[1]))
+        np.multiply(decided, pa, out=parts[: pa.shape[0]])
+        np.multiply(decided, pb, out=parts[pa.shape[0] :])
+        base = parts @ nxt.weights.T
+        base_a, base_b = base[: pa.shape[0]], base[pa.shape[0] :]
         base_a += nxt.biases
-        return keep, base_a, base_b, self._slope_mags(k, mags, kept, bound[kept])
+        return base_a, base_b, self._slope_mags(k, mags, np.arange(pa.shape[0]), bound)
 
     def _pre_range(
         self, k: int, lo: FloatArray, hi: FloatArray, pa: FloatArray, pb: FloatArray, mags: Mags
