@@ -395,9 +395,14 @@ class _Walk:
         decided units (``base_a``, ``base_b``) and its magnitude bounds."""
         m = self.margin
         last = k + 1 == len(self.hidden)
-        decided = np.where(plo > 0.0, 1.0, low)
-        decided[unstable] = 0.0
-        bound = np.where(unstable, 1.0, np.abs(decided))  # |slope| <= 1 on every child
+        if low == 0.0:
+            # ReLU: 1 where plo > 0, else 0 (an undecided unit has plo <= 0 or NaN).
+            decided = (plo > 0.0).astype(np.float64)
+            bound = (~(phi < 0.0)).astype(np.float64)  # |slope| <= 1 on every child
+        else:
+            decided = np.where(plo > 0.0, 1.0, low)
+            decided[unstable] = 0.0
+            bound = np.where(unstable, 1.0, np.abs(decided))
         piece, unit = np.nonzero(unstable)
         lo_u, hi_u = plo[piece, unit], phi[piece, unit]
         # A unit without finite bounds (on an infinite piece) relaxes to NaN: its piece is
@@ -463,15 +468,17 @@ class _Walk:
             parts = np.empty((2 * f.size, pa.shape[1]))
             np.multiply(relax, pa[f], out=parts[: f.size])
             np.multiply(relax, pb[f], out=parts[f.size :])
+            # The remainders' centres rho/2 go into the same product: its rounding on them,
+            # and that of adding them, is within gamma_n |W| rho_rad, covered with rr.
+            parts[fp, uu] += half_rho[sel]
             with np.errstate(invalid="ignore", over="ignore"):
                 q = parts @ wt
                 qa, qb = q[: f.size], q[f.size :]
                 qa += nxt.biases
-                rc = _sparse(half_rho[sel], uu, indptr, shape) @ wt
                 rr = _sparse(rho_rad[sel], uu, indptr, shape) @ self.abs_wt[k + 1]
                 f_mags = self._slope_mags(k, mags, f, bound[f])
                 err = self._error(k + 1, f_mags, reach[f])
-                mid = qa + qb * centre[f, None] + rc
+                mid = qa + qb * centre[f, None]
                 flo, fhi = self._forward(
                     k + 1, mid, qb, rr * (1.0 + gamma(shape[1])) + err[:, None], half[f]
                 )
