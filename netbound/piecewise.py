@@ -518,11 +518,17 @@ class _Walk:
             half = half + 2.0 * EPS * np.abs(centre)
             reach = np.maximum(np.abs(lo), np.abs(hi))
             err = self._error(k, mags, reach)
-            mid = pa + pb * centre[:, None]
-            rad = np.abs(pb) * half[:, None]
-            # An infinite piece with B exactly 0 is a single value.
-            rad = np.where(np.isnan(rad), 0.0, rad) + err[:, None]
-        return mid - rad, mid + rad
+            mid = pb * centre[:, None]
+            mid += pa
+            rad = np.abs(pb)
+            rad *= half[:, None]
+            if not np.all(finite):
+                # An infinite piece with B exactly 0 is a single value.
+                rad[np.isnan(rad)] = 0.0
+            rad += err[:, None]
+            lo_ = mid - rad
+            mid += rad
+        return lo_, mid
 
     def _finish(
         self,
