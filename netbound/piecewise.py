@@ -8,8 +8,10 @@ pieces the margin is ``a + b t`` and its root is ``-a / b``.
 The work follows the pieces near the boundary, in bounded memory:
 
 * on each piece the pre-activations of the next layer are enclosed rigorously (the affine
-  form at the piece's ends, widened by a bound on its rounding error); a piece on which the
-  margin's enclosure from there on excludes 0 is dropped with everything below it;
+  form at the piece's ends, widened by a bound on its rounding error); each later layer is
+  relaxed to an affine form in t plus a proven remainder, and a piece on which the margin's
+  enclosure so found excludes 0 is dropped with everything below it;
+* a piece with many kinks is first tested in cells of a few kinks (:data:`GROUP_LEVELS`);
 * only units whose sign is not fixed on the piece are looked at for kinks (no dense table
   of every unit's kink on every piece);
 * pieces are handled depth first in blocks of at most ``budget`` (pieces x units) elements,
