@@ -8,8 +8,10 @@ pieces the margin is ``a + b t`` and its root is ``-a / b``.
 The work follows the pieces near the boundary, in bounded memory:
 
 * on each piece the pre-activations of the next layer are enclosed rigorously (the affine
-  form at the piece's ends, widened by a bound on its rounding error); a piece on which the
-  margin's enclosure from there on excludes 0 is dropped with everything below it;
+  form at the piece's ends, widened by a bound on its rounding error); each later layer is
+  relaxed to an affine form in t plus a proven remainder, and a piece on which the margin's
+  enclosure so found excludes 0 is dropped with everything below it;
+* a piece with many kinks is first tested in cells of a few kinks (:data:`GROUP_LEVELS`);
 * only units whose sign is not fixed on the piece are looked at for kinks (no dense table
   of every unit's kink on every piece);
 * pieces are handled depth first in blocks of at most ``budget`` (pieces x units) elements,
@@ -26,12 +28,16 @@ from numpy.typing import NDArray
 
 from netbound.margin import Margin
 from netbound.network import FloatArray
-from netbound.rounding import ACT_ERR, EPS, TINY, IntArray, gamma, idot
+from netbound.rounding import ACT_ERR, EPS, TINY, IntArray, gamma
 
 #: More kept pieces than this (over a batch of lines) and the caller falls back to bisection.
 MAX_PIECES = 2_000_000
 #: A coefficient below this many rounding units of its magnitude is taken as exactly zero.
 ZERO_ULPS = 64.0
+#: A piece with more kinks than the first of these is first cut into cells of that many
+#: kinks, each tested; a surviving cell with more than the next is cut likewise, and so on,
+#: before the survivors are cut at every kink.
+GROUP_LEVELS = (8, 4, 2)
 #: Elements (pieces x units) per block of pieces: 2 MiB per array.
 BLOCK_ELEMENTS = 1 << 18
 
@@ -123,6 +129,12 @@ def _gains(margin: Margin) -> list[float]:
 Mags = tuple[FloatArray, FloatArray]
 
 
+def _take(k: int, mags: Mags, rows: Any) -> Mags:
+    """The magnitude bounds of some rows of layer k's pieces (on the first layer the second
+    array is per unit, shared by every row)."""
+    return mags[0][rows], mags[1] if k == 0 else mags[1][rows]
+
+
 class _Walk:
     """Depth-first descent through the layers, collecting the pieces that may hold a root."""
 
@@ -136,6 +148,14 @@ class _Walk:
         # magnitude bound costs a vector norm per piece instead of a matrix product.
         self.norms = [
             np.sqrt(np.sum(layer.weights**2, axis=1)) * (1.0 + gamma(layer.n_in))
+            for layer in self.hidden
+        ]
+        # |W|^T of each layer, and each layer's error of adding its biases (with the
+        # products' underflow) for :meth:`_forward`.
+        self.abs_wt = [np.abs(layer.weights).T for layer in self.hidden]
+        self.bias_err = [
+            (gamma(layer.n_in) + ACT_ERR) * np.abs(layer.biases)
+            + TINY * np.abs(layer.weights).sum(axis=1)
             for layer in self.hidden
         ]
         self.out: list[tuple[FloatArray, ...]] = []
@@ -172,6 +192,22 @@ class _Walk:
         up = 1.0 + gamma(slope.shape[1] + 4)
         return np.sqrt(sa) * up, np.sqrt(sb) * up
 
+    def _unit_mags(self, k: int, mags: Mags, src: IntArray) -> Mags:
+        """:meth:`_slope_mags` for slopes bounded by 1 on every unit: looser, but no
+        product with each piece's slopes (for the test only)."""
+        if k == 0:
+            cabs = mags[0][src]
+            sa = np.einsum("ij,ij->i", cabs, cabs)
+            sb = np.full(src.size, float(mags[1] @ mags[1]))
+        else:
+            n, bias = self.norms[k], np.abs(self.hidden[k].biases)
+            nn, nb, bb = float(n @ n), 2.0 * float(n @ bias), float(bias @ bias)
+            s_a, s_b = mags[0][src], mags[1][src]
+            sa = s_a * s_a * nn + s_a * nb + bb
+            sb = s_b * s_b * nn
+        up = 1.0 + gamma(self.norms[k].size + 4)
+        return np.sqrt(sa) * up, np.sqrt(sb) * up
+
     def _final_mags(self, k: int, mags: Mags, src: IntArray, slope: FloatArray) -> Mags:
         """``|slope| pa_mag @ |r| + |offset|`` and ``|slope| pb_mag @ |r|``, rounded up."""
         m = self.margin
@@ -197,6 +233,7 @@ class _Walk:
         pa: FloatArray,
         pb: FloatArray,
         mags: Mags,
+        group: int = 0,
     ) -> None:
         """Pieces on which layers before k are affine; ``pa + pb t`` is layer k's input.
 
@@ -206,6 +243,12 @@ class _Walk:
         margin) as an affine form plus a small interval: a piece whose form excludes 0 is
         dropped.  The rest are cut at the kinks of their undecided units; a child's next
         layer is the parent's product over the decided units plus a sparse correction.
+
+        A piece with more than ``GROUP_LEVELS[group]`` kinks (a whole line at the first
+        layer) is first cut at every ``GROUP_LEVELS[group]``-th kink only: the cells, still on
+        layer k, are tested the same way (with the next level), and only the survivors are
+        cut at every kink.  Not on the last hidden layer, whose pieces are finished at the
+        cost of a test.
         """
         layer = self.hidden[k]
         self.examined += np.bincount(line, minlength=self.examined.size)
@@ -217,24 +260,58 @@ class _Walk:
             low = 0.0 if layer.activation == "relu" else layer.alpha
             unstable = ~((plo > 0.0) | (phi < 0.0))  # NaN: undecided
         last = k + 1 == len(self.hidden)
-        keep, base_a, base_b, next_mags = self._relaxed(
+        keep, decided, bound, final = self._relaxed(
             k, lo, hi, pa, pb, mags, plo, phi, unstable, low
         )
         if not np.all(keep):
             lo, hi, pa, pb, unstable = (x[keep] for x in (lo, hi, pa, pb, unstable))
-            line = line[keep]
-            base_a, base_b = base_a[keep], base_b[keep]
-            next_mags = (next_mags[0][keep], next_mags[1][keep])
+            line, decided, bound = line[keep], decided[keep], bound[keep]
+            mags = _take(k, mags, keep)
+            final = tuple(x[keep] for x in final)
         if lo.size == 0:
             return
-        piece, unit = np.nonzero(unstable)
-        num, den = pa[piece, unit], pb[piece, unit]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = -num / den
-        inside = (den != 0.0) & (t > lo[piece]) & (t < hi[piece])
-        c_lo, c_hi, parent = _split(lo, hi, piece[inside], t[inside])
+        piece, unit, t, kin = _kinks(lo, hi, pa, pb, unstable)
+        if group < len(GROUP_LEVELS) and not last:
+            size = GROUP_LEVELS[group]
+            coarse = np.bincount(piece[kin], minlength=lo.size) > size
+            if np.any(coarse):
+                self._cells(k, lo, hi, line, pa, pb, mags, coarse, piece[kin], t[kin], group)
+                fine = ~coarse
+                lo, hi, pa, pb = (x[fine] for x in (lo, hi, pa, pb))
+                line, unstable = line[fine], unstable[fine]
+                decided, bound = decided[fine], bound[fine]
+                mags = _take(k, mags, fine)
+                if lo.size == 0:
+                    return
+                piece, unit, t, kin = _kinks(lo, hi, pa, pb, unstable)
+        if last:
+            base_a, base_b, next_mags = final[0], final[1], (final[2], final[3])
+        else:
+            base_a, base_b, next_mags = self._decided_product(k, pa, pb, mags, decided, bound)
+        c_lo, c_hi, parent = _split(lo, hi, piece[kin], t[kin])
         start = np.searchsorted(piece, np.arange(lo.size + 1))
         count = np.diff(start)
+        if last and count[parent].sum() * 8 > parent.size * pa.shape[1]:
+            # Most units undecided (a whole line cut at the last hidden layer): one sweep
+            # along each piece instead of a product per child.
+            r = self.margin.readout
+            swept = _sweep(r, pa, pb, base_a, base_b, low, piece, unit, t, kin, c_lo, c_hi, parent)
+            if swept is not None:
+                # A child's a (b) is the first child's plus a sequential sum of at most n
+                # terms ((1 - low) r_u pa_u), whose magnitudes a_mag (b_mag) bounds: the
+                # sum's rounding adds at most gamma_n (a_mag + b_mag |t|), and the last
+                # addition an ulp.
+                self._finish(
+                    c_lo,
+                    c_hi,
+                    line[parent],
+                    swept[0],
+                    swept[1],
+                    next_mags[0][parent],
+                    next_mags[1][parent],
+                    extra=gamma(2 * pa.shape[1]),
+                )
+                return
         rows = max(1, self.budget // pa.shape[1])
         for s0 in range(0, c_lo.size, rows):
             sub = slice(s0, s0 + rows)
@@ -277,6 +354,46 @@ class _Walk:
             nb = base_b[src] + _sparse(cb, uu, indptr, shape) @ wt
             self.descend(k + 1, s_lo, s_hi, line[src], na, nb, mags_c)
 
+    def _cells(
+        self,
+        k: int,
+        lo: FloatArray,
+        hi: FloatArray,
+        line: IntArray,
+        pa: FloatArray,
+        pb: FloatArray,
+        mags: Mags,
+        coarse: NDArray[np.bool_],
+        piece: IntArray,
+        t: FloatArray,
+        group: int,
+    ) -> None:
+        """Cut the ``coarse`` pieces at every ``GROUP_LEVELS[group]``-th of their kinks ``t``
+        (of piece ``piece``, sorted by piece and position) and descend into the cells on the
+        same layer, with the next level."""
+        sel = coarse[piece]
+        ps, ts = piece[sel], t[sel]
+        rank = np.arange(ps.size) - np.searchsorted(ps, ps)
+        size = GROUP_LEVELS[group]
+        cut = rank % size == size - 1
+        g_lo, g_hi, parent = _split(lo, hi, ps[cut], ts[cut])
+        # _split keeps every piece; only the coarse ones' cells are wanted here.
+        wanted = coarse[parent]
+        g_lo, g_hi, parent = g_lo[wanted], g_hi[wanted], parent[wanted]
+        rows = max(1, self.budget // pa.shape[1])
+        for s0 in range(0, g_lo.size, rows):
+            src = parent[s0 : s0 + rows]
+            self.descend(
+                k,
+                g_lo[s0 : s0 + rows],
+                g_hi[s0 : s0 + rows],
+                line[src],
+                pa[src],
+                pb[src],
+                _take(k, mags, src),
+                group=group + 1,
+            )
+
     def _relaxed(
         self,
         k: int,
@@ -289,17 +406,31 @@ class _Walk:
         phi: FloatArray,
         unstable: NDArray[np.bool_],
         low: float,
-    ) -> tuple[NDArray[np.bool_], FloatArray, FloatArray, Mags]:
+    ) -> tuple[NDArray[np.bool_], FloatArray, FloatArray, tuple[FloatArray, ...]]:
         """Which pieces may hold a root, by the relaxed affine form of the next layer (or
-        the margin); also the next layer's product over the decided units (``base_a``,
-        ``base_b``) and magnitude bounds valid for every child of the piece."""
+        the margin); also each unit's slope where decided (0 where not), a bound on its
+        slope on every child, and on the last hidden layer the margin's product over the
+        decided units (``base_a``, ``base_b``) and its magnitude bounds."""
         m = self.margin
         last = k + 1 == len(self.hidden)
-        decided = np.where(plo > 0.0, 1.0, low)
-        decided[unstable] = 0.0
-        bound = np.where(unstable, 1.0, np.abs(decided))  # |slope| <= 1 on every child
+        if low == 0.0:
+            # ReLU: 1 where plo > 0, else 0 (an undecided unit has plo <= 0 or NaN).
+            decided = (plo > 0.0).astype(np.float64)
+            bound = (~(phi < 0.0)).astype(np.float64)  # |slope| <= 1 on every child
+        else:
+            decided = np.where(plo > 0.0, 1.0, low)
+            decided[unstable] = 0.0
+            bound = np.where(unstable, 1.0, np.abs(decided))
         piece, unit = np.nonzero(unstable)
         lo_u, hi_u = plo[piece, unit], phi[piece, unit]
+        # A unit without finite bounds (on an infinite piece) relaxes to NaN: its piece is
+        # kept whatever the others give, so they are not relaxed at all.
+        unbounded = ~(np.isfinite(lo_u) & np.isfinite(hi_u))
+        open_ = np.zeros(lo.size, dtype=bool)
+        if np.any(unbounded):
+            open_[piece[unbounded]] = True
+            bounded = ~open_[piece]
+            piece, unit, lo_u, hi_u = piece[bounded], unit[bounded], lo_u[bounded], hi_u[bounded]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             # relu(p) - lam p on [l, u] is largest at an end; with the rounded lam that is
             # max(-lam l, (1 - lam) u), and the rounding of lam itself moves lam p by a few
@@ -308,11 +439,8 @@ class _Walk:
             rho = np.maximum(-lam * lo_u, (1.0 - lam) * hi_u) * (1.0 + 4.0 * EPS)
             lam = low + (1.0 - low) * lam
             rho = (1.0 - low) * rho
-            ra = lam * pa[piece, unit]
-            rb = lam * pb[piece, unit]
             half_rho = 0.5 * rho
             rho_rad = half_rho + 4.0 * EPS * np.maximum(np.abs(lo_u), np.abs(hi_u))
-        va, vb = decided * pa, decided * pb
         finite = np.isfinite(lo) & np.isfinite(hi)
         with np.errstate(invalid="ignore"):
             centre = np.where(finite, 0.5 * lo + 0.5 * hi, 0.0)
@@ -321,11 +449,13 @@ class _Walk:
         reach = np.maximum(np.abs(lo), np.abs(hi))
         if last:
             r = m.readout
-            base_a = va @ r + m.offset
-            base_b = vb @ r
+            base_a = (decided * pa) @ r + m.offset
+            base_b = (decided * pb) @ r
             n = lo.size
-            a = base_a + np.bincount(piece, ra * r[unit], minlength=n)
-            b = base_b + np.bincount(piece, rb * r[unit], minlength=n)
+            ra = lam * pa[piece, unit] * r[unit]
+            rb = lam * pb[piece, unit] * r[unit]
+            a = base_a + np.bincount(piece, ra, minlength=n)
+            b = base_b + np.bincount(piece, rb, minlength=n)
             rc = np.bincount(piece, half_rho * r[unit], minlength=n)
             rr = np.bincount(piece, rho_rad * np.abs(r[unit]), minlength=n) * (1.0 + 4.0 * EPS)
             a_mag, b_mag = self._final_mags(k, mags, np.arange(n), bound)
@@ -335,34 +465,64 @@ class _Walk:
                 mid = a + b * centre + rc
                 rad = np.abs(b) * half
                 rad = np.where(np.isnan(rad) & (b_mag == 0.0), 0.0, rad) + rr + err
-                keep = ~((mid - rad > 0.0) | (mid + rad < 0.0))
-            return keep, base_a, base_b, (a_mag, b_mag)
+                keep = ~((mid - rad > 0.0) | (mid + rad < 0.0)) | open_
+            return keep, decided, bound, (base_a, base_b, a_mag, b_mag)
         nxt = self.hidden[k + 1]
         wt = nxt.weights.T
-        base_a = va @ wt + nxt.biases
-        base_b = vb @ wt
-        next_mags = self._slope_mags(k, mags, np.arange(lo.size), bound)
-        if not np.any(finite):
-            return np.ones(lo.size, dtype=bool), base_a, base_b, next_mags
-        # The relaxed form of the next layer's pre-activations, only on finite pieces.
-        f = np.flatnonzero(finite)
-        sel = finite[piece]
-        fp = np.searchsorted(f, piece[sel])
-        shape = (f.size, pa.shape[1])
-        indptr = np.searchsorted(fp, np.arange(f.size + 1))
-        uu = unit[sel]
-        with np.errstate(invalid="ignore", over="ignore"):
-            qa = base_a[f] + _sparse(ra[sel], uu, indptr, shape) @ wt
-            qb = base_b[f] + _sparse(rb[sel], uu, indptr, shape) @ wt
-            rc = _sparse(half_rho[sel], uu, indptr, shape) @ wt
-            rr = _sparse(rho_rad[sel], uu, indptr, shape) @ np.abs(wt)
-            err = self._error(k + 1, (next_mags[0][f], next_mags[1][f]), reach[f])
-            mid = qa + qb * centre[f, None] + rc
-            rad = np.abs(qb) * half[f, None] + rr * (1.0 + gamma(shape[1])) + err[:, None]
-            flo, fhi = self._enclose(k + 1, mid - rad, mid + rad)
-        keep = np.ones(lo.size, dtype=bool)
-        keep[f] = ~((flo > 0.0) | (fhi < 0.0))
-        return keep, base_a, base_b, next_mags
+        n = lo.size
+        keep = np.ones(n, dtype=bool)
+        if np.any(finite):
+            # The relaxed form of the next layer's pre-activations, only on finite pieces:
+            # one product of the relaxed slopes (lam on the undecided units) with the parts
+            # of pa and pb; an n-term dot product like the children's, within ``err``.
+            f = np.flatnonzero(finite)
+            sel = finite[piece]
+            fp = np.searchsorted(f, piece[sel])
+            shape = (f.size, pa.shape[1])
+            indptr = np.searchsorted(fp, np.arange(f.size + 1))
+            uu = unit[sel]
+            relax = decided[f]
+            relax[fp, uu] = lam[sel]
+            parts = np.empty((2 * f.size, pa.shape[1]))
+            np.multiply(relax, pa[f], out=parts[: f.size])
+            np.multiply(relax, pb[f], out=parts[f.size :])
+            # The remainders' centres rho/2 go into the same product: its rounding on them,
+            # and that of adding them, is within gamma_n |W| rho_rad, covered with rr.
+            parts[fp, uu] += half_rho[sel]
+            with np.errstate(invalid="ignore", over="ignore"):
+                q = parts @ wt
+                qa, qb = q[: f.size], q[f.size :]
+                qa += nxt.biases
+                rr = _sparse(rho_rad[sel], uu, indptr, shape) @ self.abs_wt[k + 1]
+                f_mags = self._unit_mags(k, mags, f)
+                err = self._error(k + 1, f_mags, reach[f])
+                mid = qa + qb * centre[f, None]
+                flo, fhi = self._forward(
+                    k + 1, mid, qb, rr * (1.0 + gamma(shape[1])) + err[:, None], half[f]
+                )
+            keep[f] = ~((flo > 0.0) | (fhi < 0.0))
+            keep |= open_
+        return keep, decided, bound, ()
+
+    def _decided_product(
+        self,
+        k: int,
+        pa: FloatArray,
+        pb: FloatArray,
+        mags: Mags,
+        decided: FloatArray,
+        bound: FloatArray,
+    ) -> tuple[FloatArray, FloatArray, Mags]:
+        """The next layer's product over the decided units (``base_a``, ``base_b``), for the
+        pieces' children, and magnitude bounds valid for every child."""
+        nxt = self.hidden[k + 1]
+        parts = np.empty((2 * pa.shape[0], pa.shape[1]))
+        np.multiply(decided, pa, out=parts[: pa.shape[0]])
+        np.multiply(decided, pb, out=parts[pa.shape[0] :])
+        base = parts @ nxt.weights.T
+        base_a, base_b = base[: pa.shape[0]], base[pa.shape[0] :]
+        base_a += nxt.biases
+        return base_a, base_b, self._slope_mags(k, mags, np.arange(pa.shape[0]), bound)
 
     def _pre_range(
         self, k: int, lo: FloatArray, hi: FloatArray, pa: FloatArray, pb: FloatArray, mags: Mags
@@ -376,11 +536,17 @@ class _Walk:
             half = half + 2.0 * EPS * np.abs(centre)
             reach = np.maximum(np.abs(lo), np.abs(hi))
             err = self._error(k, mags, reach)
-            mid = pa + pb * centre[:, None]
-            rad = np.abs(pb) * half[:, None]
-            # An infinite piece with B exactly 0 is a single value.
-            rad = np.where(np.isnan(rad), 0.0, rad) + err[:, None]
-        return mid - rad, mid + rad
+            mid = pb * centre[:, None]
+            mid += pa
+            rad = np.abs(pb)
+            rad *= half[:, None]
+            if not np.all(finite):
+                # An infinite piece with B exactly 0 is a single value.
+                rad[np.isnan(rad)] = 0.0
+            rad += err[:, None]
+            lo_ = mid - rad
+            mid += rad
+        return lo_, mid
 
     def _finish(
         self,
@@ -391,10 +557,13 @@ class _Walk:
         b: FloatArray,
         a_mag: FloatArray,
         b_mag: FloatArray,
+        extra: float = 0.0,
     ) -> None:
+        """Keep the final pieces whose ``a + b t`` may be 0; ``extra`` is a relative error
+        bound of ``a`` and ``b`` (per ``a_mag``, ``b_mag``) beyond the products'."""
         m = self.margin
         self.examined += np.bincount(line, minlength=self.examined.size)
-        g = 2.0 * self.gains[-1] + gamma(len(m.readout)) + 4.0 * gamma(2)
+        g = 2.0 * self.gains[-1] + gamma(len(m.readout)) + 4.0 * gamma(2) + extra
         with np.errstate(invalid="ignore", over="ignore"):
             ends = np.stack([a + b * lo, a + b * hi])
             exact = b_mag == 0.0
@@ -408,27 +577,90 @@ class _Walk:
             (lo[keep], hi[keep], line[keep], a[keep], b[keep], a_mag[keep], b_mag[keep])
         )
 
-    def _enclose(self, k: int, plo: FloatArray, phi: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Enclosure of the margin from enclosures of layer k's pre-activations (plain
-        intervals, widened for rounding as in :meth:`Margin.cells`)."""
+    def _forward(
+        self, j: int, mid: FloatArray, slope: FloatArray, rad: FloatArray, half: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """Enclosure of the margin over each piece from layer j's pre-activations, given as
+        ``z(t) in mid + slope (t - centre) +- rad`` for ``|t - centre| <= half``.
+
+        The form stays affine in t through the layers after j: each unit is relaxed by its
+        range as in :meth:`descend`, so the correlation between units is kept instead of
+        being lost to plain intervals.  In exact arithmetic an activation with the range
+        ``[l, u]`` and any ``lam`` in ``[low, 1]`` satisfies ``act(z) - lam z in [0, rho]``,
+        ``rho = max((low - lam) l, (1 - lam) u)`` (a convex function that is 0 at 0 is largest
+        at an end), hence ``act(z) in (lam mid + rho/2) + lam slope s +- (lam rad + rho/2)``.
+        Rounding: ``M_r = fl(lam mid + rho/2)``, ``B_r = fl(lam slope)`` and the radius err
+        by at most ``2 eps (|M_r| + |B_r| half + R_r)`` (``eps`` the unit of :data:`EPS`,
+        twice the unit roundoff; a product and a sum each); the next layer's ``W M_r + b``
+        and ``W B_r`` err by at most ``g (|W| |M_r| + |b|)`` and ``g |W| |B_r|`` with ``g``
+        the dot product's gamma.  Both are folded into one nonnegative vector ``X`` that goes
+        through ``|W|`` with the radius: ``R' = |W| X (1 + 2g) + g |b|`` (the computed
+        nonnegative product is at least ``(1 - g)`` times the exact one).
+        """
         m = self.margin
-        with np.errstate(over="ignore", invalid="ignore"):
-            layer = self.hidden[k]
-            vlo, vhi = _act_range(layer.activation, layer.alpha, plo, phi)
-            for nxt in self.hidden[k + 1 :]:
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            for idx in range(j, len(self.hidden)):
+                layer = self.hidden[idx]
+                hcol = half[:, None]
+                # m_r and b_r side by side, for one product with the next layer's weights.
+                both = np.empty((2, *mid.shape))
+                m_r, b_r = both[0], both[1]
+                if layer.activation == "identity":
+                    m_r[...], b_r[...], r_r = mid, slope, rad
+                else:
+                    low = 0.0 if layer.activation == "relu" else layer.alpha
+                    spread = np.abs(slope) * hcol
+                    spread += rad
+                    spread *= 1.0 + 4.0 * EPS
+                    spread += 2.0 * EPS * np.abs(mid)
+                    # mid - spread > 0 exactly when mid > spread (a difference of floats
+                    # rounds to 0 only when they are equal).
+                    pos = mid > spread
+                    und = ~(pos | (mid < -spread))  # NaN: undecided
+                    lam = pos.astype(np.float64) if low == 0.0 else np.where(pos, 1.0, low)
+                    mu, su = mid[und], spread[und]
+                    lu, hu = mu - su, mu + su
+                    lam_u = low + (1.0 - low) * (hu / (hu - lu))
+                    lam_u = np.minimum(np.maximum(lam_u, low), 1.0)
+                    half_rho = np.maximum((low - lam_u) * lu, (1.0 - lam_u) * hu)
+                    half_rho *= 0.5 * (1.0 + 4.0 * EPS)
+                    lam[und] = lam_u
+                    np.multiply(lam, mid, out=m_r)
+                    m_r[und] += half_rho
+                    np.multiply(lam, slope, out=b_r)
+                    r_r = lam * rad
+                    r_r[und] += half_rho
+                x = np.abs(b_r)
+                x *= hcol
+                x += np.abs(m_r)
+                if layer.activation != "identity":
+                    # The rounding of m_r, b_r and r_r.
+                    r_r += 2.0 * EPS * (x + r_r)
+                if idx + 1 == len(self.hidden):
+                    break
+                nxt = self.hidden[idx + 1]
                 g = gamma(nxt.n_in) + ACT_ERR
-                bias_err = g * np.abs(nxt.biases) + TINY * np.abs(nxt.weights).sum(axis=1)
-                qlo, qhi = idot(nxt.weights, vlo, vhi, gamma=g)
-                vlo, vhi = _act_range(
-                    nxt.activation,
-                    nxt.alpha,
-                    qlo + (nxt.biases - bias_err),
-                    qhi + (nxt.biases + bias_err),
-                )
+                x *= g
+                x += r_r
+                x += TINY
+                x *= 1.0 + 4.0 * EPS
+                q = both.reshape(-1, both.shape[2]) @ nxt.weights.T
+                mid, slope = q[: mid.shape[0]], q[mid.shape[0] :]
+                mid += nxt.biases
+                rad = (x @ self.abs_wt[idx + 1]) * (1.0 + 2.0 * g) + self.bias_err[idx + 1]
             g = gamma(len(m.readout)) + ACT_ERR
-            flo, fhi = idot(m.readout[None, :], vlo, vhi, m.readout_abs[None, :], g)
-            fe = g * m.offset_abs + TINY * float(m.readout_abs.sum())
-        return flo[:, 0] + (m.offset - fe), fhi[:, 0] + (m.offset + fe)
+            x *= g
+            x += r_r
+            x += TINY
+            x *= 1.0 + 4.0 * EPS
+            f_mid = m_r @ m.readout + m.offset
+            f_slope = b_r @ m.readout
+            f_rad = (x @ m.readout_abs) * (1.0 + 2.0 * g)
+            f_rad += g * m.offset_abs + TINY * float(m.readout_abs.sum())
+            f_rad += np.abs(f_slope) * half
+            f_rad *= 1.0 + 4.0 * EPS
+            f_rad += 2.0 * EPS * np.abs(f_mid)
+        return f_mid - f_rad, f_mid + f_rad
 
 
 def _sparse(values: FloatArray, cols: IntArray, indptr: IntArray, shape: tuple[int, int]) -> Any:
@@ -436,16 +668,6 @@ def _sparse(values: FloatArray, cols: IntArray, indptr: IntArray, shape: tuple[i
     from scipy.sparse import csr_matrix
 
     return csr_matrix((values, cols, indptr), shape=shape)
-
-
-def _act_range(
-    act: str, alpha: float, lo: FloatArray, hi: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    if act == "identity":
-        return lo, hi
-    if act == "relu":
-        return np.maximum(lo, 0.0), np.maximum(hi, 0.0)
-    return np.where(lo >= 0.0, lo, alpha * lo), np.where(hi >= 0.0, hi, alpha * hi)
 
 
 def _inside(lo: FloatArray, hi: FloatArray) -> FloatArray:
@@ -457,14 +679,103 @@ def _inside(lo: FloatArray, hi: FloatArray) -> FloatArray:
     return np.where(np.isneginf(lo) & np.isposinf(hi), 0.0, mid)
 
 
+def _kinks(
+    lo: FloatArray, hi: FloatArray, pa: FloatArray, pb: FloatArray, unstable: NDArray[np.bool_]
+) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
+    """The undecided (piece, unit) pairs, each unit's kink, and which pairs have their kink
+    inside their piece (sorted by piece, then position)."""
+    piece, unit = np.nonzero(unstable)
+    num, den = pa[piece, unit], pb[piece, unit]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = -num / den
+    kin = np.flatnonzero((den != 0.0) & (t > lo[piece]) & (t < hi[piece]))
+    return piece, unit, t, kin[_sorted(lo.size, piece[kin], t[kin])]
+
+
+def _sweep(
+    r: FloatArray,
+    pa: FloatArray,
+    pb: FloatArray,
+    base_a: FloatArray,
+    base_b: FloatArray,
+    low: float,
+    piece: IntArray,
+    unit: IntArray,
+    t: FloatArray,
+    kin: IntArray,
+    c_lo: FloatArray,
+    c_hi: FloatArray,
+    parent: IntArray,
+) -> tuple[FloatArray, FloatArray] | None:
+    """The margin's ``a`` and ``b`` on every child (as cut by :func:`_split`, with parents
+    ``parent``) of pieces of the last hidden layer: the first child's from the undecided
+    pairs ``(piece, unit)``; each next child's adds the change of the units whose kinks ``t``
+    it has passed (the pairs ``kin``, sorted by piece and position).
+
+    A unit whose kink is inside its piece is below it on the left for ``pb > 0`` (slope
+    ``low``) and above it for ``pb < 0`` (slope 1), then the other way; the others keep the
+    side of the first child's midpoint.  None if the children do not follow the kinks.
+    """
+    n = base_a.size
+    cp, ct = piece[kin], t[kin]
+    runs = np.ones(cp.size, dtype=bool)
+    runs[:-1] = (cp[1:] != cp[:-1]) | (ct[1:] != ct[:-1])
+    children = 1 + np.bincount(cp[runs], minlength=n)
+    if not np.array_equal(children, np.bincount(parent, minlength=n)):
+        return None
+    first = np.cumsum(children) - children
+    ua, ub = pa[piece, unit], pb[piece, unit]
+    ru = r[unit]
+    mid0 = _inside(c_lo[first], c_hi[first])
+    slope = np.where(ua + ub * mid0[piece] > 0.0, 1.0, low)
+    up = ub[kin] > 0.0
+    slope[kin] = np.where(up, low, 1.0)
+    a0 = base_a + np.bincount(piece, slope * ua * ru, minlength=n)
+    b0 = base_b + np.bincount(piece, slope * ub * ru, minlength=n)
+    step = np.where(up, 1.0 - low, low - 1.0)
+    count = np.bincount(cp, minlength=n)
+    rank = np.arange(cp.size) - np.repeat(np.cumsum(count) - count, count)
+    width = int(rank.max()) + 1 if cp.size else 1
+    a = np.repeat(a0, children)
+    b = np.repeat(b0, children)
+    later = np.ones(c_lo.size, dtype=bool)
+    later[first] = False
+    for out, coef in ((a, ua), (b, ub)):
+        table = np.zeros((n, width))
+        table[cp, rank] = step * coef[kin] * ru[kin]
+        np.cumsum(table, axis=1, out=table)
+        out[later] += table[cp[runs], rank[runs]]
+    return a, b
+
+
+def _sorted(n: int, piece: IntArray, t: FloatArray) -> IntArray:
+    """The order of the kinks ``t`` by piece, then position, for ``piece`` in ``0..n-1``
+    already nondecreasing: one row per piece, sorted along the rows."""
+    count = np.bincount(piece, minlength=n)
+    width = int(count.max()) if piece.size else 0
+    first = np.cumsum(count) - count
+    rank = np.arange(piece.size) - np.repeat(first, count)
+    table = np.full((n, width), np.inf)
+    table[piece, rank] = t
+    by_row = np.argsort(table, axis=1, kind="stable")
+    order: IntArray = (first[:, None] + by_row)[np.arange(width)[None, :] < count[:, None]]
+    return order
+
+
 def _split(
     lo: FloatArray, hi: FloatArray, piece: IntArray, cuts: FloatArray
 ) -> tuple[FloatArray, FloatArray, IntArray]:
-    """Cut piece ``piece[j]`` at ``cuts[j]``; the new pieces, in order, and their parents."""
-    owner = np.concatenate([np.arange(lo.size), np.arange(lo.size), piece])
-    points = np.concatenate([lo, hi, cuts])
-    order = np.lexsort((points, owner))
-    owner, points = owner[order], points[order]
+    """Cut piece ``piece[j]`` at ``cuts[j]`` (inside it; sorted by piece, then position); the
+    new pieces, in order, and their parents."""
+    n = lo.size
+    count = np.bincount(piece, minlength=n)
+    first = np.cumsum(count) - count
+    at = 2 * np.arange(n) + first  # where each piece's points start: lo, its cuts, hi
+    owner = np.repeat(np.arange(n), count + 2)
+    points = np.empty(owner.size)
+    points[at] = lo
+    points[at + count + 1] = hi
+    points[at[piece] + 1 + np.arange(piece.size) - first[piece]] = cuts
     keep = (owner[1:] == owner[:-1]) & (points[1:] > points[:-1])
     start = np.flatnonzero(keep)
     return points[start], points[start + 1], owner[start]

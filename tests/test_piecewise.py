@@ -6,15 +6,17 @@ Roots are compared with the independent mpmath reference (tests/reference_mp.py)
 
 from __future__ import annotations
 
+import mpmath
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from reference_mp import reference_roots
+from reference_mp import MpMargin, make_spec, reference_roots
 
 import netbound
 from netbound import piecewise
 from netbound.margin import margin_between
 from netbound.network import Layer
+from netbound.rounding import EPS
 from netbound.solver import CHUNK, LINE_VALUES, chunk_size
 
 
@@ -58,6 +60,153 @@ def test_roots_match_the_reference_and_pieces_are_pruned(seed: int) -> None:
     assert p.lo.size < p.examined.sum() / 2
 
 
+def _mixed_net(seed: int, widths: tuple[int, ...]) -> list[tuple[object, ...]]:
+    """Hidden layers of ReLU, leaky ReLU (alpha 0.1) and identity units, by the seed."""
+    rng = np.random.default_rng(seed)
+    sizes = (2, *widths, 2)
+    kinds = ("relu", "leaky_relu", "identity")
+    layers: list[tuple[object, ...]] = []
+    for k in range(len(sizes) - 1):
+        w = rng.normal(0.0, 1.5, (sizes[k + 1], sizes[k]))
+        b = rng.normal(0.0, 1.0, sizes[k + 1])
+        if k == len(sizes) - 2:
+            layers.append((w, b, "identity"))
+        elif k == 0:
+            layers.append((w, b, "relu"))
+        else:
+            act = kinds[int(rng.integers(3))]
+            layers.append((w, b, act, 0.1) if act == "leaky_relu" else (w, b, act))
+    return layers
+
+
+def _network(layers: list[tuple[object, ...]]) -> netbound.Network:
+    return netbound.Network(
+        tuple(Layer(*lay) for lay in layers),  # type: ignore[arg-type]
+        ("x1", "x2"),
+        ("z1", "z2"),
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_forward_relaxation_encloses_the_margin(seed: int) -> None:
+    # The relaxed affine form carried from the first layer to the margin, over intervals of
+    # many widths, holds the margin evaluated in 40 digits at the ends and inside.
+    layers = _mixed_net(seed, (7, 6, 5))
+    margin = margin_between(_network(layers), "z1", "z2")
+    walk = piecewise._Walk(margin, piecewise.BLOCK_ELEMENTS, np.zeros(1, np.int64))
+    rng = np.random.default_rng(100 + seed)
+    x2 = float(rng.uniform(-2.0, 2.0))
+    w, c, cabs = margin.line_affine(np.array([[0.0, x2]]), 0)
+    width = 10.0 ** rng.uniform(-9.0, 1.0, 12)
+    lo = rng.uniform(-4.0, 4.0, 12)
+    hi = lo + width
+    centre = 0.5 * lo + 0.5 * hi
+    half = (0.5 * hi - 0.5 * lo) * (1.0 + 4.0 * EPS) + 2.0 * EPS * np.abs(centre)
+    # The first layer at the centre, with its rounding (c and the product w t, generously).
+    mid = c + w * centre[:, None]
+    rad = 4.0 * EPS * (cabs + np.abs(w) * np.abs(centre)[:, None])
+    flo, fhi = walk._forward(0, mid, np.broadcast_to(w, mid.shape), rad, half)
+    assert np.all(np.isfinite(flo) & np.isfinite(fhi))
+    mp_margin = MpMargin(make_spec(layers, x2))
+    with mpmath.workdps(40):
+        for i in range(lo.size):
+            for s in (0.0, 0.13, 0.5, 0.77, 1.0):
+                t = mpmath.mpf(float(lo[i])) + s * (mpmath.mpf(float(hi[i])) - float(lo[i]))
+                value = mp_margin(t)
+                assert mpmath.mpf(float(flo[i])) <= value <= mpmath.mpf(float(fhi[i]))
+    # Not vacuous: on the narrowest intervals the enclosure is narrow too.
+    tiny = width < 1e-7
+    assert np.all((fhi - flo)[tiny] < 1e-4 * (1.0 + np.abs(fhi[tiny])))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_cells_of_kinks_drop_pieces_but_no_root(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    layers = _mixed_net(seed, (14, 9, 6))
+    net = _network(layers)
+    x2 = np.linspace(-2.0, 2.0, 7)
+    grouped = _pieces(net, x2, piecewise.BLOCK_ELEMENTS)
+    monkeypatch.setattr(piecewise, "GROUP_LEVELS", ())
+    single = _pieces(net, x2, piecewise.BLOCK_ELEMENTS)
+    # Every kept piece of the cells is one of the pieces kept without them.
+    ends = {(i, a, b) for i, a, b in zip(single.line, single.lo, single.hi, strict=True)}
+    assert all(
+        (i, a, b) in ends for i, a, b in zip(grouped.line, grouped.lo, grouped.hi, strict=True)
+    )
+    got, want = piecewise.roots(grouped), piecewise.roots(single)
+    assert_array_equal(got.line, want.line)
+    assert_allclose(got.t, want.t, rtol=1e-12, atol=1e-12)
+    for value, result in zip(x2.tolist(), netbound.solve(net, x2), strict=True):
+        ref = reference_roots(layers, value)
+        assert result.complete
+        crossings = [r.x1 for r in result.roots if r.kind == "crossing"]
+        assert_allclose(crossings, ref.roots, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(("act", "seed"), [("relu", 0), ("relu", 1), ("leaky_relu", 2)])
+def test_the_sweep_along_a_line_equals_the_products_per_piece(
+    act: str, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One hidden layer: every line is cut at all its kinks at once, and the pieces' a and b
+    # come from one sweep along the line; without it, from a product per piece.
+    rng = np.random.default_rng(seed)
+    w1, b1 = rng.normal(0.0, 1.5, (40, 2)), rng.normal(0.0, 1.0, 40)
+    w1[:3, 0] = 0.0  # units that do not depend on t: decided on every line
+    w1[3:6] = w1[6:9]  # repeated kinks
+    w2, b2 = rng.normal(0.0, 1.0, (2, 40)), rng.normal(0.0, 1.0, 2)
+    layers = [(w1, b1, act, 0.1) if act == "leaky_relu" else (w1, b1, act), (w2, b2, "identity")]
+    net = _network(layers)
+    x2 = np.linspace(-3.0, 3.0, 11)
+    swept = _pieces(net, x2, piecewise.BLOCK_ELEMENTS)
+    results = netbound.solve(net, x2)
+    monkeypatch.setattr(piecewise, "_sweep", lambda *args: None)
+    direct = _pieces(net, x2, piecewise.BLOCK_ELEMENTS)
+    assert_array_equal(swept.line, direct.line)
+    assert_array_equal(swept.lo, direct.lo)
+    assert_array_equal(swept.hi, direct.hi)
+    assert_allclose(swept.a, direct.a, rtol=1e-12, atol=1e-12)
+    assert_allclose(swept.b, direct.b, rtol=1e-12, atol=1e-12)
+    assert_array_equal(swept.examined, direct.examined)
+    for value, result in zip(x2.tolist(), results, strict=True):
+        ref = reference_roots(layers, value)
+        assert result.complete
+        crossings = [r.x1 for r in result.roots if r.kind == "crossing"]
+        assert_allclose(crossings, ref.roots, rtol=1e-9, atol=1e-9)
+
+
+def test_every_piece_examined_carries_its_own_lines_magnitudes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Regression: cells cut from the kept pieces once took the magnitude bounds of the
+    # pieces before the drop (another line's |c|), which the rounding bounds rest on.
+    layers = _mixed_net(7, (40, 12, 6))
+    margin = margin_between(_network(layers), "z1", "z2")
+    x2 = np.linspace(-3.0, 3.0, 25)
+    w, c, cabs = margin.line_affine(np.column_stack([np.zeros_like(x2), x2]), 0)
+    seen = []
+    descend = piecewise._Walk.descend
+
+    def checked(
+        walk: piecewise._Walk,
+        k: int,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        line: np.ndarray,
+        pa: np.ndarray,
+        pb: np.ndarray,
+        mags: piecewise.Mags,
+        group: int = 0,
+    ) -> None:
+        if k == 0:
+            assert_array_equal(mags[0], cabs[line])
+            seen.append(group)
+        descend(walk, k, lo, hi, line, pa, pb, mags, group)
+
+    monkeypatch.setattr(piecewise._Walk, "descend", checked)
+    lo, hi = np.full(x2.size, -3.0), np.full(x2.size, 3.0)
+    assert piecewise.pieces(margin, w, c, cabs, lo, hi) is not None
+    assert max(seen) == len(piecewise.GROUP_LEVELS)
+
+
 def test_block_size_does_not_change_the_pieces() -> None:
     net = netbound.Network.from_layers(_relu_net(3, (12, 9, 7)))
     x2 = np.linspace(-3.0, 3.0, 9)
@@ -84,11 +233,12 @@ def test_a_margin_far_from_zero_keeps_no_piece_and_stops_at_the_first_layer() ->
     assert np.min(pre[:, 0] - pre[:, 1]) > 1e3
     p = _pieces(net, x2, piecewise.BLOCK_ELEMENTS, window=50.0)
     assert p.lo.size == 0
-    # Examined: the window, then its first-layer pieces, each excluded; nothing below them.
+    # Examined: the window, then its cells of GROUP_LEVELS[0] first-layer kinks, each
+    # excluded; nothing below them.
     w1, b1, _ = layers[0]
     kinks = -(b1[None, :] + np.outer(x2, w1[:, 1])) / w1[:, 0]
-    first_layer_pieces = np.sum(np.abs(kinks) < 50.0, axis=1) + 1
-    assert_array_equal(p.examined, 1 + first_layer_pieces)
+    cells = np.sum(np.abs(kinks) < 50.0, axis=1) // piecewise.GROUP_LEVELS[0] + 1
+    assert_array_equal(p.examined, 1 + cells)
     results = netbound.solve(net, x2, x1_range=(-50.0, 50.0))
     assert all(r.complete and not r.roots for r in results)
 
