@@ -22,9 +22,7 @@ pieces instead (:mod:`netbound.piecewise`); their roots are then certified here.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -175,34 +173,12 @@ def chunk_size(margin: Margin, budget_bytes: int = CHUNK_BYTES) -> int:
     return int(max(1, min(CHUNK, budget_bytes // per_line)))
 
 
-#: Threads that evaluate blocks of cells at once (numpy releases the GIL in its loops).
-THREADS = max(1, min(4, os.cpu_count() or 1))
-_pool: ThreadPoolExecutor | None = None
-
-
-def _map_blocks(
-    fn: Callable[[slice], affine.CellEnclosure], blocks: list[slice]
-) -> list[affine.CellEnclosure]:
-    """``fn`` on every block, on :data:`THREADS` threads when there are several blocks.
-
-    Each block is independent and writes nothing shared, so the results are the same floats
-    in the same order as a serial loop's.
-    """
-    global _pool
-    if THREADS <= 1 or len(blocks) < 2:
-        return [fn(b) for b in blocks]
-    if _pool is None:
-        _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="netbound")
-    return list(_pool.map(fn, blocks))
-
-
 class _Line:
     """A margin restricted to a batch of lines, with an evaluation counter per line.
 
     Evaluations run in blocks whose temporaries fit in the processor's cache: numpy makes a
     full pass over memory per operation, so a block of a few hundred kilobytes is several
-    times faster per element than one large batch.  Blocks of cells run on
-    :data:`THREADS` threads.
+    times faster per element than one large batch.
     """
 
     def __init__(self, margin: Margin, base: FloatArray, axis: int) -> None:
@@ -265,7 +241,7 @@ class _Line:
             nan = np.full(lo[b].shape, np.nan)
             return affine.CellEnclosure(*plain, nan, nan)
 
-        parts = _map_blocks(block, self._blocks(lo.size))
+        parts = [block(b) for b in self._blocks(lo.size)]
         if len(parts) == 1:
             return parts[0]
         return affine.CellEnclosure(*(np.concatenate(x) for x in zip(*parts, strict=True)))
