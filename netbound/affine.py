@@ -12,7 +12,7 @@ Taylor models", Reliable Computing 4, 1998; here only to first order.)
   those products (Higham's gamma_n bound, as in :mod:`netbound.margin`).
 * An activation is linearised at the centre: ``act(a + d) = act(a) + act'(a) d + R`` with
   ``|R| <= M2 d^2 / 2``, ``M2`` a bound on ``|act''|`` over the unit's input range
-  (:func:`curvature_bound`), and ``|d| <= |b| h + r``.
+  (``_C2``), and ``|d| <= |b| h + r``.
 * The slope in ``t`` is carried the same way: ``act'(p)`` lies in ``act'(a) +- M2 (|b| h + r)``,
   and its product with the slope form of ``p`` goes into a form again.
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from netbound import activations
 from netbound.margin import Margin
@@ -33,20 +34,6 @@ from netbound.rounding import ACT_ERR, EPS, SAFETY, TINY, gamma
 
 #: Rounding of the few operations that build each form's remainder.
 UP = 1.0 + 8.0 * EPS
-
-
-def curvature_bound(name: str, near: FloatArray, alpha: float = 0.01) -> FloatArray:
-    """A bound on ``|act''(u)|`` over every ``u`` with ``|u| >= near``.
-
-    sigmoid'' = sigmoid' (1 - 2 sigmoid), so ``|sigmoid''| <= sigmoid'``, which decreases in
-    ``|u|``; tanh'' = -2 tanh tanh', so ``|tanh''| <= 2 tanh'``; softplus'' = sigmoid'.  The
-    ReLU family and identity have no curvature off their kink (see :func:`_activate`).
-    """
-    if name == "sigmoid" or name == "softplus":
-        return activations.derivative("sigmoid", near, alpha) * UP
-    if name == "tanh":
-        return 2.0 * activations.derivative("tanh", near, alpha) * UP
-    return np.zeros_like(near)
 
 
 #: Exponentials are taken of ``-min(z, EXP_CAP)``: numpy's exp is 10 to 100 times slower
@@ -105,7 +92,9 @@ def _slope_at(act: str, u: FloatArray) -> FloatArray:
 
 
 #: ``|act''| <= C2 d`` and ``|act'''| <= C3 d`` for ``|u| >= near``, with ``d`` the fourth value
-#: of :func:`_smooth_terms` (see :func:`curvature_bound` and :func:`_third_bound`).
+#: of :func:`_smooth_terms` (decreasing in ``|u|``): sigmoid'' = sigmoid' (1 - 2 sigmoid) and
+#: sigmoid''' = sigmoid' (1 - 6s + 6s^2), both factors at most 1 in size on [0, 1];
+#: tanh'' = -2 tanh tanh' and tanh''' = -2 tanh' (1 - 3 tanh^2); softplus'' = sigmoid'.
 _C2 = {"sigmoid": 1.0, "softplus": 1.0, "tanh": 2.0}
 _C3 = {"sigmoid": 1.0, "softplus": 1.0, "tanh": 4.0}
 _MAX_SLOPE = {"sigmoid": 0.25, "tanh": 1.0}
@@ -279,6 +268,11 @@ class CellEnclosure(NamedTuple):
     dhi: FloatArray
     centre: FloatArray
     centre_err: FloatArray
+
+    def excludes_zero(self) -> NDArray[np.bool_]:
+        """Cells on which the margin provably has no root (a NaN bound excludes nothing)."""
+        out: NDArray[np.bool_] = (self.flo > 0.0) | (self.fhi < 0.0)
+        return out
 
 
 def cells(

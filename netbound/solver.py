@@ -232,16 +232,15 @@ class _Line:
         """
         self.count += np.bincount(line, minlength=self.n)
         use_tm = self.deep if plain is None else not plain
-
-        def block(b: slice) -> affine.CellEnclosure:
+        parts = []
+        for b in self._blocks(lo.size):
             w, c, cabs = self.w, self.c[line[b]], self.cabs[line[b]]
             if use_tm:
-                return affine.cells(self.margin, w, c, cabs, lo[b], hi[b], derivative)
-            plain = enclosure.cells(self.margin, w, c, cabs, lo[b], hi[b], derivative)
+                parts.append(affine.cells(self.margin, w, c, cabs, lo[b], hi[b], derivative))
+                continue
+            enc = enclosure.cells(self.margin, w, c, cabs, lo[b], hi[b], derivative)
             nan = np.full(lo[b].shape, np.nan)
-            return affine.CellEnclosure(*plain, nan, nan)
-
-        parts = [block(b) for b in self._blocks(lo.size)]
+            parts.append(affine.CellEnclosure(*enc, nan, nan))
         if len(parts) == 1:
             return parts[0]
         return affine.CellEnclosure(*(np.concatenate(x) for x in zip(*parts, strict=True)))
@@ -433,7 +432,7 @@ def _bisection_round(lines: _Line, cells: _Cells, found: _Found) -> _Cells:
         # Most cells are excluded by the plain enclosure of f alone: drop them before the
         # costlier enclosure of f' and the midpoint evaluation.
         pre = lines.cells(cells.lo, cells.hi, cells.line, derivative=False)
-        cells = cells.take(~((pre.flo > 0.0) | (pre.fhi < 0.0)))  # NaN excludes nothing
+        cells = cells.take(~pre.excludes_zero())
         if cells.lo.size == 0:
             return cells
     mid = _split_points(cells.lo, cells.hi)
@@ -819,20 +818,17 @@ def _excluded(lines: _Line, lo: FloatArray, hi: FloatArray, line: IntArray) -> N
     least 90% as many.
     """
     if not lines.deep:
-        enc = lines.cells(lo, hi, line, derivative=False)
-        out: NDArray[np.bool_] = (enc.flo > 0.0) | (enc.fhi < 0.0)
-        return out
+        return lines.cells(lo, hi, line, derivative=False).excludes_zero()
     k = min(lo.size, PROBE_CELLS)
     tm = lines.cells(lo[:k], hi[:k], line[:k], derivative=False)
     pl = lines.cells(lo[:k], hi[:k], line[:k], derivative=False, plain=True)
-    by_tm = (tm.flo > 0.0) | (tm.fhi < 0.0)
-    by_pl = (pl.flo > 0.0) | (pl.fhi < 0.0)
+    by_tm, by_pl = tm.excludes_zero(), pl.excludes_zero()
     out = np.empty(lo.size, dtype=bool)
     out[:k] = by_tm | by_pl
     if k < lo.size:
         plain = bool(np.count_nonzero(by_pl) >= 0.9 * np.count_nonzero(by_tm))
         rest = lines.cells(lo[k:], hi[k:], line[k:], derivative=False, plain=plain)
-        out[k:] = (rest.flo > 0.0) | (rest.fhi < 0.0)
+        out[k:] = rest.excludes_zero()
     return out
 
 
