@@ -54,6 +54,9 @@ CHUNK = 8192
 PROBE_CELLS = 256
 #: Elements (cells x units) per evaluation block: about 128 KiB per temporary array.
 BLOCK_ELEMENTS = 12288
+#: A cell across which a first-layer pre-activation moves by more than this is "wide": the
+#: Taylor models' linearisation gains little there over plain intervals, which cost half.
+WIDE_REACH = 4.0
 
 
 class Root(NamedTuple):
@@ -191,6 +194,9 @@ class _Line:
         width = max([self.w.size] + [layer.n_out for layer in margin.hidden])
         self.block = max(256, BLOCK_ELEMENTS // width)
         self.deep = len(margin.hidden) >= 2 and max(h.n_out for h in margin.hidden) >= 16
+        self.wmax = float(np.max(np.abs(self.w), initial=0.0))
+        #: Whether wide cells get plain intervals (decided by a probe on the first wide cells).
+        self.wide_plain: bool | None = None
 
     def ball(self, i: int) -> ball.BallLine:
         """Line ``i`` in ball arithmetic (needs python-flint: see :func:`ball.available`)."""
@@ -220,7 +226,7 @@ class _Line:
         hi: FloatArray,
         line: IntArray,
         derivative: bool = True,
-        plain: bool | None = None,
+        plain: bool | NDArray[np.bool_] | None = None,
     ) -> affine.CellEnclosure:
         """Enclosures of the margin (and its slope) on cells, one evaluation each.
 
@@ -230,6 +236,17 @@ class _Line:
         (:mod:`netbound.enclosure`), which is tight for one hidden layer and cheaper on small
         deep nets; its centre values are NaN (not computed).
         """
+        if isinstance(plain, np.ndarray):
+            if not np.any(plain) or np.all(plain):
+                return self.cells(lo, hi, line, derivative, bool(np.any(plain)))
+            i_p, i_t = np.flatnonzero(plain), np.flatnonzero(~plain)
+            ep = self.cells(lo[i_p], hi[i_p], line[i_p], derivative, True)
+            et = self.cells(lo[i_t], hi[i_t], line[i_t], derivative, False)
+            out = affine.CellEnclosure(*(np.empty(lo.size if x.size else 0) for x in et))
+            for o, x, y in zip(out, ep, et, strict=True):
+                if o.size:
+                    o[i_p], o[i_t] = x, y
+            return out
         self.count += np.bincount(line, minlength=self.n)
         use_tm = self.deep if plain is None else not plain
         parts = []
@@ -436,7 +453,8 @@ def _bisection_round(lines: _Line, cells: _Cells, found: _Found) -> _Cells:
         if cells.lo.size == 0:
             return cells
     mid = _split_points(cells.lo, cells.hi)
-    flo, fhi, dlo, dhi, fm, em = lines.cells(cells.lo, cells.hi, cells.line)
+    plain = _plain_cells(lines, cells) if lines.deep else None
+    flo, fhi, dlo, dhi, fm, em = lines.cells(cells.lo, cells.hi, cells.line, plain=plain)
     # The Taylor models give the value at the centre; elsewhere (plain intervals, or a split
     # at the geometric mean) it is evaluated.
     other = ~(mid == 0.5 * cells.lo + 0.5 * cells.hi) | np.isnan(fm)
@@ -487,6 +505,25 @@ def _bisection_round(lines: _Line, cells: _Cells, found: _Found) -> _Cells:
         low = 0.5 * ((children.flo - children.elo) + (children.fhi - children.ehi) - reach)
         high = 0.5 * ((children.flo + children.elo) + (children.fhi + children.ehi) + reach)
     return children.take(~((low > 0.0) | (high < 0.0)))
+
+
+def _plain_cells(lines: _Line, cells: _Cells) -> NDArray[np.bool_] | None:
+    """Which cells of a deep net get plain intervals rather than Taylor models: the wide
+    ones (see :data:`WIDE_REACH`), on nets where a probe of :data:`PROBE_CELLS` of them
+    showed plain intervals deciding (excluding a root or proving monotony) at least 90% as
+    many cells as the Taylor models."""
+    wide = (cells.hi - cells.lo) * lines.wmax > WIDE_REACH
+    idx = np.flatnonzero(wide)
+    if lines.wide_plain is None and idx.size >= PROBE_CELLS // 4:
+        k = idx[:PROBE_CELLS]
+        decided = []
+        for plain in (False, True):
+            enc = lines.cells(cells.lo[k], cells.hi[k], cells.line[k], plain=plain)
+            decided.append(
+                np.count_nonzero(enc.excludes_zero() | (enc.dlo > 0.0) | (enc.dhi < 0.0))
+            )
+        lines.wide_plain = bool(decided[1] >= 0.9 * decided[0])
+    return wide if lines.wide_plain else None
 
 
 def _assemble(lines: _Line, search: _Search, found: _Found) -> _Flat:

@@ -262,3 +262,77 @@ def test_rows_that_agree_leave_the_exact_bias_difference() -> None:
     assert not result.everywhere
     assert result.roots == ()
     assert result.complete
+
+
+def _steep_tanh_net(seed: int, scale: float) -> tuple[Network, list[tuple[np.ndarray, ...]]]:
+    """A PyTorch-style initialised 2-32-32-2 tanh net with its weights scaled up (many units
+    cross their bend along each line), and its weights for an independent forward pass."""
+    rng = np.random.default_rng(seed)
+    raw = []
+    for n_in, n_out in ((2, 32), (32, 32), (32, 2)):
+        bound = 1.0 / np.sqrt(n_in)
+        w = rng.uniform(-bound, bound, (n_out, n_in)) * scale
+        b = rng.uniform(-bound, bound, n_out) * scale
+        raw.append((w, b))
+    # No first-layer unit nearly flat along x1: that keeps the reference's window small.
+    w1 = raw[0][0]
+    w1[:, 0] = np.sign(w1[:, 0]) * np.maximum(np.abs(w1[:, 0]), 0.5)
+    acts = ["tanh", "tanh", "identity"]
+    layers = [(w.tolist(), b.tolist(), a) for (w, b), a in zip(raw, acts, strict=True)]
+    return N(layers), raw
+
+
+@pytest.mark.parametrize("wide_reach", [4.0, np.inf], ids=["plain-on-wide-cells", "taylor-only"])
+def test_deep_steep_net_matches_an_independent_grid(
+    wide_reach: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression for the choice between plain intervals and Taylor models on wide cells of a
+    # deep net: both must give every root.  The reference is a plain numpy forward pass (not
+    # netbound's) on a fine grid, each sign change bisected to 1e-13.
+    from netbound import solver
+
+    monkeypatch.setattr(solver, "WIDE_REACH", wide_reach)
+    chosen: list[bool | None] = []
+    plain_cells = solver._plain_cells
+
+    def spy(lines: solver._Line, cells: solver._Cells) -> object:
+        out = plain_cells(lines, cells)
+        chosen.append(lines.wide_plain)
+        return out
+
+    monkeypatch.setattr(solver, "_plain_cells", spy)
+    net, raw = _steep_tanh_net(seed=7, scale=5.0)
+    x2s = np.linspace(-3.0, 3.0, 60)
+
+    def margin(x1: np.ndarray, x2: float) -> np.ndarray:
+        v = np.column_stack([x1, np.full_like(x1, x2)])
+        for w, b in raw[:-1]:
+            v = np.tanh(v @ w.T + b)
+        w, b = raw[-1]
+        return v @ (w[0] - w[1]) + (b[0] - b[1])
+
+    results = netbound.solve(net, x2s)
+    if wide_reach == 4.0:
+        assert True in chosen  # the plain path was taken
+    w1, b1 = raw[0]
+    for x2, result in zip(x2s, results, strict=True):
+        assert result.complete
+        # Beyond t_max every first-layer pre-activation exceeds 40 in size, where tanh rounds
+        # to +-1: the float64 margin is constant there.
+        t_max = float(np.max((40.0 + np.abs(b1 + w1[:, 1] * x2)) / np.abs(w1[:, 0])))
+        grid = np.linspace(-t_max, t_max, int(1000 * t_max) + 1)
+        f = margin(grid, float(x2))
+        assert np.all(f[[0, -1]] != 0.0)
+        expected = []
+        for i in np.flatnonzero(np.sign(f[:-1]) != np.sign(f[1:])):
+            a, b = grid[i], grid[i + 1]
+            fa = f[i]
+            for _ in range(60):
+                m = 0.5 * (a + b)
+                fm = margin(np.array([m]), float(x2))[0]
+                if np.sign(fm) == np.sign(fa):
+                    a, fa = m, fm
+                else:
+                    b = m
+            expected.append(0.5 * (a + b))
+        assert_allclose(roots(result), expected, rtol=1e-9, atol=1e-9)
