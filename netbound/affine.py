@@ -145,9 +145,16 @@ def _activate(
     # wide cell across the unit's bend), carry the range instead, as a constant form around
     # the same centre value: the ends a -+ reach are widened by their own rounding.
     ends = reach + 2.0 * EPS * aa
-    lo = layer.activate(a - ends)
-    hi = layer.activate(a + ends)
-    spread = np.maximum(hi - va, va - lo) * UP + ACT_ERR * (np.abs(lo) + np.abs(hi)) + TINY
+    if act != "softplus":
+        # sigmoid and tanh rise fastest towards 0 (their slopes are even and decrease in |u|),
+        # so the end nearer 0 is the farther from act(a) in value.  The other gap exceeds
+        # the computed one by at most the rounding of both values: the 2 |va| below.
+        other = layer.activate(a - np.copysign(ends, a))
+        spread = np.abs(va - other) * UP + ACT_ERR * (np.abs(other) + 2.0 * np.abs(va)) + TINY
+    else:
+        lo = layer.activate(a - ends)
+        hi = layer.activate(a + ends)
+        spread = np.maximum(hi - va, va - lo) * UP + ACT_ERR * (np.abs(lo) + np.abs(hi)) + TINY
     narrow = spread < vr
     if np.any(narrow):
         vb = np.where(narrow, 0.0, vb)
