@@ -129,7 +129,10 @@ def derivative_range(
     if name in BOUNDED:
         far = np.maximum(np.abs(lo), np.abs(hi))
         near = np.where((lo <= 0.0) & (hi >= 0.0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
-        return derivative(name, far, alpha), derivative(name, near, alpha)
+        d_far, d_near = derivative(name, far, alpha), derivative(name, near, alpha)
+        # Rounding can put the computed slope an ulp above its value at 0 (sigmoid' of
+        # 2.4e-12 comes out as 0.25 + 2^-54): keep the ends ordered.
+        return np.minimum(d_far, d_near), d_near
     if name == "softplus":
         return np.asarray(expit(lo), dtype=np.float64), np.asarray(expit(hi), dtype=np.float64)
     if name in ("relu", "leaky_relu"):

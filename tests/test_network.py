@@ -585,6 +585,14 @@ def points(lo: float, hi: float, ts: list[float]) -> np.ndarray:
     return u[(u >= lo) & (u <= hi)]
 
 
+def test_derivative_range_is_ordered_where_rounding_lifts_the_slope() -> None:
+    # Regression (found by the property below): sigmoid'(2.4e-12) is computed an ulp above
+    # sigmoid'(0) = 0.25, which gave the range [0.25 + 2^-54, 0.25].
+    assert float(derivative("sigmoid", np.array(2.3953136707091427e-12))) > 0.25
+    dlo, dhi = derivative_range("sigmoid", np.array(0.0), np.array(2.3953136707091427e-12))
+    assert (float(dlo), float(dhi)) == (0.25, 0.25)
+
+
 @pytest.mark.parametrize("name", ELEMENTWISE)
 @PROPERTY
 @given(interval=intervals, ts=fractions, alpha=st.floats(0.0, 2.0))
