@@ -380,6 +380,14 @@ def _isatty(stream: Any) -> bool:
     metavar="NAME",
     help="The input --x2, --x2-range and --x2-file give values to (default: the second).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Solve on at most N threads (default: every CPU). Networks with fewer than "
+    "128x128 weights between hidden layers use one: threads do not pay there.",
+)
 @_boundary_options
 @_format_option
 @_reports_errors
@@ -393,6 +401,7 @@ def solve(
     x1_range: tuple[float, float] | None,
     solve_for: str | None,
     sweep: str | None,
+    workers: int | None,
     between: tuple[str, str] | None,
     threshold: float | None,
     argmax: bool,
@@ -438,7 +447,7 @@ def solve(
     )
     sweep_name = boundary.sweep_name or "x2"
     values, total = _x2_values(x2, x2_range, x2_file, sweep_name, limit)
-    results = solve_boundary(boundary, values)
+    results = solve_boundary(boundary, values, workers=workers)
     # solve_boundary and the x2 file are lazy: take the first result before any output, so
     # that a bad option or an unreadable x2 file is reported with nothing written to stdout.
     first = next(results, None)

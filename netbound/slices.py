@@ -20,7 +20,8 @@ from netbound.boundary import Boundary, decision_of
 from netbound.errors import OptionError
 from netbound.margin import Margin
 from netbound.network import FloatArray, Network
-from netbound.solver import CHUNK, Kind, Root, SliceResult, _solve_flat, chunk_size
+from netbound.parallel import check_workers, solve_flat
+from netbound.solver import CHUNK, Kind, Root, SliceResult, chunk_size
 
 __all__ = ["class_roots", "solve", "solve_boundary", "solve_iter"]
 
@@ -58,11 +59,13 @@ def _floats(block: list[Any]) -> FloatArray:
 
 
 def solve_boundary(
-    boundary: Boundary, x2: Iterable[float], *, chunk: int = CHUNK
+    boundary: Boundary, x2: Iterable[float], *, chunk: int = CHUNK, workers: int | None = None
 ) -> Iterator[SliceResult]:
     """Every root of ``boundary`` on the line at each swept value, lazily, in order.
 
-    Memory stays bounded however long ``x2`` is: values are solved ``chunk`` at a time.
+    Memory stays bounded however long ``x2`` is: values are solved ``chunk`` at a time, on
+    up to ``workers`` threads (None: every CPU) where the network is large enough to gain
+    (see :mod:`netbound.parallel`).
     """
     if boundary.sweep is None:
         n = boundary.network.n_inputs
@@ -72,6 +75,7 @@ def solve_boundary(
         )
     if not isinstance(chunk, int) or chunk < 1:
         raise OptionError(f"chunk={chunk!r}: must be an integer >= 1")
+    threads = check_workers(workers)
     values = iter(_values(x2))
     # Lines per block by a memory budget too, so that a wide network's peak memory does not
     # grow with the number of slices.
@@ -82,9 +86,10 @@ def solve_boundary(
             return
         base = boundary.bases(block)
         if boundary.by_class:
-            yield from _class_results(boundary, base, block)
+            yield from _class_results(boundary, base, block, threads)
             continue
-        flat = _solve_flat(boundary.margins[0], base, boundary.solve_for, boundary.window)
+        margin = boundary.margins[0]
+        flat = solve_flat(margin, base, boundary.solve_for, boundary.window, threads)
         roots = _roots(flat)
         b = flat.bounds
         for i, value in enumerate(block.tolist()):
@@ -124,6 +129,7 @@ def solve_iter(
     at: Mapping[str, float] | None = None,
     x1_range: tuple[float, float] | None = None,
     chunk: int = CHUNK,
+    workers: int | None = None,
 ) -> Iterator[SliceResult]:
     """Like :func:`solve`, but lazily: slices are solved ``chunk`` at a time.
 
@@ -141,9 +147,10 @@ def solve_iter(
         x1_range=x1_range,
     )
     values = _values(x2)
+    check_workers(workers)  # raises the option error now
     if boundary.sweep is None or not isinstance(chunk, int) or chunk < 1:
         next(solve_boundary(boundary, [], chunk=chunk), None)  # raises the option error now
-    return solve_boundary(boundary, values, chunk=chunk)
+    return solve_boundary(boundary, values, chunk=chunk, workers=workers)
 
 
 def solve(
@@ -158,6 +165,7 @@ def solve(
     sweep: str | None = None,
     at: Mapping[str, float] | None = None,
     x1_range: tuple[float, float] | None = None,
+    workers: int | None = None,
 ) -> list[SliceResult]:
     """Every point of the decision boundary on each line, certified.
 
@@ -186,6 +194,10 @@ def solve(
     x1_range
         Search only ``lo <= x <= hi`` of the solved-for input; default the whole real line
         (for an NNet file, the input's ``[min, max]``).
+    workers
+        Threads to solve on: at most this many (default None: every CPU); networks with
+        fewer than 128 x 128 weights between hidden layers use one, as threads do not pay
+        there.  While threads run, BLAS is held to one thread of its own.
 
     Returns
     -------
@@ -223,6 +235,7 @@ def solve(
             sweep=sweep,
             at=at,
             x1_range=x1_range,
+            workers=workers,
         )
     )
 
@@ -230,8 +243,10 @@ def solve(
 # -- argmax and argmin ----------------------------------------------------------------------
 
 
-def _class_results(boundary: Boundary, base: FloatArray, x2: FloatArray) -> Iterator[SliceResult]:
-    per_line = class_roots(boundary, base, boundary.solve_for, boundary.window)
+def _class_results(
+    boundary: Boundary, base: FloatArray, x2: FloatArray, workers: int
+) -> Iterator[SliceResult]:
+    per_line = class_roots(boundary, base, boundary.solve_for, boundary.window, workers)
     for s, (found, unresolved, complete, evaluations) in enumerate(per_line):
         yield SliceResult(
             float(x2[s]),
@@ -248,6 +263,7 @@ def class_roots(
     base: FloatArray,
     axis: int,
     window: tuple[float, float] | None,
+    workers: int = 1,
 ) -> list[tuple[list[Root], list[tuple[float, float]], bool, int]]:
     """Where the decided class (argmax or argmin) changes along the lines ``base + t e_axis``.
 
@@ -257,7 +273,7 @@ def class_roots(
     """
     net = boundary.network
     sign = 1.0 if boundary.decision == "argmax" else -1.0
-    flats = [_solve_flat(m, base, axis, window) for m in boundary.margins]
+    flats = [solve_flat(m, base, axis, window, workers) for m in boundary.margins]
     roots = [_roots(flat) for flat in flats]
     pairs = list(combinations(range(net.n_outputs), 2))
     out = []

@@ -1,0 +1,122 @@
+"""Solving blocks of lines on threads (netbound.parallel): the same answer as one thread."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from numpy.testing import assert_allclose
+
+import netbound
+from netbound import Network, OptionError, parallel
+from netbound.cli import main
+
+
+def _wide_net(outputs: int) -> Network:
+    """A 2-128-128-k tanh net: 16384 weights between its hidden layers, where threads pay."""
+    rng = np.random.default_rng(3)
+    layers: list[tuple[Any, Any, str]] = []
+    for n_in, n_out, act in ((2, 128, "tanh"), (128, 128, "tanh"), (128, outputs, "identity")):
+        bound = 3.0 / np.sqrt(n_in)
+        w = rng.uniform(-bound, bound, (n_out, n_in))
+        b = rng.uniform(-bound, bound, n_out)
+        layers.append((w.tolist(), b.tolist(), act))
+    return Network.from_layers(layers)
+
+
+@pytest.fixture
+def threads_used(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the threads the parts were solved on; parts of 32 lines."""
+    names: list[str] = []
+    solve = parallel._solve_flat
+
+    def spy(*args: Any) -> Any:
+        names.append(threading.current_thread().name)
+        return solve(*args)
+
+    monkeypatch.setattr(parallel, "_solve_flat", spy)
+    monkeypatch.setattr(parallel, "PART_LINES", 32)
+    return names
+
+
+@pytest.mark.parametrize("argmax", [False, True], ids=["pair", "argmax"])
+def test_threads_give_the_answer_of_one_thread(argmax: bool, threads_used: list[str]) -> None:
+    net = _wide_net(3)
+    x2 = np.linspace(-2.0, 2.0, 150)
+    one = netbound.solve(net, x2, argmax=argmax, workers=1)
+    assert threads_used
+    assert all(not n.startswith("netbound") for n in threads_used)
+    threads_used.clear()
+    two = netbound.solve(net, x2, argmax=argmax, workers=2)
+    # 150 lines in parts of 32, for each margin solved.
+    assert len(threads_used) >= 5
+    assert all(n.startswith("netbound") for n in threads_used)
+    assert sum(len(r.roots) for r in one) > 100
+    for a, b in zip(one, two, strict=True):
+        assert a.x2 == b.x2
+        assert (a.complete, a.everywhere, a.unresolved) == (b.complete, b.everywhere, b.unresolved)
+        assert [(r.kind, r.from_output, r.to_output) for r in a.roots] == [
+            (r.kind, r.from_output, r.to_output) for r in b.roots
+        ]
+        # Batches of another shape may round differently in BLAS, so the polished roots may
+        # differ in their last bits; both proven enclosures hold the root, so they meet.
+        for ra, rb in zip(a.roots, b.roots, strict=True):
+            assert ra.enclosure is not None
+            assert rb.enclosure is not None
+            assert max(ra.enclosure[0], rb.enclosure[0]) <= min(ra.enclosure[1], rb.enclosure[1])
+            assert_allclose(ra.x1, rb.x1, rtol=1e-13)
+
+
+def test_small_networks_stay_on_one_thread(threads_used: list[str]) -> None:
+    net = netbound.load(Path(__file__).resolve().parent.parent / "sample_nets" / "tanh_deep.json")
+    netbound.solve(net, np.linspace(-1.0, 1.0, 200), workers=2)
+    assert threads_used
+    assert all(not n.startswith("netbound") for n in threads_used)
+
+
+def test_an_error_in_a_part_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    solve = parallel._solve_flat
+
+    def failing(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("part 2")
+        return solve(*args)
+
+    monkeypatch.setattr(parallel, "_solve_flat", failing)
+    monkeypatch.setattr(parallel, "PART_LINES", 32)
+    with pytest.raises(MemoryError, match="part 2"):
+        netbound.solve(_wide_net(2), np.linspace(-1.0, 1.0, 160), workers=2)
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, "2", True])
+def test_bad_workers_are_refused(workers: Any) -> None:
+    with pytest.raises(OptionError) as err:
+        netbound.solve(_wide_net(2), [0.0], workers=workers)
+    assert str(err.value) == f"workers={workers!r}: must be an integer >= 1 (or None: every CPU)"
+
+
+def test_cli_workers(tmp_path: Path) -> None:
+    path = tmp_path / "wide.json"
+    path.write_text(json.dumps(_wide_net(2).to_json()))
+    args = ["solve", str(path), "--x2-range", "-1", "1", "150", "--format", "csv"]
+    runner = CliRunner()
+    one = runner.invoke(main, [*args, "--workers", "1"])
+    two = runner.invoke(main, [*args, "--workers", "2"])
+    assert one.exit_code == two.exit_code == 0
+    rows_one = [line.split(",") for line in one.stdout.splitlines()[1:]]
+    rows_two = [line.split(",") for line in two.stdout.splitlines()[1:]]
+    assert len(rows_one) == len(rows_two) > 100
+    for a, b in zip(rows_one, rows_two, strict=True):
+        assert a[0] == b[0]
+        assert a[2:] == b[2:]
+        assert_allclose(float(a[1]), float(b[1]), rtol=1e-13)
+    bad = runner.invoke(main, [*args, "--workers", "0"])
+    assert bad.exit_code == 2
+    assert "Invalid value for '--workers': 0 is not in the range x>=1." in bad.stderr
