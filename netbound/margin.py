@@ -178,8 +178,11 @@ class Margin:
             err = propagate(layer, u, err) + SAFETY * EPS * np.abs(v) + TINY
             for layer in self.hidden[1:]:
                 p = mm(v, layer.weights) + layer.biases
-                aw = np.abs(layer.weights)
-                perr = mm(err, aw) + gamma(layer.n_in) * (mm(np.abs(v), aw) + np.abs(layer.biases))
+                # |W| err + g (|W| |v| + |b|) as one product of |W| with a nonnegative sum,
+                # rounded up by g_{n+4} (as in netbound.affine).
+                g = gamma(layer.n_in)
+                perr = mm(err + g * np.abs(v), layer.abs_weights) * (1.0 + gamma(layer.n_in + 4))
+                perr += g * layer.abs_biases
                 v = layer.activate(p)
                 if derivative:
                     dp = mm(dv, layer.weights)
