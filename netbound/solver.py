@@ -234,7 +234,8 @@ class _Line:
         :mod:`netbound.affine`, which keep the correlation between layers and also give the
         margin's value at each cell's centre.  Otherwise plain interval propagation
         (:mod:`netbound.enclosure`), which is tight for one hidden layer and cheaper on small
-        deep nets; its centre values are NaN (not computed).
+        deep nets; its centre values are NaN (not computed).  ``plain`` overrides the choice:
+        True or False for every cell, or a mask of the cells that get plain intervals.
         """
         if isinstance(plain, np.ndarray):
             if not np.any(plain) or np.all(plain):
