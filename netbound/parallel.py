@@ -73,7 +73,7 @@ def solve_flat(
         pool = ThreadPoolExecutor(workers, thread_name_prefix="netbound")
         try:
             futures: list[Future[_Flat]] = [
-                pool.submit(_solve_flat, margin, base[a:b], axis, window, True)
+                pool.submit(_solve_flat, margin, base[a:b], axis, window)
                 for a, b in pairwise(edges)
             ]
             flats = [f.result() for f in futures]

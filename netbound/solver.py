@@ -58,10 +58,6 @@ PROBE_CELLS = 256
 BLOCK_ELEMENTS = 8192
 #: Fewest cells per block (on the widest layers).
 MIN_ROWS = 32
-#: The same on worker threads (netbound.parallel): there larger blocks measured faster, as
-#: fewer numpy calls hold the GIL less often (1.2 vs 1.6 ms per slice on the 128x128 net).
-THREAD_BLOCK_ELEMENTS = 12288
-THREAD_MIN_ROWS = 256
 #: A cell across which a first-layer pre-activation moves by more than this is "wide": the
 #: Taylor models' linearisation gains little there over plain intervals, which cost half.
 WIDE_REACH = 4.0
@@ -192,7 +188,7 @@ class _Line:
     times faster per element than one large batch.
     """
 
-    def __init__(self, margin: Margin, base: FloatArray, axis: int, threaded: bool = False) -> None:
+    def __init__(self, margin: Margin, base: FloatArray, axis: int) -> None:
         self.margin = margin
         self.base, self.axis = base, axis
         self.w, self.c, self.cabs = margin.line_affine(base, axis)
@@ -200,10 +196,7 @@ class _Line:
         self.count = np.zeros(self.n, dtype=np.int64)
         self._balls: dict[int, ball.BallLine] = {}
         width = max([self.w.size] + [layer.n_out for layer in margin.hidden])
-        if threaded:
-            self.block = max(THREAD_MIN_ROWS, THREAD_BLOCK_ELEMENTS // width)
-        else:
-            self.block = max(MIN_ROWS, BLOCK_ELEMENTS // width)
+        self.block = max(MIN_ROWS, BLOCK_ELEMENTS // width)
         self.deep = len(margin.hidden) >= 2 and max(h.n_out for h in margin.hidden) >= 16
         self.wmax = float(np.max(np.abs(self.w), initial=0.0))
         #: Whether wide cells get plain intervals (decided by a probe on the first wide cells).
@@ -359,13 +352,11 @@ def _solve_flat(
     base: FloatArray,
     axis: int,
     window: tuple[float, float] | None,
-    threaded: bool = False,
 ) -> _Flat:
-    """The certified solver; see the module's docstring.  ``threaded``: this runs on one of
-    several worker threads (it sets the size of the evaluation blocks)."""
+    """The certified solver; see the module's docstring."""
     _check_window(window)
     base = np.atleast_2d(np.asarray(base, dtype=np.float64))
-    lines = _Line(margin, base, axis, threaded)
+    lines = _Line(margin, base, axis)
     if lines.n == 0:
         return _Flat([], [], [0], [], [], [])
     if margin.piecewise_affine:
