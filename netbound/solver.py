@@ -52,12 +52,8 @@ CERTIFY_STEPS = (4.0, 64.0, 4096.0, 2.0**20, 2.0**30)
 CHUNK = 8192
 #: Cells on which both enclosures are tried before the cheaper one is chosen.
 PROBE_CELLS = 256
-#: Elements (cells x units) per evaluation block: 64 KiB per temporary array.  Blocks of
-#: 128 KiB and more measured 15-20% slower on the 64- and 128-wide nets, with three times the
-#: page faults: their temporaries come from freshly mapped memory.
-BLOCK_ELEMENTS = 8192
-#: Fewest cells per block (on the widest layers).
-MIN_ROWS = 32
+#: Elements (cells x units) per evaluation block: about 128 KiB per temporary array.
+BLOCK_ELEMENTS = 12288
 #: A cell across which a first-layer pre-activation moves by more than this is "wide": the
 #: Taylor models' linearisation gains little there over plain intervals, which cost half.
 WIDE_REACH = 4.0
@@ -196,7 +192,7 @@ class _Line:
         self.count = np.zeros(self.n, dtype=np.int64)
         self._balls: dict[int, ball.BallLine] = {}
         width = max([self.w.size] + [layer.n_out for layer in margin.hidden])
-        self.block = max(MIN_ROWS, BLOCK_ELEMENTS // width)
+        self.block = max(256, BLOCK_ELEMENTS // width)
         self.deep = len(margin.hidden) >= 2 and max(h.n_out for h in margin.hidden) >= 16
         self.wmax = float(np.max(np.abs(self.w), initial=0.0))
         #: Whether wide cells get plain intervals (decided by a probe on the first wide cells).
