@@ -29,6 +29,8 @@ from netbound.solver import _Flat, _solve_flat
 MIN_WEIGHTS = 128 * 128
 #: Most lines per part of a block.
 PART_LINES = 256
+#: Fewer lines than this are solved on one thread.
+MIN_LINES = 128
 
 __all__ = ["available_workers", "check_workers", "solve_flat"]
 
@@ -63,7 +65,7 @@ def solve_flat(
 ) -> _Flat:
     """:func:`netbound.solver._solve_flat` on up to ``workers`` threads, where that pays."""
     n = base.shape[0]
-    if workers <= 1 or n < 2 * min(PART_LINES, 64) or not _pays(margin):
+    if workers <= 1 or n < MIN_LINES or not _pays(margin):
         return _solve_flat(margin, base, axis, window)
     parts = max(workers, -(-n // PART_LINES))
     edges = np.linspace(0, n, parts + 1).astype(int).tolist()
