@@ -22,6 +22,7 @@ from netbound.margin import Margin
 from netbound.network import FloatArray, Network
 from netbound.parallel import check_workers, solve_flat
 from netbound.solver import CHUNK, Kind, Root, SliceResult, chunk_size
+from netbound.sweeps import check_limit, input_limit
 
 __all__ = ["class_roots", "solve", "solve_boundary", "solve_iter"]
 
@@ -76,6 +77,12 @@ def solve_boundary(
     if not isinstance(chunk, int) or chunk < 1:
         raise OptionError(f"chunk={chunk!r}: must be an integer >= 1")
     threads = check_workers(workers)
+    # Inputs whose pre-activations could overflow are refused, as by the CLI: beyond that
+    # the rounding bounds no longer hold (on a 128x128 leaky-ReLU net, x2 = 1e160 gave 253
+    # "roots", none of them a sign change).
+    limit = input_limit(boundary.network)
+    for name, v in boundary.at.items():
+        check_limit(v, limit, f"at {name}:")
     values = iter(_values(x2))
     # Lines per block by a memory budget too, so that a wide network's peak memory does not
     # grow with the number of slices.
@@ -84,6 +91,9 @@ def solve_boundary(
         block = _floats(list(islice(values, chunk)))
         if block.size == 0:
             return
+        big = np.abs(block) > limit
+        if np.any(big):
+            check_limit(float(block[int(np.argmax(big))]), limit, f"{boundary.sweep_name} value")
         base = boundary.bases(block)
         if boundary.by_class:
             yield from _class_results(boundary, base, block, threads)

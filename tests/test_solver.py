@@ -336,3 +336,50 @@ def test_deep_steep_net_matches_an_independent_grid(
                     b = m
             expected.append(0.5 * (a + b))
         assert_allclose(roots(result), expected, rtol=1e-9, atol=1e-9)
+
+
+def _wide_leaky_net() -> Network:
+    rng = np.random.default_rng(5)
+    layers = []
+    for n_in, n_out, act in (
+        (2, 128, "leaky_relu"),
+        (128, 128, "leaky_relu"),
+        (128, 2, "identity"),
+    ):
+        bound = 20.0 / np.sqrt(n_in)
+        w = rng.uniform(-bound, bound, (n_out, n_in))
+        b = rng.uniform(-bound, bound, n_out)
+        layers.append((w.tolist(), b.tolist(), act))
+    return N(layers)
+
+
+def test_inputs_beyond_the_overflow_limit_are_refused() -> None:
+    # Regression: at x2 = 1e160 (past the limit of 2.34e144) this net's pre-activations
+    # overflowed inside the piece analysis, and solve returned 253 "roots", complete, none of
+    # them a sign change of the margin (a grid shows 3).  The library now refuses such values
+    # as the CLI does.
+    net = _wide_leaky_net()
+    with pytest.raises(OptionError) as err:
+        netbound.solve(net, [0.0, 1e160])
+    assert str(err.value) == (
+        "x2 value 1e+160 is too large for this network (its pre-activations would overflow); "
+        "give values with magnitude <= 2.34e+144"
+    )
+    # Within the limit every root is a sign change of the margin (a plain forward pass).
+    (result,) = netbound.solve(net, [1e140])
+    assert result.complete
+    x1 = np.array(roots(result))
+    assert x1.size == 3
+    step = np.maximum(np.abs(x1), 1.0) * 1e-6
+    pre = [
+        net.preactivations(np.column_stack([x, np.full_like(x, 1e140)]))
+        for x in (x1 - step, x1 + step)
+    ]
+    below, above = (p[:, 0] - p[:, 1] for p in pre)
+    assert np.all(np.sign(below) != np.sign(above))
+
+
+def test_fixed_inputs_beyond_the_overflow_limit_are_refused() -> None:
+    net = N([([[1.0, 1.0, 1e10]], [0.0], "relu"), ([[1.0], [-1.0]], [0.0, 0.5], "identity")])
+    with pytest.raises(OptionError, match=r"^at x3: 1e\+300 is too large for this network"):
+        netbound.solve(net, [0.0], at={"x3": 1e300})
