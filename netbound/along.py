@@ -24,6 +24,7 @@ from netbound.errors import DataError, OptionError
 from netbound.network import FloatArray, Layer, Network
 from netbound.slices import class_roots
 from netbound.solver import Kind, _solve_flat
+from netbound.sweeps import check_limit, input_limit
 
 __all__ = ["AlongResult", "Change", "along", "line_network", "read_point"]
 
@@ -183,8 +184,8 @@ def along(
     Raises
     ------
     OptionError
-        A point of the wrong size or with a non-finite coordinate, A equal to B, or an
-        inconsistent decision.
+        A point of the wrong size, with a non-finite coordinate or one so large that the
+        network's pre-activations could overflow, A equal to B, or an inconsistent decision.
 
     Examples
     --------
@@ -202,6 +203,13 @@ def along(
     b = _vector(end, "end", network.n_inputs)
     if np.array_equal(a, b):
         raise OptionError("start and end are the same point; give two different points")
+    # Past the overflow limit the rounding bounds no longer hold (a 128x128 leaky-ReLU net
+    # gave no change, complete, on a segment at 1e160 that holds two).  The segment's points
+    # are convex combinations of A and B, so checking those covers it.
+    limit = input_limit(network)
+    for what, point in (("start", a), ("end", b)):
+        for name, v in zip(network.input_names, point.tolist(), strict=True):
+            check_limit(v, limit, f"{what} {name}:")
     if decision is None and between is None and threshold is None and network.n_outputs > 1:
         decision = "argmax"
     net_t = line_network(network, a, b)

@@ -217,3 +217,40 @@ def test_point_files_refused(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match=r"p\.json: expected a JSON list of numbers$"):
         read_point(str(bad), 2)
+
+
+def test_points_beyond_the_overflow_limit_are_refused() -> None:
+    # Regression: on this 128x128 leaky-ReLU net the segment from (-1e160, 1e160) to
+    # (1e160, 1e160) gave no change, complete, with an overflow warning; scaled down to 1e100
+    # (inside the limit of 2.34e144) the same segment holds two changes.
+    rng = np.random.default_rng(5)
+    layers = []
+    for n_in, n_out, act in (
+        (2, 128, "leaky_relu"),
+        (128, 128, "leaky_relu"),
+        (128, 2, "identity"),
+    ):
+        bound = 20.0 / np.sqrt(n_in)
+        layers.append(
+            (
+                rng.uniform(-bound, bound, (n_out, n_in)).tolist(),
+                rng.uniform(-bound, bound, n_out).tolist(),
+                act,
+            )
+        )
+    net = netbound.Network.from_layers(layers)
+    with pytest.raises(netbound.OptionError) as err:
+        netbound.along(net, [-1e160, 1e160], [1e160, 1e160])
+    assert str(err.value) == (
+        "start x1: -1e+160 is too large for this network (its pre-activations would overflow); "
+        "give values with magnitude <= 2.34e+144"
+    )
+    result = netbound.along(net, [-1e100, 1e100], [1e100, 1e100])
+    assert result.complete
+    assert len(result.changes) == 2
+    # Each change is a change of the predicted class (a plain forward pass on either side).
+    for c in result.changes:
+        sides = np.array(
+            [[-1e100 + 2e100 * t, 1e100] for t in (c.t * (1 - 1e-9), c.t * (1 + 1e-9))]
+        )
+        assert len(set(np.argmax(net.forward(sides), axis=1).tolist())) == 2
