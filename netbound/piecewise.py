@@ -177,12 +177,7 @@ class _Walk:
 
     def _slope_mags(self, k: int, mags: Mags, src: IntArray, slope: FloatArray) -> Mags:
         """Bounds on ``|slope| pa_mag`` and ``|slope| pb_mag`` as the next layer's ``(s_a, s_b)``:
-        their Euclidean norms, rounded up (inf where a square overflows: far beyond the
-        inputs the CLI accepts, still a bound)."""
-        with np.errstate(over="ignore"):
-            return self._slope_norms(k, mags, src, slope)
-
-    def _slope_norms(self, k: int, mags: Mags, src: IntArray, slope: FloatArray) -> Mags:
+        their Euclidean norms, rounded up."""
         sq = slope * slope
         if k == 0:
             cabs, aw = mags[0][src], mags[1]
@@ -200,19 +195,18 @@ class _Walk:
     def _unit_mags(self, k: int, mags: Mags, src: IntArray) -> Mags:
         """:meth:`_slope_mags` for slopes bounded by 1 on every unit: looser, but no
         product with each piece's slopes (for the test only)."""
-        with np.errstate(over="ignore"):  # inf where a square overflows, as above
-            if k == 0:
-                cabs = mags[0][src]
-                sa = np.einsum("ij,ij->i", cabs, cabs)
-                sb = np.full(src.size, float(mags[1] @ mags[1]))
-            else:
-                n, bias = self.norms[k], np.abs(self.hidden[k].biases)
-                nn, nb, bb = float(n @ n), 2.0 * float(n @ bias), float(bias @ bias)
-                s_a, s_b = mags[0][src], mags[1][src]
-                sa = s_a * s_a * nn + s_a * nb + bb
-                sb = s_b * s_b * nn
-            up = 1.0 + gamma(self.norms[k].size + 4)
-            return np.sqrt(sa) * up, np.sqrt(sb) * up
+        if k == 0:
+            cabs = mags[0][src]
+            sa = np.einsum("ij,ij->i", cabs, cabs)
+            sb = np.full(src.size, float(mags[1] @ mags[1]))
+        else:
+            n, bias = self.norms[k], np.abs(self.hidden[k].biases)
+            nn, nb, bb = float(n @ n), 2.0 * float(n @ bias), float(bias @ bias)
+            s_a, s_b = mags[0][src], mags[1][src]
+            sa = s_a * s_a * nn + s_a * nb + bb
+            sb = s_b * s_b * nn
+        up = 1.0 + gamma(self.norms[k].size + 4)
+        return np.sqrt(sa) * up, np.sqrt(sb) * up
 
     def _final_mags(self, k: int, mags: Mags, src: IntArray, slope: FloatArray) -> Mags:
         """``|slope| pa_mag @ |r| + |offset|`` and ``|slope| pb_mag @ |r|``, rounded up."""
