@@ -59,6 +59,7 @@ from netbound.errors import OptionError
 from netbound.margin import Margin, forward_tangent
 from netbound.network import FloatArray, Layer, Network
 from netbound.solver import LineSolution, solve_lines
+from netbound.sweeps import check_limit, input_limit
 
 Box = tuple[float, float, float, float]
 #: A rectangle ``(alo, ahi, blo, bhi)`` of the plane.
@@ -1114,7 +1115,9 @@ def _only_proven(
 Progress = Callable[[str, float], None]
 
 
-def _check_box(box: Sequence[float]) -> Box:
+def _check_box(box: Sequence[float], limit: float = math.inf) -> Box:
+    """The box as floats; refused unless finite, ordered and within ``limit`` (the inputs'
+    overflow limit, :func:`netbound.sweeps.input_limit`)."""
     if len(box) != 4:
         raise OptionError(f"a box is (x1lo, x1hi, x2lo, x2hi), got {len(box)} numbers")
     x1lo, x1hi, x2lo, x2hi = (float(v) for v in box)
@@ -1123,6 +1126,8 @@ def _check_box(box: Sequence[float]) -> Box:
             raise OptionError(f"{name} must be finite, got {lo!r} {hi!r}")
         if not lo < hi:
             raise OptionError(f"{name} needs LO < HI, got {lo!r} {hi!r}")
+        for v in (lo, hi):
+            check_limit(v, limit, name)
     return x1lo, x1hi, x2lo, x2hi
 
 
@@ -1233,7 +1238,7 @@ def trace(
     >>> result.complete, result.unresolved
     (True, ())
     """
-    checked = _check_box(box)
+    checked = _check_box(box, input_limit(margin.network))
     step = _check_step(step, checked)
     rest = _rest(margin.network, base, axes)
     axes = _check_axes(margin.network, axes)

@@ -402,3 +402,20 @@ def test_to_json_is_the_contract_document() -> None:
     assert doc["step"] == 0.5
     assert doc["curves"][0]["closed"] is True
     assert doc["curves"][0]["points"] == result.curves[0].points.tolist()
+
+
+def test_a_box_beyond_the_overflow_limit_is_refused() -> None:
+    # Such a box left every cell of a 128x128 leaky-ReLU net unresolved (and took minutes):
+    # past the limit the rounding bounds no longer hold, so it is refused as in solve.
+    net = netbound.Network.from_layers(
+        [([[1e10, 1.0]], [0.0], "relu"), ([[1.0], [-1.0]], [0.0, 0.5], "identity")]
+    )
+    limit = netbound.sweeps.input_limit(net)
+    with pytest.raises(netbound.OptionError) as err:
+        netbound.trace_network(net, (-1e150, 1e150, -1.0, 1.0))
+    assert str(err.value) == (
+        "--x1-range -1e+150 is too large for this network (its pre-activations would "
+        f"overflow); give values with magnitude <= {limit:.3g}"
+    )
+    # A box inside the limit is traced.
+    assert netbound.trace_network(net, (-1.0, 1.0, -1.0, 1.0)).box == (-1.0, 1.0, -1.0, 1.0)
