@@ -54,6 +54,15 @@ def _sigmoid_slope(z: FloatArray) -> FloatArray:
     return out
 
 
+def _slope(act: str, z: FloatArray) -> FloatArray:
+    """``act'(u)`` at ``z = |u|`` with one exponential: tanh' = 4 sigmoid'(2u), without the
+    cancellation of 1 - tanh^2 (clipped at tanh' <= 1); sigmoid' for sigmoid and softplus
+    (softplus'' = sigmoid').  Capped as :func:`_sigmoid_slope`."""
+    if act == "tanh":
+        return np.minimum(4.0 * _sigmoid_slope(2.0 * z), 1.0)
+    return _sigmoid_slope(z)
+
+
 def _smooth_terms(
     act: str, a: FloatArray, aa: FloatArray, near: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -65,30 +74,18 @@ def _smooth_terms(
     below :data:`SLOPE_FLOOR` may come out as up to that much (see :data:`EXP_CAP`).
     """
     if act == "tanh":
-        # 1 - tanh(u)^2 = 4 sigmoid'(2u), without the cancellation (clipped at tanh' <= 1).
-        k = np.minimum(4.0 * _sigmoid_slope(2.0 * aa), 1.0)
+        k = _slope(act, aa)
         va = np.tanh(a)
         k2 = -2.0 * va * k
-        dn = np.minimum(4.0 * _sigmoid_slope(2.0 * near), 1.0)
     elif act == "sigmoid":
-        k = _sigmoid_slope(aa)
+        k = _slope(act, aa)
         va = activations.apply("sigmoid", a)
         k2 = -k * np.tanh(0.5 * a)
-        dn = _sigmoid_slope(near)
     else:  # softplus
         va = activations.softplus(a)
         k = activations.apply("sigmoid", a)
-        k2 = _sigmoid_slope(aa)
-        dn = _sigmoid_slope(near)
-    return va, k, k2, dn
-
-
-def _slope_at(act: str, u: FloatArray) -> FloatArray:
-    """``act'(u)`` for ``u >= 0`` of sigmoid or tanh (one exponential), less
-    :data:`SLOPE_FLOOR`: a lower bound."""
-    if act == "tanh":
-        return np.minimum(4.0 * _sigmoid_slope(2.0 * u), 1.0) - SLOPE_FLOOR
-    return _sigmoid_slope(u) - SLOPE_FLOOR
+        k2 = _slope(act, aa)
+    return va, k, k2, _slope(act, near)
 
 
 #: ``|act''| <= C2 d`` and ``|act'''| <= C3 d`` for ``|u| >= near``, with ``d`` the fourth value
@@ -172,7 +169,8 @@ def _activate(
     # are even and decrease in |u|): a constant factor where that is narrower than kappa.
     if act != "softplus":  # softplus' is not even: no cheap range, the form is kept
         shi = dn * UP
-        slo = _slope_at(act, aa + ends) * (1.0 - 8.0 * EPS)
+        # A lower bound on act' at the far end: the capped value less what the cap adds.
+        slo = (_slope(act, aa + ends) - SLOPE_FLOOR) * (1.0 - 8.0 * EPS)
         wide = 0.5 * (shi - slo) * UP < kappa
         if np.any(wide):
             k = np.where(wide, 0.5 * slo + 0.5 * shi, k)
