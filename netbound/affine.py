@@ -279,6 +279,13 @@ class CellEnclosure(NamedTuple):
         out: NDArray[np.bool_] = (self.flo > 0.0) | (self.fhi < 0.0)
         return out
 
+    def decides(self) -> NDArray[np.bool_]:
+        """Cells these enclosures settle alone: no root, or (with the slope) monotone."""
+        if self.dlo.size == 0:
+            return self.excludes_zero()
+        out: NDArray[np.bool_] = self.excludes_zero() | (self.dlo > 0.0) | (self.dhi < 0.0)
+        return out
+
 
 def cells(
     margin: Margin,

@@ -510,21 +510,26 @@ def _bisection_round(lines: _Line, cells: _Cells, found: _Found) -> _Cells:
 
 def _plain_cells(lines: _Line, cells: _Cells) -> NDArray[np.bool_] | None:
     """Which cells of a deep net get plain intervals rather than Taylor models: the wide
-    ones (see :data:`WIDE_REACH`), on nets where a probe of :data:`PROBE_CELLS` of them
-    showed plain intervals deciding (excluding a root or proving monotony) at least 90% as
-    many cells as the Taylor models."""
+    ones (see :data:`WIDE_REACH`), on nets where :func:`_probe` of them favours plain
+    intervals (decided once per batch of lines, from at least a quarter probe)."""
     wide = (cells.hi - cells.lo) * lines.wmax > WIDE_REACH
     idx = np.flatnonzero(wide)
     if lines.wide_plain is None and idx.size >= PROBE_CELLS // 4:
-        k = idx[:PROBE_CELLS]
-        decided = []
-        for plain in (False, True):
-            enc = lines.cells(cells.lo[k], cells.hi[k], cells.line[k], plain=plain)
-            decided.append(
-                np.count_nonzero(enc.excludes_zero() | (enc.dlo > 0.0) | (enc.dhi < 0.0))
-            )
-        lines.wide_plain = bool(decided[1] >= 0.9 * decided[0])
+        lines.wide_plain = _probe(lines, cells.lo[idx], cells.hi[idx], cells.line[idx], True)[0]
     return wide if lines.wide_plain else None
+
+
+def _probe(
+    lines: _Line, lo: FloatArray, hi: FloatArray, line: IntArray, derivative: bool
+) -> tuple[bool, affine.CellEnclosure, affine.CellEnclosure]:
+    """Both enclosures, Taylor models and plain intervals, of the first :data:`PROBE_CELLS`
+    cells, and whether the plain ones, at about half the cost, decide at least 90% as many
+    (:meth:`~netbound.affine.CellEnclosure.decides`)."""
+    k = min(lo.size, PROBE_CELLS)
+    tm = lines.cells(lo[:k], hi[:k], line[:k], derivative, plain=False)
+    pl = lines.cells(lo[:k], hi[:k], line[:k], derivative, plain=True)
+    plain_pays = np.count_nonzero(pl.decides()) >= 0.9 * np.count_nonzero(tm.decides())
+    return bool(plain_pays), tm, pl
 
 
 def _assemble(lines: _Line, search: _Search, found: _Found) -> _Flat:
@@ -852,21 +857,17 @@ def _excluded(lines: _Line, lo: FloatArray, hi: FloatArray, line: IntArray) -> N
 
     On a deep net these cells are wide, where plain intervals, at about half the cost of a
     Taylor model, are as tight on some nets and far looser on others: both are tried on the
-    first :data:`PROBE_CELLS` cells, and the rest get plain intervals where those excluded at
-    least 90% as many.
+    first :data:`PROBE_CELLS` cells (:func:`_probe`), and the rest get plain intervals where
+    those excluded at least 90% as many.
     """
     if not lines.deep:
         return lines.cells(lo, hi, line, derivative=False).excludes_zero()
-    k = min(lo.size, PROBE_CELLS)
-    tm = lines.cells(lo[:k], hi[:k], line[:k], derivative=False)
-    pl = lines.cells(lo[:k], hi[:k], line[:k], derivative=False, plain=True)
-    by_tm, by_pl = tm.excludes_zero(), pl.excludes_zero()
+    plain, tm, pl = _probe(lines, lo, hi, line, derivative=False)
+    k = tm.flo.size
     out = np.empty(lo.size, dtype=bool)
-    out[:k] = by_tm | by_pl
+    out[:k] = tm.excludes_zero() | pl.excludes_zero()
     if k < lo.size:
-        plain = bool(np.count_nonzero(by_pl) >= 0.9 * np.count_nonzero(by_tm))
-        rest = lines.cells(lo[k:], hi[k:], line[k:], derivative=False, plain=plain)
-        out[k:] = rest.excludes_zero()
+        out[k:] = lines.cells(lo[k:], hi[k:], line[k:], False, plain).excludes_zero()
     return out
 
 
