@@ -157,9 +157,8 @@ def solve_iter(
         x1_range=x1_range,
     )
     values = _values(x2)
-    check_workers(workers)  # raises the option error now
-    if boundary.sweep is None or not isinstance(chunk, int) or chunk < 1:
-        next(solve_boundary(boundary, [], chunk=chunk), None)  # raises the option error now
+    # solve_boundary checks its options when first advanced: with no values, that is all.
+    next(solve_boundary(boundary, [], chunk=chunk, workers=workers), None)
     return solve_boundary(boundary, values, chunk=chunk, workers=workers)
 
 
