@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 from numpy.testing import assert_allclose
+from uniform_nets import uniform_net
 
 import netbound
 from netbound.cli import main
@@ -223,22 +224,8 @@ def test_points_beyond_the_overflow_limit_are_refused() -> None:
     # Regression: on this 128x128 leaky-ReLU net the segment from (-1e160, 1e160) to
     # (1e160, 1e160) gave no change, complete, with an overflow warning; scaled down to 1e100
     # (inside the limit of 2.34e144) the same segment holds two changes.
-    rng = np.random.default_rng(5)
-    layers = []
-    for n_in, n_out, act in (
-        (2, 128, "leaky_relu"),
-        (128, 128, "leaky_relu"),
-        (128, 2, "identity"),
-    ):
-        bound = 20.0 / np.sqrt(n_in)
-        layers.append(
-            (
-                rng.uniform(-bound, bound, (n_out, n_in)).tolist(),
-                rng.uniform(-bound, bound, n_out).tolist(),
-                act,
-            )
-        )
-    net = netbound.Network.from_layers(layers)
+    acts = ("leaky_relu", "leaky_relu", "identity")
+    net = uniform_net((2, 128, 128, 2), acts, seed=5, scale=20.0)
     with pytest.raises(netbound.OptionError) as err:
         netbound.along(net, [-1e160, 1e160], [1e160, 1e160])
     assert str(err.value) == (

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from numpy.testing import assert_allclose
+from uniform_nets import uniform_net
 
 import netbound
 from netbound import Network, OptionError, parallel
@@ -19,14 +20,7 @@ from netbound.cli import main
 
 def _wide_net(outputs: int) -> Network:
     """A 2-128-128-k tanh net: 16384 weights between its hidden layers, where threads pay."""
-    rng = np.random.default_rng(3)
-    layers: list[tuple[Any, Any, str]] = []
-    for n_in, n_out, act in ((2, 128, "tanh"), (128, 128, "tanh"), (128, outputs, "identity")):
-        bound = 3.0 / np.sqrt(n_in)
-        w = rng.uniform(-bound, bound, (n_out, n_in))
-        b = rng.uniform(-bound, bound, n_out)
-        layers.append((w.tolist(), b.tolist(), act))
-    return Network.from_layers(layers)
+    return uniform_net((2, 128, 128, outputs), ("tanh", "tanh", "identity"), seed=3, scale=3.0)
 
 
 @pytest.fixture

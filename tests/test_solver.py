@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from uniform_nets import Layers, uniform_layers, uniform_net
 
 import netbound
 from netbound import Network, OptionError
@@ -264,22 +265,14 @@ def test_rows_that_agree_leave_the_exact_bias_difference() -> None:
     assert result.complete
 
 
-def _steep_tanh_net(seed: int, scale: float) -> tuple[Network, list[tuple[np.ndarray, ...]]]:
+def _steep_tanh_net(seed: int, scale: float) -> tuple[Network, Layers]:
     """A PyTorch-style initialised 2-32-32-2 tanh net with its weights scaled up (many units
     cross their bend along each line), and its weights for an independent forward pass."""
-    rng = np.random.default_rng(seed)
-    raw = []
-    for n_in, n_out in ((2, 32), (32, 32), (32, 2)):
-        bound = 1.0 / np.sqrt(n_in)
-        w = rng.uniform(-bound, bound, (n_out, n_in)) * scale
-        b = rng.uniform(-bound, bound, n_out) * scale
-        raw.append((w, b))
+    raw = uniform_layers((2, 32, 32, 2), ("tanh", "tanh", "identity"), seed, scale)
     # No first-layer unit nearly flat along x1: that keeps the reference's window small.
     w1 = raw[0][0]
     w1[:, 0] = np.sign(w1[:, 0]) * np.maximum(np.abs(w1[:, 0]), 0.5)
-    acts = ["tanh", "tanh", "identity"]
-    layers = [(w.tolist(), b.tolist(), a) for (w, b), a in zip(raw, acts, strict=True)]
-    return N(layers), raw
+    return N(raw), raw
 
 
 @pytest.mark.parametrize("wide_reach", [4.0, np.inf], ids=["plain-on-wide-cells", "taylor-only"])
@@ -306,15 +299,15 @@ def test_deep_steep_net_matches_an_independent_grid(
 
     def margin(x1: np.ndarray, x2: float) -> np.ndarray:
         v = np.column_stack([x1, np.full_like(x1, x2)])
-        for w, b in raw[:-1]:
+        for w, b, _ in raw[:-1]:
             v = np.tanh(v @ w.T + b)
-        w, b = raw[-1]
+        w, b, _ = raw[-1]
         return v @ (w[0] - w[1]) + (b[0] - b[1])
 
     results = netbound.solve(net, x2s)
     if wide_reach == 4.0:
         assert True in chosen  # the plain path was taken
-    w1, b1 = raw[0]
+    w1, b1, _ = raw[0]
     for x2, result in zip(x2s, results, strict=True):
         assert result.complete
         # Beyond t_max every first-layer pre-activation exceeds 40 in size, where tanh rounds
@@ -339,18 +332,8 @@ def test_deep_steep_net_matches_an_independent_grid(
 
 
 def _wide_leaky_net() -> Network:
-    rng = np.random.default_rng(5)
-    layers = []
-    for n_in, n_out, act in (
-        (2, 128, "leaky_relu"),
-        (128, 128, "leaky_relu"),
-        (128, 2, "identity"),
-    ):
-        bound = 20.0 / np.sqrt(n_in)
-        w = rng.uniform(-bound, bound, (n_out, n_in))
-        b = rng.uniform(-bound, bound, n_out)
-        layers.append((w.tolist(), b.tolist(), act))
-    return N(layers)
+    acts = ("leaky_relu", "leaky_relu", "identity")
+    return uniform_net((2, 128, 128, 2), acts, seed=5, scale=20.0)
 
 
 def test_inputs_beyond_the_overflow_limit_are_refused() -> None:
