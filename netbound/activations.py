@@ -128,7 +128,7 @@ def derivative_range(
     """
     if name in BOUNDED:
         far = np.maximum(np.abs(lo), np.abs(hi))
-        near = np.where((lo <= 0.0) & (hi >= 0.0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
+        near = np.maximum(np.maximum(lo, -hi), 0.0)  # the distance from 0 to [lo, hi]
         d_far, d_near = derivative(name, far, alpha), derivative(name, near, alpha)
         # Rounding can put the computed slope an ulp above its value at 0 (sigmoid' of
         # 2.4e-12 comes out as 0.25 + 2^-54): keep the ends ordered.

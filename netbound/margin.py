@@ -160,11 +160,14 @@ class Margin:
         cabs: FloatArray,
         t: FloatArray,
         derivative: bool = True,
+        bound: bool = True,
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Margin, a bound on its rounding error, and its derivative at points of lines.
 
         ``c`` and ``cabs`` are per point (rows already gathered for each point's line).
-        With ``derivative=False`` the third array is empty (the slopes are not computed).
+        With ``derivative=False`` the third array is empty (the slopes are not computed),
+        with ``bound=False`` the second (a root finder's iterates need no bound: about half
+        the cost).
         """
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             if not self.hidden:
@@ -175,22 +178,28 @@ class Margin:
             layer = self.hidden[0]
             v = layer.activate(u)
             dv = activations.derivative(layer.activation, u, layer.alpha) * w if derivative else u
-            err = propagate(layer, u, err) + SAFETY * EPS * np.abs(v) + TINY
+            if bound:
+                err = propagate(layer, u, err) + SAFETY * EPS * np.abs(v) + TINY
             for layer in self.hidden[1:]:
                 p = mm(v, layer.weights) + layer.biases
-                # |W| err + g (|W| |v| + |b|) as one product of |W| with a nonnegative sum,
-                # rounded up by g_{n+4} (as in netbound.affine).
-                g = gamma(layer.n_in)
-                perr = mm(err + g * np.abs(v), layer.abs_weights) * (1.0 + gamma(layer.n_in + 4))
-                perr += g * layer.abs_biases
+                if bound:
+                    # |W| err + g (|W| |v| + |b|) as one product of |W| with a nonnegative
+                    # sum, rounded up by g_{n+4} (as in netbound.affine).
+                    g = gamma(layer.n_in)
+                    perr = mm(err + g * np.abs(v), layer.abs_weights)
+                    perr = perr * (1.0 + gamma(layer.n_in + 4)) + g * layer.abs_biases
                 v = layer.activate(p)
                 if derivative:
                     dp = mm(dv, layer.weights)
                     dv = activations.derivative(layer.activation, p, layer.alpha) * dp
-                err = propagate(layer, p, perr) + SAFETY * EPS * np.abs(v) + TINY
+                if bound:
+                    err = propagate(layer, p, perr) + SAFETY * EPS * np.abs(v) + TINY
             f = mv(v, self.readout) + self.offset
-            ferr = mv(err, self.readout_abs) + gamma(len(self.readout)) * (
-                mv(np.abs(v), self.readout_abs) + self.offset_abs
+            ferr = (
+                mv(err, self.readout_abs)
+                + gamma(len(self.readout)) * (mv(np.abs(v), self.readout_abs) + self.offset_abs)
+                if bound
+                else np.empty(0)
             )
             df = mv(dv, self.readout) if derivative else np.empty(0)
         return f, ferr, df

@@ -208,11 +208,11 @@ class _Line:
         return [slice(k, k + self.block) for k in range(0, max(size, 1), self.block)]
 
     def points(
-        self, t: FloatArray, line: IntArray, derivative: bool = False
+        self, t: FloatArray, line: IntArray, derivative: bool = False, bound: bool = True
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         self.count += np.bincount(line, minlength=self.n)
         parts = [
-            self.margin.points(self.w, self.c[line[b]], self.cabs[line[b]], t[b], derivative)
+            self.margin.points(self.w, self.c[line[b]], self.cabs[line[b]], t[b], derivative, bound)
             for b in self._blocks(t.size)
         ]
         if len(parts) == 1:
@@ -264,7 +264,7 @@ class _Line:
         return affine.CellEnclosure(*(np.concatenate(x) for x in zip(*parts, strict=True)))
 
     def value(self, t: FloatArray, line: IntArray) -> FloatArray:
-        return self.points(t, line)[0]
+        return self.points(t, line, bound=False)[0]
 
 
 def _split_points(lo: FloatArray, hi: FloatArray) -> FloatArray:
