@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -252,15 +254,24 @@ def along(
     return AlongResult(a, b, line, tuple(out), pending, flat.everywhere[0], not pending, boundary)
 
 
-def read_point(text: str, n_inputs: int, option: str = "--from") -> FloatArray:
+def read_point(
+    text: str,
+    n_inputs: int,
+    option: str = "--from",
+    limit: float = math.inf,
+    names: Sequence[str] = (),
+) -> FloatArray:
     """A point given inline (``0.1,0.2,...``) or as a file (.json list, .csv row, .npy).
+
+    ``limit`` is the largest magnitude a coordinate may have (the network's
+    :func:`~netbound.sweeps.input_limit`); ``names`` the inputs' names for that message.
 
     Raises
     ------
     DataError
         The file cannot be read or holds something else.
     OptionError
-        The point has the wrong number of values.
+        The point has the wrong number of values, or one beyond ``limit``.
     """
     p = Path(text)
     suffix = p.suffix.lower()
@@ -286,6 +297,8 @@ def read_point(text: str, n_inputs: int, option: str = "--from") -> FloatArray:
         raise OptionError(
             f"{label}: value {k + 1} is {float(v[k])!r}; every coordinate must be finite"
         )
+    for k, x in enumerate(v.tolist()):
+        check_limit(x, limit, f"{label} {names[k] if k < len(names) else f'value {k + 1}'}:")
     return v
 
 

@@ -931,10 +931,12 @@ def along_command(
     """
     from netbound.along import along, read_point
     from netbound.output import Renderer, number
+    from netbound.sweeps import input_limit
 
     network = _load(net)
-    a = read_point(start, network.n_inputs, "--from")
-    b = read_point(end, network.n_inputs, "--to")
+    limit, names = input_limit(network), network.input_names
+    a = read_point(start, network.n_inputs, "--from", limit, names)
+    b = read_point(end, network.n_inputs, "--to", limit, names)
     result = along(
         network,
         a,

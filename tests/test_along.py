@@ -241,3 +241,24 @@ def test_points_beyond_the_overflow_limit_are_refused() -> None:
             [[-1e100 + 2e100 * t, 1e100] for t in (c.t * (1 - 1e-9), c.t * (1 + 1e-9))]
         )
         assert len(set(np.argmax(net.forward(sides), axis=1).tolist())) == 2
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("-1e160,1e160", "1e160,1e160", "--from x1: -1e+160"),
+        ("-1e100,1e100", "1e100,3e150", "--to x2: 3e+150"),
+    ],
+)
+def test_cli_names_the_option_past_the_overflow_limit(
+    tmp_path: Path, start: str, end: str, message: str
+) -> None:
+    net = uniform_net((2, 128, 128, 2), ("leaky_relu", "leaky_relu", "identity"), 5, 20.0)
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps(net.to_json()))
+    result = run("along", str(path), f"--from={start}", "--to", end)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {message} is too large for this network (its pre-activations would "
+        "overflow); give values with magnitude <= 2.34e+144"
+    )
