@@ -216,6 +216,9 @@ def main() -> None:
     1 bad network file or data, unwritable output, or check found a difference;
     2 usage error; 130 interrupted.
     """
+    from netbound.heap import keep_freed_memory
+
+    keep_freed_memory()
 
 
 # -- solve ---------------------------------------------------------------------------------
