@@ -1118,7 +1118,8 @@ def trace_command(
     CSV rows are curve,x1,x2 (curves numbered from 1; a closed curve does not repeat its
     first point), with a warning on stderr when the trace is not complete; JSON is
     {"curves": [{"closed": ..., "points": [...]}], "complete": ..., "unresolved":
-    [[x1lo, x1hi, x2lo, x2hi], ...], "box": [...], "step": S}.
+    [[x1lo, x1hi, x2lo, x2hi], ...], "box": [...], "step": S, "solve_for": NAME,
+    "sweep": NAME}, the last two naming the inputs along the box's sides.
 
     \b
     Examples:
@@ -1145,7 +1146,7 @@ def trace_command(
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(result.to_json()))
+        click.echo(json.dumps(result.to_json((x1_name, x2_name))))
     elif fmt == "csv":
         with Renderer("csv", sys.stdout, ["curve", x1_name, x2_name], {}) as out:
             for k, curve in enumerate(result.curves, start=1):

@@ -186,8 +186,9 @@ class TraceResult:
             f"unresolved={len(self.unresolved)}, everywhere={self.everywhere})"
         )
 
-    def to_json(self) -> dict[str, object]:
-        """The document of ``netbound trace --format json``.
+    def to_json(self, axes: tuple[str, str] | None = None) -> dict[str, object]:
+        """The document of ``netbound trace --format json``; with ``axes``, the names of the
+        inputs along the box's two sides, as ``solve_for`` and ``sweep`` (as in ``solve``).
 
         Examples
         --------
@@ -201,13 +202,16 @@ class TraceResult:
         TraceResult(1 curves, 2 points, box=(0, 1, 1, 2), step=1, complete=True,
                     unresolved=0, everywhere=False)
         """
-        return {
+        doc: dict[str, object] = {
             "curves": [{"closed": c.closed, "points": c.points.tolist()} for c in self.curves],
             "complete": self.complete,
             "unresolved": [list(r) for r in self.unresolved],
             "box": list(self.box),
             "step": self.step,
         }
+        if axes is not None:
+            doc["solve_for"], doc["sweep"] = axes
+        return doc
 
 
 # -- the margin in the plane ------------------------------------------------------------------

@@ -151,6 +151,12 @@ def test_cli_trace_solve_for_and_sweep(tmp_path: Path) -> None:
         main, ["trace", net, "--solve-for", "x3", "--sweep", "x1", "--at", "x2=0.3", *RANGES]
     )
     assert "first (x3, x1)" in table.stdout
+    doc = CliRunner().invoke(
+        main,
+        ["trace", net, "--solve-for", "x3", "--sweep", "x1", "--at", "x2=0.3", *RANGES,
+         "--format", "json"],
+    )  # fmt: skip
+    assert (json.loads(doc.stdout)["solve_for"], json.loads(doc.stdout)["sweep"]) == ("x3", "x1")
     same = CliRunner().invoke(
         main, ["trace", net, "--solve-for", "x1", "--sweep", "x1", "--at", "x2=0", *RANGES]
     )
