@@ -461,7 +461,8 @@ def _bisection_round(lines: _Line, cells: _Cells, found: _Found) -> _Cells:
     # The Taylor models give the value at the centre; elsewhere (plain intervals, or a split
     # at the geometric mean) it is evaluated, but only where the enclosures alone leave the
     # cell open.  A decided cell has no children, and its NaN (plain) or centre value only
-    # feeds the mean-value form below, which holds around any point of the cell.
+    # feeds the mean-value form below, whose radius bounds the distance to both ends from the
+    # centre as from the split point.
     other = ~(mid == 0.5 * cells.lo + 0.5 * cells.hi) | np.isnan(fm)
     other &= ~((flo > 0.0) | (fhi < 0.0) | (dlo > 0.0) | (dhi < 0.0))
     if np.any(other):
