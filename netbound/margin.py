@@ -204,6 +204,38 @@ class Margin:
             df = mv(dv, self.readout) if derivative else np.empty(0)
         return f, ferr, df
 
+    def line_rounding(
+        self, w: FloatArray, c: FloatArray, cabs: FloatArray
+    ) -> tuple[FloatArray, float] | None:
+        """``alpha`` (per line) and ``beta`` with ``alpha + beta |t|`` at least the rounding
+        bound of :meth:`points` at every point ``t`` of the lines, found without evaluating
+        at any point; None unless every hidden activation is sigmoid or tanh.
+
+        :meth:`points` propagates its bound through ``|W|`` and the activations' slopes near
+        each value, and adds terms in ``|v|``; each step is monotone in the bound and in
+        ``|v|``.  With every slope at its maximum (1/4, 1) and ``|v| <= 1`` the same steps
+        give a bound affine in ``|t|``, the only way the point enters (the first layer's
+        ``gamma_1 |w t|``).  The result is doubled, which covers the rounding of these few
+        sums of nonnegative terms and of ``alpha + beta |t|`` itself.
+        """
+        if not self.hidden or any(h.activation not in activations.BOUNDED for h in self.hidden):
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):
+            a = gamma(1) * (cabs + np.abs(c))
+            b = gamma(1) * np.abs(w)
+            for k, layer in enumerate(self.hidden):
+                if k > 0:
+                    g, up = gamma(layer.n_in), 1.0 + gamma(layer.n_in + 4)
+                    a = mm(a + g, layer.abs_weights) * up + g * layer.abs_biases
+                    b = (layer.abs_weights @ b) * up
+                slope = 0.25 if layer.activation == "sigmoid" else 1.0
+                a = slope * a + (SAFETY * EPS + TINY)
+                b = slope * b
+            g = gamma(len(self.readout))
+            alpha = mv(a, self.readout_abs) + g * (float(self.readout_abs.sum()) + self.offset_abs)
+            beta = float(b @ self.readout_abs)
+        return 2.0 * alpha, 2.0 * beta
+
 
 def _readout_rows(net: Network) -> tuple[tuple[Layer, ...], FloatArray, FloatArray]:
     last = net.layers[-1]

@@ -110,3 +110,38 @@ def test_centre_value_and_its_rounding_bound_against_mpmath(seed: int) -> None:
         assert abs(got.centre[k] - exact) <= got.centre_err[k], (k, got.centre[k], exact)
         assert got.flo[k] <= exact <= got.fhi[k], (k, got.flo[k], exact, got.fhi[k])
         assert got.centre_err[k] <= 1e-9 * (1.0 + abs(got.centre[k]))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_priori_rounding_bound_holds_at_60_digits(seed: int) -> None:
+    """``Margin.line_rounding`` bounds the error of the computed margin at any point of a
+    line, near and far (checked at 60 digits with mpmath), and is at least the point's own
+    bound from ``Margin.points``."""
+    from far_field_oracle import FarOracle
+
+    layers = _smooth_layers(5000 + seed)
+    margin = margin_between(netbound.Network.from_layers(layers), "z1", "z2")
+    rng = np.random.default_rng(seed)
+    x2 = float(rng.normal(0.0, 3.0))
+    oracle = FarOracle(layers, x2, dps=60)
+    w, c, cabs = margin.line_affine(np.array([[0.0, x2]]), 0)
+    bound = margin.line_rounding(w, c, cabs)
+    assert bound is not None
+    alpha, beta = bound
+    t = np.concatenate([rng.normal(0.0, 3.0, 20), [1e3, -1e6, 1e9, 0.0]])
+    rows = np.zeros(t.size, dtype=np.intp)
+    f, own, _ = margin.points(w, c[rows], cabs[rows], t, derivative=False)
+    loose = alpha[0] + beta * np.abs(t)
+    assert np.all(loose >= own)
+    for k in range(t.size):
+        exact = oracle.margin(float(t[k]))
+        assert abs(f[k] - exact) <= loose[k], (k, t[k], f[k], exact, loose[k])
+
+
+def test_no_a_priori_bound_for_unbounded_units() -> None:
+    relu = ([[1.0, 2.0], [3.0, 4.0]], [0.0, 1.0], "relu")
+    out = ([[1.0, -1.0], [2.0, 1.0]], [0.0, 0.0], "identity")
+    net = netbound.Network.from_layers([relu, out])
+    margin = margin_between(net, "z1", "z2")
+    w, c, cabs = margin.line_affine(np.array([[0.0, 1.0]]), 0)
+    assert margin.line_rounding(w, c, cabs) is None

@@ -366,3 +366,29 @@ def test_fixed_inputs_beyond_the_overflow_limit_are_refused() -> None:
     net = N([([[1.0, 1.0, 1e10]], [0.0], "relu"), ([[1.0], [-1.0]], [0.0, 0.5], "identity")])
     with pytest.raises(OptionError, match=r"^at x3: 1e\+300 is too large for this network"):
         netbound.solve(net, [0.0], at={"x3": 1e300})
+
+
+@pytest.mark.parametrize(
+    ("sizes", "act", "scale"),
+    [((2, 32, 32, 2), "tanh", 5.0), ((2, 48, 48, 2), "sigmoid", 16.0), ((2, 8, 2), "tanh", 3.0)],
+)
+def test_a_priori_rounding_bounds_change_no_decision(
+    sizes: tuple[int, ...], act: str, scale: float
+) -> None:
+    # Point values far above the lines' a-priori rounding bound take that bound instead of
+    # their own; every root, enclosure, verdict and evaluation count must come out as with
+    # each point's own bound.
+    from netbound import solver
+
+    acts = (act,) * (len(sizes) - 2) + ("identity",)
+    net = uniform_net(sizes, acts, seed=13, scale=scale)
+    x2s = np.linspace(-3.0, 3.0, 40)
+    fast = netbound.solve(net, x2s)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(solver, "LOOSE_FACTOR", np.inf)
+        tight = netbound.solve(net, x2s)
+    assert [r.roots for r in fast] == [r.roots for r in tight]
+    assert [(r.complete, r.evaluations) for r in fast] == [
+        (r.complete, r.evaluations) for r in tight
+    ]
+    assert sum(len(r.roots) for r in fast) > 0
