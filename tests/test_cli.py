@@ -975,7 +975,7 @@ def test_trace_json_points_lie_on_the_boundary() -> None:
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert list(doc) == ["curves", "complete", "unresolved", "box", "step"]
+    assert list(doc) == ["curves", "complete", "unresolved", "box", "step", "solve_for", "sweep"]
     assert len(doc["curves"]) == 1
     assert doc["curves"][0]["closed"] is False
     points = np.array(doc["curves"][0]["points"])
