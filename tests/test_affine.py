@@ -6,12 +6,14 @@ value widened by its own rounding bound, and its slope, at 400 points of every c
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 import netbound
 from netbound import affine, enclosure
-from netbound.margin import margin_between
+from netbound.margin import Margin, margin_between
 
 ACTS = ["sigmoid", "tanh", "softplus", "relu", "leaky_relu", "identity"]
 
@@ -87,19 +89,27 @@ def _smooth_layers(seed: int) -> list[tuple[list[list[float]], list[float], str]
     return layers
 
 
+def _smooth_line(
+    net_seed: int, seed: int
+) -> tuple[Margin, Any, np.random.Generator, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """A random sigmoid/tanh net's margin, its 60-digit mpmath oracle along a random line
+    x2 = const, the generator that drew the line, and the line's first-layer form."""
+    from far_field_oracle import FarOracle
+
+    layers = _smooth_layers(net_seed)
+    margin = margin_between(netbound.Network.from_layers(layers), "z1", "z2")
+    rng = np.random.default_rng(seed)
+    x2 = float(rng.normal(0.0, 3.0))
+    oracle = FarOracle(layers, x2, dps=60)
+    return margin, oracle, rng, margin.line_affine(np.array([[0.0, x2]]), 0)
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_centre_value_and_its_rounding_bound_against_mpmath(seed: int) -> None:
     """The centre value of each cell is the margin at ``0.5 lo + 0.5 hi`` within the
     returned rounding bound, and the enclosure holds the margin there, both checked at 60
     digits (mpmath, not netbound)."""
-    from far_field_oracle import FarOracle
-
-    layers = _smooth_layers(3000 + seed)
-    margin = margin_between(netbound.Network.from_layers(layers), "z1", "z2")
-    rng = np.random.default_rng(seed)
-    x2 = float(rng.normal(0.0, 3.0))
-    oracle = FarOracle(layers, x2, dps=60)
-    w, c, cabs = margin.line_affine(np.array([[0.0, x2]]), 0)
+    margin, oracle, rng, (w, c, cabs) = _smooth_line(3000 + seed, seed)
     lo = rng.normal(0.0, 4.0, 6)
     hi = lo + np.array([20.0, 3.0, 1.0, 1e-2, 1e-6, 1e-12])
     rows = np.zeros(lo.size, dtype=np.intp)
@@ -117,14 +127,7 @@ def test_a_priori_rounding_bound_holds_at_60_digits(seed: int) -> None:
     """``Margin.line_rounding`` bounds the error of the computed margin at any point of a
     line, near and far (checked at 60 digits with mpmath), and is at least the point's own
     bound from ``Margin.points``."""
-    from far_field_oracle import FarOracle
-
-    layers = _smooth_layers(5000 + seed)
-    margin = margin_between(netbound.Network.from_layers(layers), "z1", "z2")
-    rng = np.random.default_rng(seed)
-    x2 = float(rng.normal(0.0, 3.0))
-    oracle = FarOracle(layers, x2, dps=60)
-    w, c, cabs = margin.line_affine(np.array([[0.0, x2]]), 0)
+    margin, oracle, rng, (w, c, cabs) = _smooth_line(5000 + seed, seed)
     bound = margin.line_rounding(w, c, cabs)
     assert bound is not None
     alpha, beta = bound
