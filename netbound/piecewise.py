@@ -713,8 +713,10 @@ def _sweep(
     it has passed (the pairs ``kin``, sorted by piece and position).
 
     A unit whose kink is inside its piece is below it on the left for ``pb > 0`` (slope
-    ``low``) and above it for ``pb < 0`` (slope 1), then the other way; the others keep the
-    side of the first child's midpoint.  None if the children do not follow the kinks.
+    ``low``) and above it for ``pb < 0`` (slope 1), then the other way; the others keep one
+    side on the whole piece, the side of the piece's midpoint.  (Not the first child's: that
+    child may be an ulp wide, at a kink that rounds to the piece's end, where ``pa + pb t``
+    is rounding noise.)  None if the children do not follow the kinks.
     """
     n = base_a.size
     cp, ct = piece[kin], t[kin]
@@ -726,8 +728,8 @@ def _sweep(
     first = np.cumsum(children) - children
     ua, ub = pa[piece, unit], pb[piece, unit]
     ru = r[unit]
-    mid0 = _inside(c_lo[first], c_hi[first])
-    slope = np.where(ua + ub * mid0[piece] > 0.0, 1.0, low)
+    mid = _inside(c_lo[first], c_hi[first + children - 1])
+    slope = np.where(ua + ub * mid[piece] > 0.0, 1.0, low)
     up = ub[kin] > 0.0
     slope[kin] = np.where(up, low, 1.0)
     a0 = base_a + np.bincount(piece, slope * ua * ru, minlength=n)

@@ -329,3 +329,38 @@ def test_adjacent_pieces_meeting_at_a_kink_make_a_touching_root() -> None:
     r = piecewise.roots(p)
     assert_allclose(r.t, [1.0])
     assert_array_equal(r.kind, [1])
+
+
+def test_a_unit_whose_kink_rounds_onto_the_pieces_end_keeps_its_side() -> None:
+    # Regression (found by the property test with 3000 examples): layer 2's units 1 and 3 have
+    # biases of -1e-67 and -1e-38, so their kinks lie within an ulp of layer 1's kink at
+    # t = 1.96425.  The last-layer sweep took each such unit's side from the first child's
+    # midpoint, here half an ulp from the kink, where unit 3's pre-activation rounds to <= 0:
+    # it was left off on the whole piece, and the crossing at 1.96474 was missed while the
+    # slice said complete (the margin is +0.68 on the left, negative on the right).
+    net = netbound.Network.from_layers(
+        [
+            ([[2.554974992197362, 1.319468307002668]], [-4.396821989844218], "relu"),
+            (
+                [[15.00048072507129], [-0.6861294989537201], [64.0]],
+                [-1.1793781385654285e-67, 1.358943659509774, -1.1754943508222875e-38],
+                "relu",
+            ),
+            (
+                [[-1.0, 2.891335379832118, -8.0], [-2.6597607848596123, 2.3904841287804124, 1.0]],
+                [-5.687078586102613e-291, 2.356129289992277e-238],
+                "sigmoid",
+            ),
+        ]
+    )
+    x2 = -0.471247464753767
+    (result,) = netbound.solve(net, [x2])
+    assert result.complete
+    assert [r.kind for r in result.roots] == ["crossing"]
+    root = result.roots[0].x1
+    # The decision changes there: a plain forward pass on either side.
+    left, right = net.forward(np.array([[root - 1e-9, x2], [root + 1e-9, x2]]))
+    assert np.argmax(left) == 0
+    assert np.argmax(right) == 1
+    # The independent mpmath root finder of tests/reference_mp.py put it here.
+    assert_allclose(root, 1.964736390887174, rtol=1e-12)
