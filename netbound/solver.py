@@ -65,6 +65,8 @@ WIDE_REACH = 1.0
 #: value, so a value that large can be neither within its bound nor on an enclosure as narrow
 #: as four bounds (a cell too flat to split).
 LOOSE_FACTOR = 8.0
+#: Newton steps that polish a root of the piecewise-affine solver.
+NEWTON_STEPS = 3
 
 
 class Root(NamedTuple):
@@ -770,13 +772,22 @@ def _solve_piecewise(lines: _Line, window: tuple[float, float] | None) -> _Flat 
     lines.count += p.examined
     r = piecewise.roots(p)
     t = r.t
-    # One Newton step against the network itself removes the rounding of -a/b.
-    if t.size:
-        f, _, df = lines.points(t, r.line, derivative=True)
+    # Newton steps against the network itself remove the rounding of -a/b.  Up to three: a
+    # root snapped onto a kink takes its first step with the slope at the kink, which is
+    # neither side's (relu' there is taken as 1), and only the next steps land on the root.
+    # A root whose step was within a few ulps has converged and takes no more.
+    moving = np.flatnonzero(r.kind == 0)
+    for _ in range(NEWTON_STEPS):
+        if moving.size == 0:
+            break
+        tm = t[moving]
+        f, _, df = lines.points(tm, r.line[moving], derivative=True)
         with np.errstate(divide="ignore", invalid="ignore"):
             step = np.where(df != 0.0, f / df, 0.0)
-        small = np.abs(step) <= 1e-9 * np.maximum(1.0, np.abs(t))
-        t = np.where(small & (r.kind == 0), t - step, t)
+        scale = np.maximum(1.0, np.abs(tm))
+        small = np.abs(step) <= 1e-9 * scale
+        t[moving] = np.where(small, tm - step, tm)
+        moving = moving[small & (np.abs(step) > 4.0 * EPS * np.abs(tm))]
     zlo, zhi, zline = piecewise.merge_intervals(r.zero_lo, r.zero_hi, r.zero_line)
     whole = (zlo == lo[zline]) & (zhi == hi[zline])
     everywhere = np.zeros(n, dtype=bool)

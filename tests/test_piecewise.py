@@ -364,3 +364,42 @@ def test_a_unit_whose_kink_rounds_onto_the_pieces_end_keeps_its_side() -> None:
     assert np.argmax(right) == 1
     # The independent mpmath root finder of tests/reference_mp.py put it here.
     assert_allclose(root, 1.964736390887174, rtol=1e-12)
+
+
+def test_a_root_snapped_onto_a_kink_is_polished_off_it() -> None:
+    # Regression (property test, 3000 examples): the piece analysis put a crossing within its
+    # rounding of a kink at t = 0 and snapped it there; one Newton step with the slope at the
+    # kink (neither side's) moved it to 4.0e-12, 1.6e-12 short of the root, where the margin
+    # is -2.4e-11 on both sides within 1e-12: it was reported as a touching root, with an
+    # enclosure that held no root, and the slice said complete.
+    relu1 = (
+        [[0.4523567016086469, 9.710708029409723], [27.609596654124722, -1.6519939251077866],
+         [-1.0, 56.10379338457018], [0.177042411428947, 1.0]],
+        [3.952295522981532, -25.841022270757957, 33.702653487753025, 0.600719692102353],
+        "relu",
+    )  # fmt: skip
+    relu2 = (
+        [[-98.6690623549106, 2.2199095879358124, -0.18802288839925035, 2.627616235526897],
+         [1.0, 2.3537523291497706, 1.0, -2.161063747934285],
+         [1.0, -63.34544164005786, 2.0449953179212654, 70.31712770703997]],
+        [0.5696517961830666, -3.427224511647642, -5.281641108732792],
+        "relu",
+    )  # fmt: skip
+    out = (
+        [[31.62336709225291, -1.6574772174453367, -1.0],
+         [0.0, 0.05, -56.791002636308654],
+         [0.19293548906738311, -46.94083698886135, 2.3181983369863923]],
+        [-17.476977045076016, 0.537330820465427, 1.4385990974125162],
+        "sigmoid",
+    )  # fmt: skip
+    net = netbound.Network.from_layers([relu1, relu2, out])
+    x2 = -0.600719692102353
+    (result,) = netbound.solve(net, [x2], between=("z1", "z2"))
+    assert result.complete
+    assert [r.kind for r in result.roots] == ["crossing", "crossing"]
+    # The independent mpmath root finder of tests/reference_mp.py put the second at this t.
+    lo, hi = result.roots[1].enclosure
+    assert lo <= 5.648266891068358e-12 <= hi
+    # z1 - z2 changes sign across it (a plain forward pass).
+    z = net.forward(np.array([[lo - 1e-12, x2], [hi + 1e-12, x2]]))
+    assert (z[0, 0] > z[0, 1]) != (z[1, 0] > z[1, 1])
