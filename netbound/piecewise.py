@@ -803,6 +803,16 @@ def roots(p: Pieces) -> PiecewiseRoots:
     b = np.where(zero_b, 0.0, p.b)
     a = np.where(zero_a & zero_b, 0.0, p.a)
     flat_zero = (b == 0.0) & (a == 0.0)
+    # A piece between two zero pieces that it touches is zero too: the margin is continuous
+    # and affine on it, and 0 at both ends.  (Kinks of two layers that coincide in exact
+    # arithmetic can leave such a piece an ulp wide, with coefficients of rounding noise.)
+    same_line = p.line[1:] == p.line[:-1]
+    touches = same_line & (p.hi[:-1] == p.lo[1:])
+    between = np.zeros(p.lo.size, dtype=bool)
+    between[1:-1] = touches[:-1] & touches[1:] & flat_zero[:-2] & flat_zero[2:]
+    if np.any(between):
+        a, b = np.where(between, 0.0, a), np.where(between, 0.0, b)
+        flat_zero |= between
     with np.errstate(divide="ignore", invalid="ignore"):
         t = -a / b
     # A root within rounding of a piece's end is snapped to that end (a kink), so that the

@@ -403,3 +403,42 @@ def test_a_root_snapped_onto_a_kink_is_polished_off_it() -> None:
     # z1 - z2 changes sign across it (a plain forward pass).
     z = net.forward(np.array([[lo - 1e-12, x2], [hi + 1e-12, x2]]))
     assert (z[0, 0] > z[0, 1]) != (z[1, 0] > z[1, 1])
+
+
+def test_an_ulp_wide_piece_between_zero_pieces_is_zero() -> None:
+    # Found by the property test (NETBOUND_PROPERTY_SEED=1, 3000 examples): every layer-2 unit
+    # has a negative weight on a ReLU and no positive bias, so the margin is 0 on the whole
+    # line.  Their kinks coincide with layer 1's in exact arithmetic; in floats they left a
+    # piece an ulp wide with coefficients of rounding noise between two zero pieces, and the
+    # line came out as two unresolved rays instead of zero everywhere.
+    net = netbound.Network.from_layers(
+        [
+            ([[-1.7562533869399313, 0.33301257724190764]], [-7.50194907137868], "relu"),
+            (
+                [[-0.05], [-0.05], [-88.98756710874123], [-0.2299853781281681], [-3.0]],
+                [0.0, -0.847773083373689, 0.0, 0.0, 0.0],
+                "relu",
+            ),
+            (
+                [
+                    [
+                        0.6784910756698249,
+                        -24.497633286379493,
+                        -1.069229039423481,
+                        0.0,
+                        -0.6784910756698249,
+                    ]
+                ],
+                [0.0],
+                "sigmoid",
+            ),
+        ]
+    )
+    (result,) = netbound.solve(net, [-0.847773083373689])
+    assert result.everywhere
+    assert result.complete
+    assert result.roots == ()
+    # The output is sigmoid(0) = 0.5, the threshold, at every point (a plain forward pass).
+    t = np.linspace(-50.0, 50.0, 1001)
+    z = net.forward(np.column_stack([t, np.full(t.size, -0.847773083373689)]))
+    assert np.all(z[:, 0] == 0.5)
