@@ -210,8 +210,7 @@ def along(
     # are convex combinations of A and B, so checking those covers it.
     limit = input_limit(network)
     for what, point in (("start", a), ("end", b)):
-        for name, v in zip(network.input_names, point.tolist(), strict=True):
-            check_limit(v, limit, f"{what} {name}:")
+        _check_within(point, limit, what, network.input_names)
     if decision is None and between is None and threshold is None and network.n_outputs > 1:
         decision = "argmax"
     net_t = line_network(network, a, b)
@@ -297,9 +296,15 @@ def read_point(
         raise OptionError(
             f"{label}: value {k + 1} is {float(v[k])!r}; every coordinate must be finite"
         )
-    for k, x in enumerate(v.tolist()):
-        check_limit(x, limit, f"{label} {names[k] if k < len(names) else f'value {k + 1}'}:")
+    _check_within(v, limit, label, names)
     return v
+
+
+def _check_within(point: FloatArray, limit: float, label: str, names: Sequence[str]) -> None:
+    """Refuse a point with a coordinate beyond ``limit``, naming it by ``label`` and the
+    input's name (or its position where ``names`` has none)."""
+    for k, x in enumerate(point.tolist()):
+        check_limit(x, limit, f"{label} {names[k] if k < len(names) else f'value {k + 1}'}:")
 
 
 def _read_point_file(p: Path, suffix: str) -> list[float]:
