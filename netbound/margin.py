@@ -146,13 +146,6 @@ class Margin:
         same: NDArray[np.bool_] = flo[:, 0] == fhi[:, 0]
         return same
 
-    def _first(
-        self, w: FloatArray, c: FloatArray, cabs: FloatArray, t: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
-        u = w * t[:, None] + c
-        err = gamma(1) * (np.abs(w) * np.abs(t)[:, None] + cabs + np.abs(c))
-        return u, err
-
     def points(
         self,
         w: FloatArray,
@@ -174,11 +167,12 @@ class Margin:
                 f = w[0] * t + c[:, 0]
                 err = gamma(1) * (np.abs(w[0] * t) + cabs[:, 0])
                 return f, err, np.full_like(t, w[0])
-            u, err = self._first(w, c, cabs, t)
+            u = w * t[:, None] + c
             layer = self.hidden[0]
             v = layer.activate(u)
             dv = activations.derivative(layer.activation, u, layer.alpha) * w if derivative else u
             if bound:
+                err = gamma(1) * (np.abs(w) * np.abs(t)[:, None] + cabs + np.abs(c))
                 err = propagate(layer, u, err) + SAFETY * EPS * np.abs(v) + TINY
             for layer in self.hidden[1:]:
                 p = mm(v, layer.weights) + layer.biases
