@@ -118,6 +118,67 @@ def range_of(
     return apply(name, lo, alpha), apply(name, hi, alpha)
 
 
+#: :func:`value_and_slope` computes tanh as ``(1 - e) / (1 + e)``, ``e = exp(-2|u|)``, which
+#: cancels near 0: its error is at most ``ACT_ERR |tanh u|`` plus this times ``tanh'(u)``.
+SLOPE_ERR = 2.0 * float(np.finfo(np.float64).eps)
+#: Exponentials are taken of at most ``-EXP_CAP``: numpy's exp is several times slower where
+#: its result is subnormal or 0 (past 708), which is most ends of a wide cell in a saturated
+#: net.  A value or slope computed at the cap is off by at most ``4 exp(-EXP_CAP)``, under the
+#: absolute rounding allowance ``TINY`` of :mod:`netbound.rounding`; a slope there is an
+#: upper bound only.
+EXP_CAP = 700.0
+
+
+def value_and_slope(name: str, u: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``act(u)`` and ``act'(u)`` of sigmoid or tanh from one exponential, ``e = exp(-|u|)``
+    (sigmoid) or ``exp(-2|u|)`` (tanh), where separate calls take two or three.
+
+    sigmoid is ``1 / (1 + e)`` or ``e / (1 + e)`` and its slope ``e / (1 + e)^2``: no
+    cancellation, relative error a few ulps.  tanh is ``(1 - e) / (1 + e)`` with the sign of
+    ``u`` and its slope ``4 e / (1 + e)^2`` (at most 1).  With ``e`` off by a relative ``eta``
+    the value moves by ``eta e 2 / (1 + e)^2 = eta tanh'(u) / 2``, and the three roundings add
+    ``3u`` relative: so the value's error is at most ``ACT_ERR |tanh u| +`` :data:`SLOPE_ERR`
+    ``tanh'(u)`` for an exponential good to ``eta <= 4 eps``.  The slope has no cancellation.
+    Past :data:`EXP_CAP` both are the values at the cap.  (np.tanh would be one call more,
+    and on processors without AVX-512 it costs twice np.exp.)
+    """
+    z = np.abs(u)
+    if name == "tanh":
+        e = np.exp(-2.0 * np.minimum(z, 0.5 * EXP_CAP))
+        d = 1.0 + e
+        v = np.copysign((1.0 - e) / d, u)
+        return v, np.minimum(4.0 * e / (d * d), 1.0)
+    if name == "sigmoid":
+        e = np.exp(-np.minimum(z, EXP_CAP))
+        d = 1.0 + e
+        r = 1.0 / d
+        return np.where(u >= 0.0, r, e * r), e * (r * r)
+    raise ValueError(f"value_and_slope is for sigmoid and tanh, not {name!r}")
+
+
+def range_and_slopes(
+    name: str, lo: FloatArray, hi: FloatArray, alpha: float = 0.01
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """:func:`range_of` and :func:`derivative_range` together: for sigmoid and tanh from one
+    exponential per end (:func:`value_and_slope`), the range's ends moved out by
+    :data:`SLOPE_ERR` times their slopes, so that, as with :func:`range_of`, only a relative
+    error of the values (and an absolute one below ``TINY``) is left to the caller."""
+    if name not in BOUNDED:
+        return (*range_of(name, lo, hi, alpha), *derivative_range(name, lo, hi, alpha))
+    vlo, slo = value_and_slope(name, lo)
+    vhi, shi = value_and_slope(name, hi)
+    vlo = vlo - SLOPE_ERR * slo
+    vhi = vhi + SLOPE_ERR * shi
+    # The slopes are even and decrease in |u|: the largest at 0 if [lo, hi] holds it, else
+    # at the end nearer 0; the smallest at the farther end, 0 if that is past the cap (where
+    # the computed slope is only an upper bound).
+    top = 0.25 if name == "sigmoid" else 1.0
+    smax = np.where((lo < 0.0) & (hi > 0.0), top, np.maximum(slo, shi))
+    cap = EXP_CAP if name == "sigmoid" else 0.5 * EXP_CAP
+    smin = np.where(np.maximum(np.abs(lo), np.abs(hi)) < cap, np.minimum(slo, shi), 0.0)
+    return vlo, vhi, smin, smax
+
+
 def derivative_range(
     name: str, lo: FloatArray, hi: FloatArray, alpha: float = 0.01
 ) -> tuple[FloatArray, FloatArray]:

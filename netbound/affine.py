@@ -32,16 +32,21 @@ from netbound.margin import Margin
 from netbound.network import FloatArray, Layer
 from netbound.rounding import ACT_ERR, EPS, SAFETY, TINY, gamma
 
+SLOPE_ERR = activations.SLOPE_ERR
+
 #: Rounding of the few operations that build each form's remainder.
 UP = 1.0 + 8.0 * EPS
 
 
-#: Exponentials are taken of ``-min(z, EXP_CAP)``: numpy's exp is 10 to 100 times slower
-#: where its result is subnormal or 0 (``z > 708``), which is most units of a saturated net.
-EXP_CAP = 700.0
+#: Exponentials are taken of ``-min(z, EXP_CAP)`` (see :data:`netbound.activations.EXP_CAP`).
+EXP_CAP = activations.EXP_CAP
 #: What the cap may add to a slope: ``4 exp(-700)`` bounds sigmoid' and tanh' (and their
 #: ``|act''|``) wherever the cap applies, and so bounds the error of a capped slope value.
 SLOPE_FLOOR = 4.0 * float(np.exp(-EXP_CAP))
+#: The centre's act'' comes from its value (``-2 tanh tanh'``, ``sigmoid' (1 - 2 sigmoid)``),
+#: whose error is ``ACT_ERR`` relative plus ``SLOPE_ERR tanh'`` absolute
+#: (:func:`netbound.activations.value_and_slope`): so act'' is off by at most this times act'.
+K2_ERR = 2.0 * (ACT_ERR + activations.SLOPE_ERR)
 
 
 def _sigmoid_slope(z: FloatArray) -> FloatArray:
@@ -63,29 +68,44 @@ def _slope(act: str, z: FloatArray) -> FloatArray:
     return _sigmoid_slope(z)
 
 
-def _smooth_terms(
-    act: str, a: FloatArray, aa: FloatArray, near: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """``act(a)``, ``act'(a)``, ``act''(a)`` and ``act'(near)`` of a smooth activation, sharing
-    exponentials (``aa = |a|``); for softplus the last is sigmoid'(near).
+class _Smooth(NamedTuple):
+    """What the linearisation of a smooth unit at its centre ``a`` needs."""
 
-    sigmoid'' = -sigmoid' tanh(u / 2); tanh'' = -2 tanh tanh'; softplus' = sigmoid and
-    softplus'' = sigmoid'.  The formulas of :mod:`netbound.activations`, except that slopes
-    below :data:`SLOPE_FLOOR` may come out as up to that much (see :data:`EXP_CAP`).
+    va: FloatArray  #: act(a)
+    k: FloatArray  #: act'(a)
+    k2: FloatArray  #: act''(a)
+    dn: FloatArray  #: an upper bound on act' over [a - reach, a + reach] (softplus: on sigmoid')
+    #: act at the end of that range nearer 0 (sigmoid and tanh; None for softplus)
+    other: FloatArray | None
+    #: The absolute part of the errors of ``va`` and of ``other`` (tanh near 0).
+    va_err: FloatArray | float
+    other_err: FloatArray | float
+
+
+def _smooth_terms(act: str, a: FloatArray, aa: FloatArray, reach: FloatArray) -> _Smooth:
+    """:class:`_Smooth` of a unit with centre ``a`` (``aa = |a|``) and reach ``reach``.
+
+    sigmoid and tanh take one exponential for the centre and one for the end nearer 0
+    (:func:`netbound.activations.value_and_slope`): their slopes are even and decrease in
+    ``|u|``, so the slope there bounds the slope on the whole range.  That end is moved out
+    by ``2 eps |a|`` for its own rounding.  sigmoid'' = sigmoid' (1 - 2 sigmoid), tanh'' =
+    -2 tanh tanh' (off by at most :data:`K2_ERR` act'); softplus' = sigmoid and softplus'' =
+    sigmoid'.  Slopes below :data:`SLOPE_FLOOR` may come out as up to that much (the cap).
     """
-    if act == "tanh":
-        k = _slope(act, aa)
-        va = np.tanh(a)
-        k2 = -2.0 * va * k
-    elif act == "sigmoid":
-        k = _slope(act, aa)
-        va = activations.apply("sigmoid", a)
-        k2 = -k * np.tanh(0.5 * a)
-    else:  # softplus
+    if act == "softplus":
         va = activations.softplus(a)
         k = activations.apply("sigmoid", a)
-        k2 = _slope(act, aa)
-    return va, k, k2, _slope(act, near)
+        dn = _slope(act, np.maximum(aa - reach, 0.0))
+        return _Smooth(va, k, _slope(act, aa), dn, None, 0.0, 0.0)
+    va, k = activations.value_and_slope(act, a)
+    k2 = -2.0 * va * k if act == "tanh" else k * (1.0 - 2.0 * va)
+    ends = reach + 2.0 * EPS * aa
+    other, so = activations.value_and_slope(act, a - np.copysign(ends, a))
+    # Where the range holds 0 the largest slope is act'(0).
+    dn = np.where(aa > ends, so, _MAX_SLOPE[act])
+    if act == "tanh":
+        return _Smooth(va, k, k2, dn, other, SLOPE_ERR * k, SLOPE_ERR * so)
+    return _Smooth(va, k, k2, dn, other, 0.0, 0.0)
 
 
 #: ``|act''| <= C2 d`` and ``|act'''| <= C3 d`` for ``|u| >= near``, with ``d`` the fourth value
@@ -125,29 +145,30 @@ def _activate(
         forms = _activate_affine_pieces(layer, a, b, r, da, db, dr, h, reach, slope)
         return forms, e if act == "identity" else None
     aa = np.abs(a)
-    near = np.maximum(aa - reach, 0.0)
-    va, k, k2, dn = _smooth_terms(act, a, aa, near)
+    sm = _smooth_terms(act, a, aa, reach)
+    va, k, k2, dn = sm.va, sm.k, sm.k2, sm.dn
     if e is not None:
-        # The centre value's own error: act' on [a - e, a + e] is at most act'(near) when
+        # The centre value's own error: act' on [a - e, a + e] is at most dn when
         # e <= reach (sigmoid' and tanh' decrease in |u|), else at most its global maximum.
         cap = 1.0 if act == "softplus" else np.where(e <= reach, dn, _MAX_SLOPE[act])
-        e = cap * e * UP + ACT_ERR * np.abs(va) + TINY
+        e = cap * e * UP + ACT_ERR * np.abs(va) + sm.va_err + TINY
     reach2 = reach * reach
     vb = k * b
     kbh = k * bh  # |vb| h, as k >= 0
     # (SLOPE_FLOOR reach: what a capped k may be off, times |p - a|.)
     vr = (k * r + (0.5 * _C2[act] * UP) * dn * reach2 + SLOPE_FLOOR * reach) * UP
-    vr = vr + ACT_ERR * (np.abs(va) + kbh) + TINY
+    vr = vr + ACT_ERR * (np.abs(va) + kbh) + sm.va_err + TINY
     # Where the unit's whole range over the cell is narrower than the form's remainder (a
     # wide cell across the unit's bend), carry the range instead, as a constant form around
     # the same centre value: the ends a -+ reach are widened by their own rounding.
     ends = reach + 2.0 * EPS * aa
-    if act != "softplus":
+    if sm.other is not None:
         # sigmoid and tanh rise fastest towards 0 (their slopes are even and decrease in |u|),
         # so the end nearer 0 is the farther from act(a) in value.  The other gap exceeds
-        # the computed one by at most the rounding of both values: the 2 |va| below.
-        other = layer.activate(a - np.copysign(ends, a))
-        spread = np.abs(va - other) * UP + ACT_ERR * (np.abs(other) + 2.0 * np.abs(va)) + TINY
+        # the computed one by at most the errors of both values: the 2 |va| below.
+        other = sm.other
+        spread = np.abs(va - other) * UP + ACT_ERR * (np.abs(other) + 2.0 * np.abs(va))
+        spread = spread + (sm.va_err + sm.other_err) + TINY
     else:
         lo = layer.activate(a - ends)
         hi = layer.activate(a + ends)
@@ -164,7 +185,7 @@ def _activate(
     ak2 = np.abs(k2)
     q = ak2 * bh  # |beta| h
     kappa = (ak2 * r + (0.5 * _C3[act] * UP) * dn * reach2 + SLOPE_FLOOR * (1.0 + 2.0 * reach)) * UP
-    kappa = kappa + ACT_ERR * (k + q)
+    kappa = kappa + ACT_ERR * (k + q) + K2_ERR * k * reach
     # Likewise act' lies in [act'(|a| + reach), act'(near)] on the cell (sigmoid' and tanh'
     # are even and decrease in |u|): a constant factor where that is narrower than kappa.
     if act != "softplus":  # softplus' is not even: no cheap range, the form is kept

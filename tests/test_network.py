@@ -29,6 +29,7 @@ from netbound.activations import (
 )
 from netbound.errors import NetworkError
 from netbound.loading import network_from_json
+from netbound.rounding import ACT_ERR, EPS, TINY
 
 PROPERTY = settings(max_examples=100, deadline=None)
 ELEMENTWISE = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity")
@@ -566,6 +567,76 @@ def test_softmax_has_no_elementwise_derivative() -> None:
         derivative("softmax", np.zeros(2))
     with pytest.raises(ValueError, match="has no elementwise derivative"):
         derivative_range("softmax", np.zeros(2), np.ones(2))
+
+
+def mp_value_and_slope(name: str, u: float) -> tuple[float, float]:
+    """An activation and its slope at ``u``, to 50 digits (then rounded to float)."""
+    mpmath = pytest.importorskip("mpmath")
+    if math.isinf(u):
+        lim = (1.0 if u > 0 else 0.0) if name == "sigmoid" else math.copysign(1.0, u)
+        return lim, 0.0
+    with mpmath.workdps(50):
+        x = mpmath.mpf(u)
+        if name == "sigmoid":
+            s, s_neg = 1 / (1 + mpmath.exp(-x)), 1 / (1 + mpmath.exp(x))
+            return float(s), float(s * s_neg)
+        return float(mpmath.tanh(x)), float(1 / mpmath.cosh(x) ** 2)
+
+
+#: Points where the one-exponential formulas are weakest: tanh's cancellation near 0, the
+#: exponential's cap, and past it.
+SHARP = [0.0, -0.0, 1e-300, 1e-17, 3e-9, 1e-3, 0.3, 0.55, 20.0, 349.9, 350.0, 351.0, 699.0]
+SHARP += [700.0, 701.0, 745.0, 800.0, 1e6, INF]
+smooth_points = st.floats(-800.0, 800.0) | st.sampled_from(SHARP + [-x for x in SHARP])
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+@PROPERTY
+@given(u=smooth_points)
+def test_value_and_slope_within_their_stated_error(name: str, u: float) -> None:
+    """The value within ``ACT_ERR |act(u)| + SLOPE_ERR act'(u)`` (plus TINY at the cap), the
+    slope to a few ulps, and past the exponential's cap an upper bound within 4 e^-700."""
+    v, d = activations.value_and_slope(name, np.array([u]))
+    exact_v, exact_d = mp_value_and_slope(name, u)
+    tol = ACT_ERR * abs(exact_v) + activations.SLOPE_ERR * exact_d + TINY
+    assert abs(float(v[0]) - exact_v) <= tol, (u, float(v[0]), exact_v)
+    cap = activations.EXP_CAP if name == "sigmoid" else 0.5 * activations.EXP_CAP
+    if abs(u) < cap:
+        assert float(d[0]) == pytest.approx(exact_d, rel=8 * EPS, abs=0.0)
+    else:
+        assert exact_d <= float(d[0]) <= exact_d + 4.0 * math.exp(-activations.EXP_CAP)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+@PROPERTY
+@given(a=smooth_points, b=smooth_points, ts=st.lists(st.floats(0.0, 1.0), max_size=6))
+def test_range_and_slopes_enclose_values_and_slopes(
+    name: str, a: float, b: float, ts: list[float]
+) -> None:
+    """At the ends, at 0 if inside, and between: every value in the range up to the relative
+    ACT_ERR (and TINY) left to the caller, every slope in the slope range up to its rounding."""
+    lo, hi = min(a, b), max(a, b)
+    vlo, vhi, slo, shi = (
+        float(x[0]) for x in activations.range_and_slopes(name, np.array([lo]), np.array([hi]))
+    )
+    assert vlo <= vhi
+    assert 0.0 <= slo <= shi
+    inner = [lo + t * (hi - lo) for t in ts] if math.isfinite(hi - lo) else []
+    for u in [lo, hi, *([0.0] if lo <= 0.0 <= hi else []), *inner]:
+        exact_v, exact_d = mp_value_and_slope(name, u)
+        assert vlo - ACT_ERR * abs(vlo) - TINY <= exact_v <= vhi + ACT_ERR * abs(vhi) + TINY
+        assert slo * (1.0 - 8 * EPS) <= exact_d <= shi * (1.0 + 8 * EPS), (u, exact_d, slo, shi)
+
+
+def test_range_and_slopes_of_other_activations_are_the_separate_ones() -> None:
+    lo, hi = np.array([-2.0, 0.5]), np.array([1.0, 3.0])
+    for name in ("relu", "leaky_relu", "softplus", "identity"):
+        got = activations.range_and_slopes(name, lo, hi, 0.1)
+        want = (*range_of(name, lo, hi, 0.1), *derivative_range(name, lo, hi, 0.1))
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+    with pytest.raises(ValueError, match="not 'relu'"):
+        activations.value_and_slope("relu", lo)
 
 
 # --------------------------------------------------------------------------- interval ranges
