@@ -56,6 +56,37 @@ def forward_tangent(
     return v, dv
 
 
+def _unit_values(
+    layer: Layer, p: FloatArray, err: FloatArray, derivative: bool, bound: bool
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A layer's outputs at pre-activations ``p``, a bound on their error (with ``bound``:
+    from the error ``err`` of ``p`` and their own rounding) and their slopes (with
+    ``derivative``); an array not asked for is ``p`` itself.
+
+    sigmoid and tanh take one exponential for all three
+    (:func:`netbound.activations.value_and_slope`).  The slope on ``[p - err, p + err]`` is
+    then at most ``act'(p) (1 + 3 err)`` for ``err <= 1/4``: ``|d/du log act'|`` is
+    ``|1 - 2 sigmoid| <= 1`` and ``2 |tanh| <= 2``, and ``e^(2 err) <= 1 + 3 err`` there;
+    and never more than act'(0), as :meth:`Margin.line_rounding` assumes.
+    """
+    act = layer.activation
+    if act not in activations.BOUNDED:
+        v = layer.activate(p)
+        slope = activations.derivative(act, p, layer.alpha) if derivative else p
+        if bound:
+            err = propagate(layer, p, err) + SAFETY * EPS * np.abs(v) + TINY
+        return v, err, slope
+    v, slope = activations.value_and_slope(act, p)
+    if bound:
+        top = 0.25 if act == "sigmoid" else 1.0
+        near = np.where(err <= 0.25, np.minimum(slope * (1.0 + 3.0 * err + 8.0 * EPS), top), top)
+        own = SAFETY * EPS * np.abs(v) + TINY
+        if act == "tanh":
+            own = own + activations.SLOPE_ERR * slope  # the cancellation near 0
+        err = near * err + own
+    return v, err, slope
+
+
 @dataclass(frozen=True, eq=False)
 class Margin:
     """The margin of a network as a function of its inputs.
@@ -169,11 +200,9 @@ class Margin:
                 return f, err, np.full_like(t, w[0])
             u = w * t[:, None] + c
             layer = self.hidden[0]
-            v = layer.activate(u)
-            dv = activations.derivative(layer.activation, u, layer.alpha) * w if derivative else u
-            if bound:
-                err = gamma(1) * (np.abs(w) * np.abs(t)[:, None] + cabs + np.abs(c))
-                err = propagate(layer, u, err) + SAFETY * EPS * np.abs(v) + TINY
+            err = gamma(1) * (np.abs(w) * np.abs(t)[:, None] + cabs + np.abs(c)) if bound else u
+            v, err, dv = _unit_values(layer, u, err, derivative, bound)
+            dv = dv * w if derivative else u
             for layer in self.hidden[1:]:
                 p = mm(v, layer.weights) + layer.biases
                 if bound:
@@ -182,12 +211,9 @@ class Margin:
                     g = gamma(layer.n_in)
                     perr = mm(err + g * np.abs(v), layer.abs_weights)
                     perr = perr * (1.0 + gamma(layer.n_in + 4)) + g * layer.abs_biases
-                v = layer.activate(p)
+                v, err, slope = _unit_values(layer, p, perr if bound else p, derivative, bound)
                 if derivative:
-                    dp = mm(dv, layer.weights)
-                    dv = activations.derivative(layer.activation, p, layer.alpha) * dp
-                if bound:
-                    err = propagate(layer, p, perr) + SAFETY * EPS * np.abs(v) + TINY
+                    dv = slope * mm(dv, layer.weights)
             f = mv(v, self.readout) + self.offset
             ferr = (
                 mv(err, self.readout_abs)
@@ -223,7 +249,10 @@ class Margin:
                     a = mm(a + g, layer.abs_weights) * up + g * layer.abs_biases
                     b = (layer.abs_weights @ b) * up
                 slope = 0.25 if layer.activation == "sigmoid" else 1.0
-                a = slope * a + (SAFETY * EPS + TINY)
+                # (each unit's own rounding: SAFETY eps |v| <= SAFETY eps, and for tanh
+                # SLOPE_ERR tanh' <= SLOPE_ERR)
+                own = SAFETY * EPS + (activations.SLOPE_ERR if layer.activation == "tanh" else 0.0)
+                a = slope * a + (own + TINY)
                 b = slope * b
             g = gamma(len(self.readout))
             alpha = mv(a, self.readout_abs) + g * (float(self.readout_abs.sum()) + self.offset_abs)
