@@ -323,9 +323,15 @@ def _check_window(window: tuple[float, float] | None) -> None:
         return
     lo, hi = window
     if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise OptionError(f"--x1-range must be finite, got {lo!r} {hi!r}")
+        raise OptionError(
+            f"window=({lo!r}, {hi!r}): both ends must be finite",
+            cli=f"--x1-range must be finite, got {lo!r} {hi!r}",
+        )
     if not lo < hi:
-        raise OptionError(f"--x1-range needs LO < HI, got {lo!r} {hi!r}")
+        raise OptionError(
+            f"window=({lo!r}, {hi!r}): needs lo < hi",
+            cli=f"--x1-range needs LO < HI, got {lo!r} {hi!r}",
+        )
 
 
 @dataclass

@@ -128,12 +128,16 @@ def input_limit(network: Network) -> float:
     return PREACTIVATION_LIMIT / worst
 
 
-def check_limit(value: float, limit: float, what: str = "") -> None:
-    """Refuse ``value`` if ``|value| > limit``, naming the user's value and the limit."""
+def check_limit(value: float, limit: float, what: str = "", cli: str | None = None) -> None:
+    """Refuse ``value`` if ``|value| > limit``, naming the user's value and the limit, as
+    ``what`` (and as ``cli`` on the command line, if that differs)."""
     if abs(value) > limit:
+        rest = (
+            f"{value!r} is too large for this network (its pre-activations would overflow); "
+            f"give values with magnitude <= {limit:.3g}"
+        )
         raise OptionError(
-            f"{what + ' ' if what else ''}{value!r} is too large for this network (its "
-            f"pre-activations would overflow); give values with magnitude <= {limit:.3g}"
+            f"{what + ' ' if what else ''}{rest}", cli=None if cli is None else f"{cli} {rest}"
         )
 
 

@@ -940,9 +940,10 @@ def _lines(lo: float, hi: float, step: float) -> FloatArray:
     """The box's two edges and interior lines ``lo + (k + GRID_PHASE) h``, ``h <= step``."""
     m = math.ceil((hi - lo) / step)
     if m + 1 > MAX_LINES:
+        need = f"it would need {m + 1} lines per direction (at most {MAX_LINES})"
         raise OptionError(
-            f"--step {step!r} is too small for the box: it would need {m + 1} lines per "
-            f"direction (at most {MAX_LINES})"
+            f"step={step!r} is too small for the box: {need}",
+            cli=f"--step {step!r} is too small for the box: {need}",
         )
     m = max(m, 1)
     h = (hi - lo) / m
@@ -1125,13 +1126,20 @@ def _check_box(box: Sequence[float], limit: float = math.inf) -> Box:
     if len(box) != 4:
         raise OptionError(f"a box is (x1lo, x1hi, x2lo, x2hi), got {len(box)} numbers")
     x1lo, x1hi, x2lo, x2hi = (float(v) for v in box)
-    for name, lo, hi in (("--x1-range", x1lo, x1hi), ("--x2-range", x2lo, x2hi)):
+    for axis, lo, hi in (("x1", x1lo, x1hi), ("x2", x2lo, x2hi)):
+        flag = f"--{axis}-range"
         if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise OptionError(f"{name} must be finite, got {lo!r} {hi!r}")
+            raise OptionError(
+                f"box: the {axis} range ({lo!r}, {hi!r}) must be finite",
+                cli=f"{flag} must be finite, got {lo!r} {hi!r}",
+            )
         if not lo < hi:
-            raise OptionError(f"{name} needs LO < HI, got {lo!r} {hi!r}")
+            raise OptionError(
+                f"box: the {axis} range ({lo!r}, {hi!r}) needs lo < hi",
+                cli=f"{flag} needs LO < HI, got {lo!r} {hi!r}",
+            )
         for v in (lo, hi):
-            check_limit(v, limit, name)
+            check_limit(v, limit, f"box: the {axis} range's end", cli=flag)
     return x1lo, x1hi, x2lo, x2hi
 
 
@@ -1143,11 +1151,16 @@ def _check_step(step: float | None, box: Box) -> float:
         return math.hypot(x1hi - x1lo, x2hi - x2lo) / DEFAULT_DIVISIONS
     s = float(step)
     if not (math.isfinite(s) and s > 0.0):
-        raise OptionError(f"--step must be a positive number, got {s!r}")
+        raise OptionError(
+            f"step={s!r}: must be a positive number",
+            cli=f"--step must be a positive number, got {s!r}",
+        )
     if s > longest:
         raise OptionError(
-            f"--step {s!r} is larger than the box (its longer side is {longest:g}): "
-            f"give 0 < S <= {longest:g}"
+            f"step={s!r} is larger than the box (its longer side is {longest:g}): "
+            f"give 0 < step <= {longest:g}",
+            cli=f"--step {s!r} is larger than the box (its longer side is {longest:g}): "
+            f"give 0 < S <= {longest:g}",
         )
     return s
 

@@ -621,7 +621,7 @@ def test_range_and_slopes_enclose_values_and_slopes(
     )
     assert vlo <= vhi
     assert 0.0 <= slo <= shi
-    inner = [lo + t * (hi - lo) for t in ts] if math.isfinite(hi - lo) else []
+    inner = [min(max(lo + t * (hi - lo), lo), hi) for t in ts] if math.isfinite(hi - lo) else []
     for u in [lo, hi, *([0.0] if lo <= 0.0 <= hi else []), *inner]:
         exact_v, exact_d = mp_value_and_slope(name, u)
         assert vlo - ACT_ERR * abs(vlo) - TINY <= exact_v <= vhi + ACT_ERR * abs(vhi) + TINY

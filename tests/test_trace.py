@@ -312,22 +312,23 @@ def test_inputs_beyond_two() -> None:
 @pytest.mark.parametrize(
     ("box", "step", "message"),
     [
-        ((0.0, 0.0, 0.0, 1.0), None, "--x1-range needs LO < HI"),
-        ((0.0, 1.0, 2.0, 1.0), None, "--x2-range needs LO < HI"),
-        ((0.0, math.inf, 0.0, 1.0), None, "--x1-range must be finite"),
+        ((0.0, 0.0, 0.0, 1.0), None, r"^box: the x1 range \(0.0, 0.0\) needs lo < hi$"),
+        ((0.0, 1.0, 2.0, 1.0), None, r"^box: the x2 range \(2.0, 1.0\) needs lo < hi$"),
+        ((0.0, math.inf, 0.0, 1.0), None, r"^box: the x1 range \(0.0, inf\) must be finite$"),
         ((0.0, 1.0, 0.0), None, "a box is"),
-        ((0.0, 1.0, 0.0, 1.0), 0.0, "--step must be a positive number"),
-        ((0.0, 1.0, 0.0, 1.0), math.nan, "--step must be a positive number"),
-        ((0.0, 1.0, 0.0, 1.0), 1e-9, "--step .* is too small"),
+        ((0.0, 1.0, 0.0, 1.0), 0.0, r"^step=0.0: must be a positive number$"),
+        ((0.0, 1.0, 0.0, 1.0), math.nan, r"^step=nan: must be a positive number$"),
+        ((0.0, 1.0, 0.0, 1.0), 1e-9, r"^step=1e-09 is too small for the box: "),
         (
             (0.0, 1.0, 0.0, 2.0),
             2.5,
-            r"--step 2.5 is larger than the box \(its longer side is 2\): ",
+            r"^step=2.5 is larger than the box \(its longer side is 2\): give 0 < step <= 2$",
         ),
-        ((0.0, 1.0, 0.0, 1.0), 1e20, r"give 0 < S <= 1$"),
+        ((0.0, 1.0, 0.0, 1.0), 1e20, r"give 0 < step <= 1$"),
     ],
 )
 def test_bad_box_or_step(box: tuple[float, ...], step: float | None, message: str) -> None:
+    """The library names its own parameters (the CLI's flags are in test_trace_cli)."""
     with pytest.raises(OptionError, match=message):
         trace(netbound.margin_threshold(BUMP), box, step)
 
@@ -413,9 +414,11 @@ def test_a_box_beyond_the_overflow_limit_is_refused() -> None:
     limit = netbound.sweeps.input_limit(net)
     with pytest.raises(netbound.OptionError) as err:
         netbound.trace_network(net, (-1e150, 1e150, -1.0, 1.0))
-    assert str(err.value) == (
-        "--x1-range -1e+150 is too large for this network (its pre-activations would "
+    rest = (
+        "-1e+150 is too large for this network (its pre-activations would "
         f"overflow); give values with magnitude <= {limit:.3g}"
     )
+    assert str(err.value) == f"box: the x1 range's end {rest}"
+    assert err.value.cli == f"--x1-range {rest}"
     # A box inside the limit is traced.
     assert netbound.trace_network(net, (-1.0, 1.0, -1.0, 1.0)).box == (-1.0, 1.0, -1.0, 1.0)
