@@ -126,7 +126,7 @@ def test_centre_value_and_its_rounding_bound_against_mpmath(seed: int) -> None:
 def test_a_priori_rounding_bound_holds_at_60_digits(seed: int) -> None:
     """``Margin.line_rounding`` bounds the error of the computed margin at any point of a
     line, near and far (checked at 60 digits with mpmath), and is at least the point's own
-    bound from ``Margin.points``."""
+    bound from ``Margin.points``, which holds too."""
     margin, oracle, rng, (w, c, cabs) = _smooth_line(5000 + seed, seed)
     bound = margin.line_rounding(w, c, cabs)
     assert bound is not None
@@ -139,6 +139,7 @@ def test_a_priori_rounding_bound_holds_at_60_digits(seed: int) -> None:
     for k in range(t.size):
         exact = oracle.margin(float(t[k]))
         assert abs(f[k] - exact) <= loose[k], (k, t[k], f[k], exact, loose[k])
+        assert abs(f[k] - exact) <= own[k], (k, t[k], f[k], exact, own[k])
 
 
 def test_no_a_priori_bound_for_unbounded_units() -> None:
