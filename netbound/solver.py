@@ -67,6 +67,8 @@ WIDE_REACH = 1.0
 LOOSE_FACTOR = 8.0
 #: Newton steps that polish a root of the piecewise-affine solver.
 NEWTON_STEPS = 3
+#: Most parts per half of a cell cut by point values (:func:`_children`).
+MAX_PARTS = 4
 
 
 class Root(NamedTuple):
@@ -541,19 +543,73 @@ def _bisection_round(lines: _Line, cells: _Cells, found: _Found) -> _Cells:
         found.stuck.append(cells.take(stop))
     split = undecided & ~stop
     parent = cells.take(split)
-    m = mid[split]
-    fmid, emid = fm[split], em[split]
-    left = _Cells(parent.lo, m, parent.line, parent.flo, parent.elo, fmid, emid)
-    right = _Cells(m, parent.hi, parent.line, fmid, emid, parent.fhi, parent.ehi)
-    children = _Cells.concat([left, right])
+    children, s = _children(lines, parent, mid[split], fm[split], em[split], slope[split])
     # A child needs no evaluation if its end values and the parent's slope bound s
     # already exclude 0: f >= (f(a) + f(b) - s (b - a)) / 2 on [a, b], likewise above.
-    s = np.tile(slope[split], 2)
     with np.errstate(invalid="ignore", over="ignore"):
         reach = s * (children.hi - children.lo) * (1.0 + 4.0 * EPS)
         low = 0.5 * ((children.flo - children.elo) + (children.fhi - children.ehi) - reach)
         high = 0.5 * ((children.flo + children.elo) + (children.fhi + children.ehi) + reach)
     return children.take(~((low > 0.0) | (high < 0.0)))
+
+
+def _children(
+    lines: _Line, parent: _Cells, m: FloatArray, fm: FloatArray, em: FloatArray, slope: FloatArray
+) -> tuple[_Cells, FloatArray]:
+    """The children of split cells, and the parent's slope bound for each.
+
+    A cell is cut at ``m`` into two halves; a cell whose values at both ends and at ``m``
+    have one proven sign, but whose slope bound allows 0 within it, is cut into ``2 q``
+    parts, ``q <= MAX_PARTS`` per half, so that the parent's slope bound can prune the parts
+    from their end values alone (:func:`_bisection_round`): a point value costs a fraction
+    of a cell's enclosure, and far from a root such a cell is usually settled by its points.
+    """
+    n = parent.lo.size
+    if n == 0:
+        return parent, slope
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        fmin = np.minimum(np.minimum(np.abs(parent.flo), np.abs(parent.fhi)), np.abs(fm))
+        same = ((parent.flo > 0.0) == (parent.fhi > 0.0)) & ((parent.flo > 0.0) == (fm > 0.0))
+        known = (np.abs(parent.flo) > parent.elo) & (np.abs(parent.fhi) > parent.ehi)
+        known &= np.abs(fm) > em
+        want = np.ceil((parent.hi - parent.lo) * slope / (4.0 * fmin))
+    q = np.where(same & known & (want > 1.0), np.minimum(want, MAX_PARTS), 1.0).astype(np.intp)
+    # Every parent's cut points in order: lo, q - 1 points, m, q - 1 points, hi.
+    size = 2 * q + 1
+    start = np.cumsum(size) - size
+    total = int(size.sum())
+    lo_, f_, e_ = np.empty(total), np.empty(total), np.empty(total)
+    lo_[start], f_[start], e_[start] = parent.lo, parent.flo, parent.elo
+    lo_[start + q], f_[start + q], e_[start + q] = m, fm, em
+    last = start + 2 * q
+    lo_[last], f_[last], e_[last] = parent.hi, parent.fhi, parent.ehi
+    extra = 2 * (q - 1)
+    if extra.any():
+        owner = np.repeat(np.arange(n), extra)
+        k = np.arange(owner.size) - np.repeat(np.cumsum(extra) - extra, extra)
+        qo = q[owner]
+        left = k < qo - 1
+        j = np.where(left, k + 1, k - qo + 2) / qo
+        a = np.where(left, parent.lo[owner], m[owner])
+        b = np.where(left, m[owner], parent.hi[owner])
+        t = a + (b - a) * j
+        pos = start[owner] + k + 1 + ~left
+        lo_[pos] = t
+        f_[pos], e_[pos], _ = lines.points(t, parent.line[owner])
+    # Children run between consecutive cut points of the same parent.
+    keep = np.ones(total - 1, dtype=bool)
+    keep[last[:-1]] = False
+    owner = np.repeat(np.arange(n), 2 * q)
+    children = _Cells(
+        lo_[:-1][keep],
+        lo_[1:][keep],
+        parent.line[owner],
+        f_[:-1][keep],
+        e_[:-1][keep],
+        f_[1:][keep],
+        e_[1:][keep],
+    )
+    return children, slope[owner]
 
 
 def _plain_cells(lines: _Line, cells: _Cells) -> NDArray[np.bool_] | None:

@@ -392,3 +392,70 @@ def test_a_priori_rounding_bounds_change_no_decision(
         (r.complete, r.evaluations) for r in tight
     ]
     assert sum(len(r.roots) for r in fast) > 0
+
+
+def test_cells_far_from_a_root_are_cut_by_point_values() -> None:
+    # A cell whose ends and midpoint have one proven sign is cut into up to 2 * MAX_PARTS
+    # parts at point values; a cell with a sign change is halved.  Either way the children
+    # tile the parent, and each child's end values are the margin's values there.
+    from netbound import solver
+    from netbound.margin import margin_between
+
+    net = uniform_net((2, 16, 16, 2), ("tanh", "tanh", "identity"), seed=4, scale=5.0)
+    lines = solver._Line(margin_between(net, "z1", "z2"), np.array([[0.0, 0.4]]), 0)
+    lo = np.linspace(-30.0, 29.0, 60)
+    hi = lo + 1.0
+    line = np.zeros(lo.size, dtype=np.intp)
+    flo, elo, _ = lines.points(lo, line)
+    fhi, ehi, _ = lines.points(hi, line)
+    m = 0.5 * lo + 0.5 * hi
+    fm, em, _ = lines.points(m, line)
+    parent = solver._Cells(lo, hi, line, flo, elo, fhi, ehi)
+    slope = np.full(lo.size, 1e3)  # a loose slope bound: as many parts as allowed
+    children, s = solver._children(lines, parent, m, fm, em, slope)
+    assert_allclose(s, 1e3)
+    one_sign = (np.sign(flo) == np.sign(fhi)) & (np.sign(flo) == np.sign(fm))
+    one_sign &= (np.abs(flo) > elo) & (np.abs(fhi) > ehi) & (np.abs(fm) > em)
+    assert 0 < np.count_nonzero(one_sign) < lo.size
+    for k in range(lo.size):
+        mine = (children.lo >= lo[k]) & (children.hi <= hi[k])
+        order = np.argsort(children.lo[mine])
+        a, b = children.lo[mine][order], children.hi[mine][order]
+        assert a[0] == lo[k]
+        assert b[-1] == hi[k]
+        assert np.array_equal(a[1:], b[:-1])
+        assert a.size == (2 * solver.MAX_PARTS if one_sign[k] else 2)
+        assert m[k] in a
+    # (Within rounding: a product may round differently in a batch of another size.)
+    f, e, _ = lines.points(children.lo, children.line)
+    assert np.all(np.abs(f - children.flo) <= e)
+    f, e, _ = lines.points(children.hi, children.line)
+    assert np.all(np.abs(f - children.fhi) <= e)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "act", "scale"),
+    [((2, 32, 32, 2), "tanh", 5.0), ((2, 48, 48, 2), "sigmoid", 16.0), ((2, 8, 2), "tanh", 3.0)],
+)
+def test_cutting_cells_at_point_values_finds_what_halving_finds(
+    sizes: tuple[int, ...], act: str, scale: float
+) -> None:
+    from netbound import solver
+
+    acts = (act,) * (len(sizes) - 2) + ("identity",)
+    net = uniform_net(sizes, acts, seed=13, scale=scale)
+    x2s = np.linspace(-3.0, 3.0, 40)
+    parts = netbound.solve(net, x2s)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(solver, "MAX_PARTS", 1)
+        halves = netbound.solve(net, x2s)
+    assert all(r.complete for r in parts + halves)
+    assert [len(r.roots) for r in parts] == [len(r.roots) for r in halves]
+    for p, h in zip(parts, halves, strict=True):
+        for a, b in zip(p.roots, h.roots, strict=True):
+            assert a.kind == b.kind
+            assert a.enclosure is not None
+            assert b.enclosure is not None
+            assert a.enclosure[0] <= b.enclosure[1]
+            assert b.enclosure[0] <= a.enclosure[1]
+    assert sum(len(r.roots) for r in parts) > 0
