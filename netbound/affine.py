@@ -46,7 +46,7 @@ SLOPE_FLOOR = 4.0 * float(np.exp(-EXP_CAP))
 #: The centre's act'' comes from its value (``-2 tanh tanh'``, ``sigmoid' (1 - 2 sigmoid)``),
 #: whose error is ``ACT_ERR`` relative plus ``SLOPE_ERR tanh'`` absolute
 #: (:func:`netbound.activations.value_and_slope`): so act'' is off by at most this times act'.
-K2_ERR = 2.0 * (ACT_ERR + activations.SLOPE_ERR)
+K2_ERR = 2.0 * (ACT_ERR + SLOPE_ERR)
 
 
 def _sigmoid_slope(z: FloatArray) -> FloatArray:
