@@ -69,6 +69,9 @@ LOOSE_FACTOR = 8.0
 NEWTON_STEPS = 3
 #: Most parts per half of a cell cut by point values (:func:`_children`).
 MAX_PARTS = 4
+#: Where the probe of the first cells excludes at least this share of them, the others are
+#: enclosed without their slopes (:func:`_first_enclosures`).
+FIRST_EXCLUDED = 0.5
 
 
 class Root(NamedTuple):
@@ -407,11 +410,12 @@ def _solve_flat(
             return _certify_flat(lines, exact)
     search = _search_edges(lines, window)
     found = _Found()
-    cells = _initial_cells(lines, search.lo, search.hi)
+    cells, first = _initial_cells(lines, search.lo, search.hi)
     for _ in range(MAX_ROUNDS):
         if cells.lo.size == 0:
             break
-        cells = _bisection_round(lines, cells, found)
+        cells = _bisection_round(lines, cells, found, first)
+        first = None
     else:
         found.stuck.append(cells)
     return _assemble(lines, search, found)
@@ -485,14 +489,16 @@ def _search_edges(lines: _Line, window: tuple[float, float] | None) -> _Search:
     return _Search(lo_edge, np.where(constant, lo_edge, hi_edge), unresolved, everywhere)
 
 
-def _bisection_round(lines: _Line, cells: _Cells, found: _Found) -> _Cells:
+def _bisection_round(
+    lines: _Line, cells: _Cells, found: _Found, enc: affine.CellEnclosure | None = None
+) -> _Cells:
     """Decide or split every cell once; returns the children that still need a look.
 
     A crossing is accepted only where the margin's signs at both ends are proven (larger
     than their rounding bounds) and its slope has a proven sign; a cell that float64 cannot
     decide goes to ``found.stuck``.
     """
-    if not lines.deep:
+    if enc is None and not lines.deep:
         # Most cells are excluded by the plain enclosure of f alone: drop them before the
         # costlier enclosure of f' and the midpoint evaluation.
         pre = lines.cells(cells.lo, cells.hi, cells.line, derivative=False)
@@ -500,8 +506,10 @@ def _bisection_round(lines: _Line, cells: _Cells, found: _Found) -> _Cells:
         if cells.lo.size == 0:
             return cells
     mid = _split_points(cells.lo, cells.hi)
-    plain = _plain_cells(lines, cells) if lines.deep else None
-    flo, fhi, dlo, dhi, fm, em = lines.cells(cells.lo, cells.hi, cells.line, plain=plain)
+    if enc is None:
+        plain = _plain_cells(lines, cells) if lines.deep else None
+        enc = lines.cells(cells.lo, cells.hi, cells.line, plain=plain)
+    flo, fhi, dlo, dhi, fm, em = enc
     # The Taylor models give the value at the centre; elsewhere (plain intervals, or a split
     # at the geometric mean) it is evaluated, but only where the enclosures alone leave the
     # cell open.  A decided cell has no children, and its NaN (plain) or centre value only
@@ -924,8 +932,12 @@ def _side_signs(
     return side
 
 
-def _initial_cells(lines: _Line, lo_edge: FloatArray, hi_edge: FloatArray) -> _Cells:
-    """Cells cut at the first layer's kinks and the edges of its units' linear regimes."""
+def _initial_cells(
+    lines: _Line, lo_edge: FloatArray, hi_edge: FloatArray
+) -> tuple[_Cells, affine.CellEnclosure | None]:
+    """Cells cut at the first layer's kinks and the edges of its units' linear regimes, less
+    those their enclosures exclude; on deep nets also those enclosures, slopes included,
+    for the first bisection round (see :func:`_first_enclosures`)."""
     w, c = lines.w, lines.c
     nz = w != 0.0
     offsets = np.array([-1.5, 1.5])
@@ -954,34 +966,68 @@ def _initial_cells(lines: _Line, lo_edge: FloatArray, hi_edge: FloatArray) -> _C
     idx = np.flatnonzero(same & wide)
     # Most cells are excluded by their enclosure alone: the margin is evaluated only at the
     # points that bound a remaining cell, each point once (neighbours share its value).
-    idx = idx[~_excluded(lines, flat_t[idx], flat_t[idx + 1], flat_line[idx])]
+    enc = None
+    if lines.deep:
+        out, enc = _first_enclosures(lines, flat_t[idx], flat_t[idx + 1], flat_line[idx])
+        keep = ~out
+        idx = idx[keep]
+        if enc is not None:
+            enc = affine.CellEnclosure(*(x[keep] for x in enc))
+    else:
+        idx = idx[~_excluded(lines, flat_t[idx], flat_t[idx + 1], flat_line[idx])]
     needed = np.zeros(flat_t.size, dtype=bool)
     needed[idx] = needed[idx + 1] = True
     f = np.zeros(flat_t.size)
     e = np.zeros(flat_t.size)
     f[needed], e[needed], _ = lines.points(flat_t[needed], flat_line[needed])
-    return _Cells(
+    cells = _Cells(
         flat_t[idx], flat_t[idx + 1], flat_line[idx], f[idx], e[idx], f[idx + 1], e[idx + 1]
     )
+    return cells, enc
+
+
+def _first_enclosures(
+    lines: _Line, lo: FloatArray, hi: FloatArray, line: IntArray
+) -> tuple[NDArray[np.bool_], affine.CellEnclosure | None]:
+    """Which of the first cells of a deep net's lines provably hold no root, and, where most
+    do not, the enclosures of the margin and its slope on every cell, from which the first
+    bisection round decides or splits the others without evaluating them again.
+
+    Plain intervals, at about half the cost of Taylor models, are as tight on some nets and
+    far looser on others: both are tried on the first :data:`PROBE_CELLS` cells
+    (:func:`_probe`; there the two are intersected), and the rest get plain intervals where
+    those decided at least 90% as many.  Where the probe excludes at least
+    :data:`FIRST_EXCLUDED` of its cells, the rest are enclosed without their slopes (half
+    the cost), and the few that remain are evaluated again in the first round.
+    """
+    decide_plain, tm, pl = _probe(lines, lo, hi, line, derivative=True)
+    k = tm.flo.size
+    both = affine.CellEnclosure(
+        np.fmax(tm.flo, pl.flo),
+        np.fmin(tm.fhi, pl.fhi),
+        np.fmax(tm.dlo, pl.dlo),
+        np.fmin(tm.dhi, pl.dhi),
+        tm.centre,
+        tm.centre_err,
+    )
+    out = both.excludes_zero()
+    slopes = bool(np.count_nonzero(out) < FIRST_EXCLUDED * k)
+    # Without slopes, plain intervals pay where they exclude (not decide) 90% as many.
+    exclude_plain = np.count_nonzero(pl.excludes_zero()) >= 0.9 * np.count_nonzero(
+        tm.excludes_zero()
+    )
+    plain = decide_plain if slopes else bool(exclude_plain)
+    if k < lo.size:
+        rest = lines.cells(lo[k:], hi[k:], line[k:], slopes, plain)
+        out = np.concatenate([out, rest.excludes_zero()])
+        if slopes:
+            both = affine.CellEnclosure(*(np.concatenate(x) for x in zip(both, rest, strict=True)))
+    return out, both if slopes else None
 
 
 def _excluded(lines: _Line, lo: FloatArray, hi: FloatArray, line: IntArray) -> NDArray[np.bool_]:
-    """Which of the first cells of the lines provably hold no root.
-
-    On a deep net these cells are wide, where plain intervals, at about half the cost of a
-    Taylor model, are as tight on some nets and far looser on others: both are tried on the
-    first :data:`PROBE_CELLS` cells (:func:`_probe`), and the rest get plain intervals where
-    those excluded at least 90% as many.
-    """
-    if not lines.deep:
-        return lines.cells(lo, hi, line, derivative=False).excludes_zero()
-    plain, tm, pl = _probe(lines, lo, hi, line, derivative=False)
-    k = tm.flo.size
-    out = np.empty(lo.size, dtype=bool)
-    out[:k] = tm.excludes_zero() | pl.excludes_zero()
-    if k < lo.size:
-        out[k:] = lines.cells(lo[k:], hi[k:], line[k:], False, plain).excludes_zero()
-    return out
+    """Which of the first cells of a shallow net's lines provably hold no root."""
+    return lines.cells(lo, hi, line, derivative=False).excludes_zero()
 
 
 def _polish(lines: _Line, cells: _Cells) -> tuple[FloatArray, IntArray]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -459,3 +461,38 @@ def test_cutting_cells_at_point_values_finds_what_halving_finds(
             assert a.enclosure[0] <= b.enclosure[1]
             assert b.enclosure[0] <= a.enclosure[1]
     assert sum(len(r.roots) for r in parts) > 0
+
+
+def test_first_enclosures_reused_in_the_first_round_find_the_same_roots() -> None:
+    # On this steep net most first cells survive their enclosure, so those enclosures (with
+    # slopes) go on to the first bisection round; without that the round evaluates the cells
+    # again.  The answers must agree.
+    from netbound import solver
+
+    net = uniform_net((2, 48, 48, 2), ("tanh", "tanh", "identity"), seed=3, scale=5.0)
+    x2s = np.linspace(-3.0, 3.0, 40)
+    kept: list[bool] = []
+    first = solver._first_enclosures
+
+    def spy(*args: Any) -> Any:
+        out = first(*args)
+        kept.append(out[1] is not None)
+        return out
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(solver, "_first_enclosures", spy)
+        reused = netbound.solve(net, x2s)
+        assert kept == [True]
+        mp.setattr(solver, "FIRST_EXCLUDED", 0.0)
+        again = netbound.solve(net, x2s)
+        assert kept == [True, False]
+    assert all(r.complete for r in reused + again)
+    assert [len(r.roots) for r in reused] == [len(r.roots) for r in again]
+    for p, q in zip(reused, again, strict=True):
+        for a, b in zip(p.roots, q.roots, strict=True):
+            assert a.kind == b.kind
+            assert a.enclosure is not None
+            assert b.enclosure is not None
+            assert a.enclosure[0] <= b.enclosure[1]
+            assert b.enclosure[0] <= a.enclosure[1]
+    assert sum(len(r.roots) for r in reused) > 0
