@@ -140,7 +140,7 @@ def value_and_slope(name: str, u: FloatArray) -> tuple[FloatArray, FloatArray]:
     ``3u`` relative: so the value's error is at most ``ACT_ERR |tanh u| +`` :data:`SLOPE_ERR`
     ``tanh'(u)`` for an exponential good to ``eta <= 4 eps``.  The slope has no cancellation.
     Past :data:`EXP_CAP` both are the values at the cap.  (np.tanh would be one call more,
-    and on processors without AVX-512 it costs twice np.exp.)
+    and on processors without AVX-512 it costs two to three times np.exp.)
     """
     z = np.abs(u)
     if name == "tanh":
