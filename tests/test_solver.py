@@ -370,10 +370,33 @@ def test_fixed_inputs_beyond_the_overflow_limit_are_refused() -> None:
         netbound.solve(net, [0.0], at={"x3": 1e300})
 
 
-@pytest.mark.parametrize(
-    ("sizes", "act", "scale"),
-    [((2, 32, 32, 2), "tanh", 5.0), ((2, 48, 48, 2), "sigmoid", 16.0), ((2, 8, 2), "tanh", 3.0)],
-)
+#: Networks with roots on most slices of x2 in [-3, 3] (``uniform_net``, seed 13).
+STEEP_NETS = [
+    ((2, 32, 32, 2), "tanh", 5.0),
+    ((2, 48, 48, 2), "sigmoid", 16.0),
+    ((2, 8, 2), "tanh", 3.0),
+]
+
+
+def _steep_net(sizes: tuple[int, ...], act: str, scale: float) -> Network:
+    return uniform_net(sizes, (act,) * (len(sizes) - 2) + ("identity",), seed=13, scale=scale)
+
+
+def _same_answers(first: list[netbound.SliceResult], second: list[netbound.SliceResult]) -> None:
+    """Both complete, with roots of the same kinds whose enclosures overlap, and some roots."""
+    assert all(r.complete for r in first + second)
+    assert [len(r.roots) for r in first] == [len(r.roots) for r in second]
+    for p, q in zip(first, second, strict=True):
+        for a, b in zip(p.roots, q.roots, strict=True):
+            assert a.kind == b.kind
+            assert a.enclosure is not None
+            assert b.enclosure is not None
+            assert a.enclosure[0] <= b.enclosure[1]
+            assert b.enclosure[0] <= a.enclosure[1]
+    assert sum(len(r.roots) for r in first) > 0
+
+
+@pytest.mark.parametrize(("sizes", "act", "scale"), STEEP_NETS)
 def test_a_priori_rounding_bounds_change_no_decision(
     sizes: tuple[int, ...], act: str, scale: float
 ) -> None:
@@ -382,8 +405,7 @@ def test_a_priori_rounding_bounds_change_no_decision(
     # each point's own bound.
     from netbound import solver
 
-    acts = (act,) * (len(sizes) - 2) + ("identity",)
-    net = uniform_net(sizes, acts, seed=13, scale=scale)
+    net = _steep_net(sizes, act, scale)
     x2s = np.linspace(-3.0, 3.0, 40)
     fast = netbound.solve(net, x2s)
     with pytest.MonkeyPatch.context() as mp:
@@ -435,32 +457,19 @@ def test_cells_far_from_a_root_are_cut_by_point_values() -> None:
     assert np.all(np.abs(f - children.fhi) <= e)
 
 
-@pytest.mark.parametrize(
-    ("sizes", "act", "scale"),
-    [((2, 32, 32, 2), "tanh", 5.0), ((2, 48, 48, 2), "sigmoid", 16.0), ((2, 8, 2), "tanh", 3.0)],
-)
+@pytest.mark.parametrize(("sizes", "act", "scale"), STEEP_NETS)
 def test_cutting_cells_at_point_values_finds_what_halving_finds(
     sizes: tuple[int, ...], act: str, scale: float
 ) -> None:
     from netbound import solver
 
-    acts = (act,) * (len(sizes) - 2) + ("identity",)
-    net = uniform_net(sizes, acts, seed=13, scale=scale)
+    net = _steep_net(sizes, act, scale)
     x2s = np.linspace(-3.0, 3.0, 40)
     parts = netbound.solve(net, x2s)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(solver, "MAX_PARTS", 1)
         halves = netbound.solve(net, x2s)
-    assert all(r.complete for r in parts + halves)
-    assert [len(r.roots) for r in parts] == [len(r.roots) for r in halves]
-    for p, h in zip(parts, halves, strict=True):
-        for a, b in zip(p.roots, h.roots, strict=True):
-            assert a.kind == b.kind
-            assert a.enclosure is not None
-            assert b.enclosure is not None
-            assert a.enclosure[0] <= b.enclosure[1]
-            assert b.enclosure[0] <= a.enclosure[1]
-    assert sum(len(r.roots) for r in parts) > 0
+    _same_answers(parts, halves)
 
 
 def test_first_enclosures_reused_in_the_first_round_find_the_same_roots() -> None:
@@ -486,13 +495,4 @@ def test_first_enclosures_reused_in_the_first_round_find_the_same_roots() -> Non
         mp.setattr(solver, "FIRST_EXCLUDED", 0.0)
         again = netbound.solve(net, x2s)
         assert kept == [True, False]
-    assert all(r.complete for r in reused + again)
-    assert [len(r.roots) for r in reused] == [len(r.roots) for r in again]
-    for p, q in zip(reused, again, strict=True):
-        for a, b in zip(p.roots, q.roots, strict=True):
-            assert a.kind == b.kind
-            assert a.enclosure is not None
-            assert b.enclosure is not None
-            assert a.enclosure[0] <= b.enclosure[1]
-            assert b.enclosure[0] <= a.enclosure[1]
-    assert sum(len(r.roots) for r in reused) > 0
+    _same_answers(reused, again)
