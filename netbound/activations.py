@@ -18,6 +18,8 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity", 
 BOUNDED = frozenset({"sigmoid", "tanh"})
 #: Activations whose networks are piecewise affine along a line.
 PIECEWISE_AFFINE = frozenset({"relu", "leaky_relu", "identity"})
+#: The largest slope of each bounded activation, at 0.
+MAX_SLOPE = {"sigmoid": 0.25, "tanh": 1.0}
 
 
 def softplus(u: FloatArray) -> FloatArray:
@@ -172,8 +174,7 @@ def range_and_slopes(
     # The slopes are even and decrease in |u|: the largest at 0 if [lo, hi] holds it, else
     # at the end nearer 0; the smallest at the farther end, 0 if that is past the cap (where
     # the computed slope is only an upper bound).
-    top = 0.25 if name == "sigmoid" else 1.0
-    smax = np.where((lo < 0.0) & (hi > 0.0), top, np.maximum(slo, shi))
+    smax = np.where((lo < 0.0) & (hi > 0.0), MAX_SLOPE[name], np.maximum(slo, shi))
     cap = EXP_CAP if name == "sigmoid" else 0.5 * EXP_CAP
     smin = np.where(np.maximum(np.abs(lo), np.abs(hi)) < cap, np.minimum(slo, shi), 0.0)
     return vlo, vhi, smin, smax

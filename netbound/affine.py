@@ -82,15 +82,18 @@ class _Smooth(NamedTuple):
     other_err: FloatArray | float
 
 
-def _smooth_terms(act: str, a: FloatArray, aa: FloatArray, reach: FloatArray) -> _Smooth:
+def _smooth_terms(
+    act: str, a: FloatArray, aa: FloatArray, reach: FloatArray, ends: FloatArray
+) -> _Smooth:
     """:class:`_Smooth` of a unit with centre ``a`` (``aa = |a|``) and reach ``reach``.
 
     sigmoid and tanh take one exponential for the centre and one for the end nearer 0
     (:func:`netbound.activations.value_and_slope`): their slopes are even and decrease in
-    ``|u|``, so the slope there bounds the slope on the whole range.  That end is moved out
-    by ``2 eps |a|`` for its own rounding.  sigmoid'' = sigmoid' (1 - 2 sigmoid), tanh'' =
-    -2 tanh tanh' (off by at most :data:`K2_ERR` act'); softplus' = sigmoid and softplus'' =
-    sigmoid'.  Slopes below :data:`SLOPE_FLOOR` may come out as up to that much (the cap).
+    ``|u|``, so the slope there bounds the slope on the whole range.  That end is
+    ``ends`` from ``a``: the reach moved out for the end's own rounding.  sigmoid'' =
+    sigmoid' (1 - 2 sigmoid), tanh'' = -2 tanh tanh' (off by at most :data:`K2_ERR` act');
+    softplus' = sigmoid and softplus'' = sigmoid'.  Slopes below :data:`SLOPE_FLOOR` may come
+    out as up to that much (the cap).
     """
     if act == "softplus":
         va = activations.softplus(a)
@@ -99,10 +102,9 @@ def _smooth_terms(act: str, a: FloatArray, aa: FloatArray, reach: FloatArray) ->
         return _Smooth(va, k, _slope(act, aa), dn, None, 0.0, 0.0)
     va, k = activations.value_and_slope(act, a)
     k2 = -2.0 * va * k if act == "tanh" else k * (1.0 - 2.0 * va)
-    ends = reach + 2.0 * EPS * aa
     other, so = activations.value_and_slope(act, a - np.copysign(ends, a))
     # Where the range holds 0 the largest slope is act'(0).
-    dn = np.where(aa > ends, so, _MAX_SLOPE[act])
+    dn = np.where(aa > ends, so, activations.MAX_SLOPE[act])
     if act == "tanh":
         return _Smooth(va, k, k2, dn, other, SLOPE_ERR * k, SLOPE_ERR * so)
     return _Smooth(va, k, k2, dn, other, 0.0, 0.0)
@@ -114,7 +116,6 @@ def _smooth_terms(act: str, a: FloatArray, aa: FloatArray, reach: FloatArray) ->
 #: tanh'' = -2 tanh tanh' and tanh''' = -2 tanh' (1 - 3 tanh^2); softplus'' = sigmoid'.
 _C2 = {"sigmoid": 1.0, "softplus": 1.0, "tanh": 2.0}
 _C3 = {"sigmoid": 1.0, "softplus": 1.0, "tanh": 4.0}
-_MAX_SLOPE = {"sigmoid": 0.25, "tanh": 1.0}
 
 Forms = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
 
@@ -145,12 +146,14 @@ def _activate(
         forms = _activate_affine_pieces(layer, a, b, r, da, db, dr, h, reach, slope)
         return forms, e if act == "identity" else None
     aa = np.abs(a)
-    sm = _smooth_terms(act, a, aa, reach)
+    # The ends a -+ reach, widened by their own rounding.
+    ends = reach + 2.0 * EPS * aa
+    sm = _smooth_terms(act, a, aa, reach, ends)
     va, k, k2, dn = sm.va, sm.k, sm.k2, sm.dn
     if e is not None:
         # The centre value's own error: act' on [a - e, a + e] is at most dn when
         # e <= reach (sigmoid' and tanh' decrease in |u|), else at most its global maximum.
-        cap = 1.0 if act == "softplus" else np.where(e <= reach, dn, _MAX_SLOPE[act])
+        cap = 1.0 if act == "softplus" else np.where(e <= reach, dn, activations.MAX_SLOPE[act])
         e = cap * e * UP + ACT_ERR * np.abs(va) + sm.va_err + TINY
     reach2 = reach * reach
     vb = k * b
@@ -160,8 +163,7 @@ def _activate(
     vr = vr + ACT_ERR * (np.abs(va) + kbh) + sm.va_err + TINY
     # Where the unit's whole range over the cell is narrower than the form's remainder (a
     # wide cell across the unit's bend), carry the range instead, as a constant form around
-    # the same centre value: the ends a -+ reach are widened by their own rounding.
-    ends = reach + 2.0 * EPS * aa
+    # the same centre value (the ends as above).
     if sm.other is not None:
         # sigmoid and tanh rise fastest towards 0 (their slopes are even and decrease in |u|),
         # so the end nearer 0 is the farther from act(a) in value.  The other gap exceeds

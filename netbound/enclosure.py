@@ -94,14 +94,14 @@ def _activate_cells(
     Not widened for the activation's own rounding (relative ACT_ERR, absolute TINY): the
     next layer's interval product covers it.
     """
-    if layer.activation in activations.BOUNDED:
-        # One exponential per end gives the range and the slopes (cheaper even without them).
-        alo, ahi, slo, shi = activations.range_and_slopes(layer.activation, plo, phi)
+    act = layer.activation
+    if derivative or act in activations.BOUNDED:
+        # (Bounded units take one exponential per end for the range and the slopes: cheaper
+        # than the range alone.)
+        alo, ahi, slo, shi = activations.range_and_slopes(act, plo, phi, layer.alpha)
     else:
-        alo, ahi = activations.range_of(layer.activation, plo, phi, layer.alpha)
+        alo, ahi = activations.range_of(act, plo, phi, layer.alpha)
     if not derivative:
         return alo, ahi, alo, ahi
-    if layer.activation not in activations.BOUNDED:
-        slo, shi = activations.derivative_range(layer.activation, plo, phi, layer.alpha)
     dvlo, dvhi = imul(slo, shi, dplo, dphi)
     return alo, ahi, dvlo, dvhi

@@ -78,7 +78,7 @@ def _unit_values(
         return v, err, slope
     v, slope = activations.value_and_slope(act, p)
     if bound:
-        top = 0.25 if act == "sigmoid" else 1.0
+        top = activations.MAX_SLOPE[act]
         near = np.where(err <= 0.25, np.minimum(slope * (1.0 + 3.0 * err + 8.0 * EPS), top), top)
         own = SAFETY * EPS * np.abs(v) + TINY
         if act == "tanh":
@@ -248,7 +248,7 @@ class Margin:
                     g, up = gamma(layer.n_in), 1.0 + gamma(layer.n_in + 4)
                     a = mm(a + g, layer.abs_weights) * up + g * layer.abs_biases
                     b = (layer.abs_weights @ b) * up
-                slope = 0.25 if layer.activation == "sigmoid" else 1.0
+                slope = activations.MAX_SLOPE[layer.activation]
                 # (each unit's own rounding: SAFETY eps |v| <= SAFETY eps, and for tanh
                 # SLOPE_ERR tanh' <= SLOPE_ERR)
                 own = SAFETY * EPS + (activations.SLOPE_ERR if layer.activation == "tanh" else 0.0)

@@ -640,8 +640,13 @@ def _probe(
     k = min(lo.size, PROBE_CELLS)
     tm = lines.cells(lo[:k], hi[:k], line[:k], derivative, plain=False)
     pl = lines.cells(lo[:k], hi[:k], line[:k], derivative, plain=True)
-    plain_pays = np.count_nonzero(pl.decides()) >= 0.9 * np.count_nonzero(tm.decides())
-    return bool(plain_pays), tm, pl
+    return _plain_pays(pl.decides(), tm.decides()), tm, pl
+
+
+def _plain_pays(plain: NDArray[np.bool_], tm: NDArray[np.bool_]) -> bool:
+    """Whether plain intervals, at about half the cost of Taylor models, settle at least 90%
+    as many of the probed cells (``plain`` and ``tm``: the cells each settles)."""
+    return bool(np.count_nonzero(plain) >= 0.9 * np.count_nonzero(tm))
 
 
 def _assemble(lines: _Line, search: _Search, found: _Found) -> _Flat:
@@ -974,7 +979,8 @@ def _initial_cells(
         if enc is not None:
             enc = affine.CellEnclosure(*(x[keep] for x in enc))
     else:
-        idx = idx[~_excluded(lines, flat_t[idx], flat_t[idx + 1], flat_line[idx])]
+        first = lines.cells(flat_t[idx], flat_t[idx + 1], flat_line[idx], derivative=False)
+        idx = idx[~first.excludes_zero()]
     needed = np.zeros(flat_t.size, dtype=bool)
     needed[idx] = needed[idx + 1] = True
     f = np.zeros(flat_t.size)
@@ -1012,22 +1018,14 @@ def _first_enclosures(
     )
     out = both.excludes_zero()
     slopes = bool(np.count_nonzero(out) < FIRST_EXCLUDED * k)
-    # Without slopes, plain intervals pay where they exclude (not decide) 90% as many.
-    exclude_plain = np.count_nonzero(pl.excludes_zero()) >= 0.9 * np.count_nonzero(
-        tm.excludes_zero()
-    )
-    plain = decide_plain if slopes else bool(exclude_plain)
+    # Without slopes, what counts is the cells each excludes.
+    plain = decide_plain if slopes else _plain_pays(pl.excludes_zero(), tm.excludes_zero())
     if k < lo.size:
         rest = lines.cells(lo[k:], hi[k:], line[k:], slopes, plain)
         out = np.concatenate([out, rest.excludes_zero()])
         if slopes:
             both = affine.CellEnclosure(*(np.concatenate(x) for x in zip(both, rest, strict=True)))
     return out, both if slopes else None
-
-
-def _excluded(lines: _Line, lo: FloatArray, hi: FloatArray, line: IntArray) -> NDArray[np.bool_]:
-    """Which of the first cells of a shallow net's lines provably hold no root."""
-    return lines.cells(lo, hi, line, derivative=False).excludes_zero()
 
 
 def _polish(lines: _Line, cells: _Cells) -> tuple[FloatArray, IntArray]:
