@@ -835,6 +835,22 @@ def roots(p: Pieces) -> PiecewiseRoots:
         near_lo = ~first & (np.abs(t - p.lo) <= tol)
         near_hi = ~last & (np.abs(t - p.hi) <= tol)
         on = (b != 0.0) & (((t >= p.lo) & (t <= p.hi)) | near_lo | near_hi)
+    # Next to a flat piece the margin at the kink is that piece's value a'.  Where a' is 0 the
+    # root is part of the zero interval (reported apart).  Where it is not, a root within
+    # rounding of the kink is none if this piece moves away from 0, and if it moves towards 0
+    # a crossing just inside this piece, at ``kink - a' / b`` by continuity: better
+    # conditioned than -a/b, whose rounding can put it on or beyond the kink.
+    prev_const = np.concatenate([[False], (b == 0.0)[:-1]]) & ~gap_lo
+    next_const = np.concatenate([(b == 0.0)[1:], [False]]) & ~gap_hi
+    prev_a = np.concatenate([[0.0], a[:-1]])
+    next_a = np.concatenate([a[1:], [0.0]])
+    inside_lo = near_lo & prev_const & (np.sign(b) == -np.sign(prev_a)) & (prev_a != 0.0)
+    inside_hi = near_hi & next_const & (np.sign(b) == np.sign(next_a)) & (next_a != 0.0)
+    near_lo &= ~inside_lo
+    near_hi &= ~inside_hi
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(inside_lo, p.lo - prev_a / b, np.where(inside_hi, p.hi - next_a / b, t))
+    t = np.where(inside_lo | inside_hi, np.minimum(np.maximum(t, p.lo), p.hi), t)
     t = np.where(near_lo, p.lo, np.where(near_hi, p.hi, t))
     # At a kink the sides' signs decide: different, a crossing; equal, a touching root.
     prev_b = np.concatenate([[0.0], b[:-1]])
@@ -842,11 +858,6 @@ def roots(p: Pieces) -> PiecewiseRoots:
     left = np.where(near_lo & ~gap_lo, -np.sign(prev_b), -np.sign(b))
     right = np.where(near_hi & ~gap_hi, np.sign(next_b), np.sign(b))
     touching = (near_lo | near_hi) & (left == right) & (left != 0.0)
-    # A root at the end of a flat zero piece is part of that interval (reported apart), not
-    # a root; next to a flat nonzero piece there is none: the margin at the kink is that
-    # piece's value.
-    prev_const = np.concatenate([[False], (b == 0.0)[:-1]]) & ~gap_lo
-    next_const = np.concatenate([(b == 0.0)[1:], [False]]) & ~gap_hi
     keep = on & ~(near_lo & prev_const) & ~(near_hi & next_const)
     order = np.lexsort((t[keep], p.line[keep]))
     t_out, line_out, kind = t[keep][order], p.line[keep][order], touching[keep][order]

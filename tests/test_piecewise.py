@@ -405,6 +405,33 @@ def test_a_root_snapped_onto_a_kink_is_polished_off_it() -> None:
     assert (z[0, 0] > z[0, 1]) != (z[1, 0] > z[1, 1])
 
 
+@pytest.mark.parametrize("side", [1.0, -1.0])
+def test_a_crossing_just_past_a_kink_next_to_a_flat_piece_is_kept(side: float) -> None:
+    # Regression (property test, 3000 examples): the margin is 1e-6 on a flat piece and falls
+    # with slope -17 past its end, crossing 5.9e-8 beyond the kink.  The pieces' magnitudes
+    # (4e6) made -a/b uncertain by 4.5e-7, so the root was snapped onto the kink and dropped
+    # there ("next to a flat nonzero piece there is none"): no root, and the slice said
+    # complete although the margin's signs at -inf and +inf differ.  ``side`` -1 mirrors x1,
+    # so that the flat piece is on the right of the kink.
+    w1 = [[0.5, -11.943732360525496], [72.36754106188897, 28.790881507614184],
+          [-1.011295054446434, -0.4474079211198937], [-1.9624267346734632, 51.39125554475827],
+          [0.0, -1.7612970947816076]]  # fmt: skip
+    b1 = [16.64151690813285, -351.1977019214745, 2.9194439736231845, -72.71776412233925,
+          2.5508549097655826]  # fmt: skip
+    w2 = [[0.0, 0.0, 0.8515524548087487, 78.84902723363255, 42.98050958902242],
+          [1.0348132710374496, 0.0, -74.44625672995262, 82.93654626598632, -3.0]]  # fmt: skip
+    b2 = [-886.6859237717057, -394.47473041921916]
+    out = ([[67.43480348713584, -32.807286336239365]], [1e-06], "sigmoid")
+    layers = [([[side * a, b] for a, b in w1], b1, "relu"), (w2, b2, "relu"), out]
+    x2 = 1.4482820174536633
+    (result,) = netbound.solve(netbound.Network.from_layers(layers), [x2], threshold=0.5)
+    ref = reference_roots(layers, x2, threshold=0.5)
+    assert result.complete
+    assert [r.kind for r in result.roots] == ["crossing"]
+    assert_allclose([r.x1 for r in result.roots], ref.roots, rtol=1e-12)
+    assert_allclose(ref.roots, [side * 763.7203116582132], rtol=1e-12)
+
+
 def test_an_ulp_wide_piece_between_zero_pieces_is_zero() -> None:
     # Found by the property test (NETBOUND_PROPERTY_SEED=1, 3000 examples): every layer-2 unit
     # has a negative weight on a ReLU and no positive bias, so the margin is 0 on the whole
