@@ -47,8 +47,10 @@ INITIAL_POINTS = 34
 #: the root; float64 places a well-conditioned root far better still).
 REFINE_SCALE = 2.5e-10
 #: Half-widths (in units of eps * max(1, |t|)) tried when certifying a root found by the
-#: piecewise-affine solver.
-CERTIFY_STEPS = (4.0, 64.0, 4096.0, 2.0**20, 2.0**30)
+#: piecewise-affine solver: a factor 4 apart from 4096 on, so that a root whose point values
+#: are unproven a little beyond 4096 ulps is not certified only over a span that takes in
+#: its neighbour too.
+CERTIFY_STEPS = (4.0, 64.0, 4096.0, 2.0**14, 2.0**16, 2.0**18, 2.0**20, 2.0**25, 2.0**30)
 CHUNK = 8192
 #: Cells on which both enclosures are tried before the cheaper one is chosen.
 PROBE_CELLS = 256
@@ -876,6 +878,7 @@ def _solve_piecewise(lines: _Line, window: tuple[float, float] | None) -> _Flat 
     # Each root's kind is confirmed against the network itself: a crossing a few ulps from a
     # kink looks like a touching root to the rounded piece coefficients.
     t, line, kind = _merge_close_roots(lines, t[order], r.line[order], r.kind[order])
+    t, line, kind = _refute_touching(lines, t, line, kind, unresolved)
     return _Flat(
         t.tolist(),
         [_KINDS[k] for k in kind.tolist()],
@@ -921,6 +924,115 @@ def _merge_close_roots(
     known = (side[0] != 0.0) & (side[1] != 0.0)
     out_kind = np.where(known, np.where(side[0] == side[1], 1, 0), kind[first])
     return out_t, g_line, out_kind
+
+
+#: Distances (relative to max(1, |t|)) at which the crossings near a refuted touching root
+#: are looked for (:func:`_refute_touching`).
+REFUTE_SCALES = 10.0 ** np.arange(-12.0, -5.0)
+#: Bisection steps that locate each of those crossings.
+REFUTE_STEPS = 80
+
+
+def _refute_touching(
+    lines: _Line,
+    t: FloatArray,
+    line: IntArray,
+    kind: IntArray,
+    unresolved: list[list[tuple[float, float]]],
+) -> tuple[FloatArray, IntArray, IntArray]:
+    """Touching roots at which the margin is provably not 0, replaced by what is there.
+
+    The piece analysis snaps a root within its coefficients' rounding of a kink onto it, and
+    that rounding (``ZERO_ULPS`` ulps of the magnitudes summed into them) can exceed the
+    distance of a close pair of crossings from the kink: both are then snapped onto it and
+    seen as one touching root, whose sides have one sign.  A point value at the kink is far
+    more precise.  Where it has a proven sign ``s``, the margin is searched on both sides, at
+    :data:`REFUTE_SCALES`, for the opposite sign: a side where it is found holds a crossing,
+    located by bisection between proven signs.  Where neither side shows it, the root is
+    reported unresolved over the searched span: no crossing was seen, and none is claimed
+    absent.
+    """
+    touching = np.flatnonzero(kind == 1)
+    if touching.size == 0:
+        return t, line, kind
+    f, e, _ = lines.points(t[touching], line[touching])
+    wrong = np.abs(f) > e
+    if not np.any(wrong):
+        return t, line, kind
+    idx = touching[wrong]
+    t0, l0, s0 = t[idx], line[idx], np.sign(f[wrong])
+    scale = np.maximum(1.0, np.abs(t0))
+    new_t: list[FloatArray] = []
+    new_line: list[IntArray] = []
+    brackets: list[tuple[FloatArray, FloatArray]] = []
+    found = np.zeros(idx.size, dtype=bool)
+    for direction in (-1.0, 1.0):
+        # Probes at growing distance; last[i] is the last point with the sign s0 (the root
+        # itself to start with), far[i] the first with the opposite sign.
+        last = t0.copy()
+        far = np.full(idx.size, np.nan)
+        for rel in REFUTE_SCALES:
+            open_ = np.isnan(far)
+            if not np.any(open_):
+                break
+            probe = t0[open_] + direction * rel * scale[open_]
+            fp, ep, _ = lines.points(probe, l0[open_])
+            proven = np.abs(fp) > ep
+            same = proven & (np.sign(fp) == s0[open_])
+            other = proven & ~same
+            sel = np.flatnonzero(open_)
+            last[sel[same]] = probe[same]
+            far[sel[other]] = probe[other]
+        hit = np.flatnonzero(~np.isnan(far))
+        a, b, ln, sign = last[hit], far[hit], l0[hit], s0[hit]
+        # Bisection keeps a proven sign s0 at a and the opposite at b; a bracket whose
+        # midpoint's sign is not proven is as narrow as point values can make it.
+        active = np.ones(hit.size, dtype=bool)
+        for _ in range(REFUTE_STEPS):
+            mid = 0.5 * a + 0.5 * b
+            active &= (mid != a) & (mid != b)
+            if not np.any(active):
+                break
+            sel = np.flatnonzero(active)
+            fm, em, _ = lines.points(mid[sel], ln[sel])
+            proven = np.abs(fm) > em
+            same = proven & (np.sign(fm) == sign[sel])
+            a[sel[same]] = mid[sel[same]]
+            b[sel[proven & ~same]] = mid[sel[proven & ~same]]
+            active[sel[~proven]] = False
+        # Newton steps from the bracket's middle, kept inside it, land on the float root
+        # (where the enclosure is certified at a few ulps, as for the other roots).
+        root = 0.5 * a + 0.5 * b
+        lo_b, hi_b = np.minimum(a, b), np.maximum(a, b)
+        for _ in range(NEWTON_STEPS):
+            fr, _, dfr = lines.points(root, ln, derivative=True)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cand = root - fr / dfr
+            root = np.where((cand >= lo_b) & (cand <= hi_b), cand, root)
+        new_t.append(root)
+        new_line.append(ln)
+        brackets.append((lo_b, hi_b))
+        found[hit] = True
+    span = REFUTE_SCALES[-1] * scale
+    for k in np.flatnonzero(~found).tolist():
+        unresolved[int(l0[k])].append((float(t0[k] - span[k]), float(t0[k] + span[k])))
+    keep = np.ones(t.size, dtype=bool)
+    keep[idx] = False
+    found_t, found_line = np.concatenate(new_t), np.concatenate(new_line)
+    b_lo = np.concatenate([x[0] for x in brackets])
+    b_hi = np.concatenate([x[1] for x in brackets])
+    # A crossing that the piece analysis found too is kept once: a root of the same line in
+    # the bracket (widened by a few ulps) is taken to be it, as the two could not be told
+    # apart there.
+    old_t, old_line = t[keep], line[keep]
+    pad = CERTIFY_STEPS[1] * EPS * np.maximum(1.0, np.abs(found_t))
+    inside = (old_t[None, :] >= (b_lo - pad)[:, None]) & (old_t[None, :] <= (b_hi + pad)[:, None])
+    seen = np.any(inside & (old_line[None, :] == found_line[:, None]), axis=1)
+    out_t = np.concatenate([old_t, found_t[~seen]])
+    out_line = np.concatenate([old_line, found_line[~seen]])
+    out_kind = np.concatenate([kind[keep], np.zeros(int(np.count_nonzero(~seen)), np.intp)])
+    order = np.lexsort((out_t, out_line))
+    return out_t[order], out_line[order], out_kind[order]
 
 
 def _side_signs(

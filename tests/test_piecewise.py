@@ -432,6 +432,52 @@ def test_a_crossing_just_past_a_kink_next_to_a_flat_piece_is_kept(side: float) -
     assert_allclose(ref.roots, [side * 763.7203116582132], rtol=1e-12)
 
 
+def test_a_touching_root_where_the_margin_is_not_zero_gives_way_to_its_crossings() -> None:
+    # Regression (property test, 3000 examples): two crossings 2.3e-10 and 1.4e-10 either
+    # side of a kink, where the margin is +1.04e-8.  The pieces' coefficients are uncertain
+    # by more than that (magnitudes near 1e6), so both roots were snapped onto the kink and
+    # reported as one touching root there, and the first crossing was missing from a slice
+    # said complete.  A point value at the kink (error 1.7e-10) refutes it.
+    w1 = [[1.0, 1.0], [2.0535962542653015, -0.05], [-1.8096433134268215, -1.9866409256543531],
+          [-83.97804369537505, -95.85963502077375], [2.230185929405527, -8.0],
+          [-0.17730198041087636, -64.81848962127114],
+          [-2.649043414816941, 2.6006334584952593]]  # fmt: skip
+    b1 = [-1.470111874848854, 4.606971039063524, -11.409810028176173, -211.9986657364837,
+          -24.0, -193.46152543902537, 23.696160864387423]  # fmt: skip
+    w2 = [[-64.0, 91.06606715048794, 0.05000000000000001, -2.852705736159412,
+           75.63016416857458, -1.2413786032563707, -2.5325502792968155],
+          [0.20002244551213838, -1.3822241305894312, -0.9202455003023434,
+           -2.2428653737453277, -2.2428653737453277, -2.3108642098534187, -1.0],
+          [1.1241207623450638, 0.0, 44.07160814089909, 6.307047867228837,
+           -0.6018313505663991, 2.489109295500489, -87.04840443372245],
+          [46.52953297597006, 67.37537008593391, 1.550512402996456, -99.0,
+           -1.44772856751975, 10.251620262793445, 1.1],
+          [0.0, 35.4741231716076, -60.44882825638235, 0.0, -2.9598161979737956,
+           -62.370069533579034, 2.434270382195138],
+          [-0.242590500481429, -16.37571879126292, -50.784404494027925, 3.0,
+           0.4440032837726967, 93.46379098609859, -21.08973206921295]]  # fmt: skip
+    b2 = [-1697.7641169279702, 42.001500295396234, 556.1132525711052, 2.238343964073893,
+          -401.18521329259113, 295.32394119382684]  # fmt: skip
+    out = ([[0.19791960609858877, 0.0, -0.4222492907329399, 5.0, 0.25, 0.947592199743669]],
+           [-638.9696270958831], "sigmoid")  # fmt: skip
+    layers = [(w1, b1, "relu"), (w2, b2, "relu"), out]
+    (result,) = netbound.solve(netbound.Network.from_layers(layers), [-3.0], threshold=0.3)
+    assert result.complete
+    assert [r.kind for r in result.roots] == ["crossing"] * 3
+    # Each enclosure's ends have opposite signs in 40 digits (tests/reference_mp.py), and
+    # the three roots are where the mpmath root finder puts them.
+    mp_margin = MpMargin(make_spec(layers, -3.0, threshold=0.3))
+    with mpmath.workdps(40):
+        for root in result.roots:
+            lo, hi = root.enclosure
+            assert mp_margin(mpmath.mpf(lo)) * mp_margin(mpmath.mpf(hi)) < 0
+    assert_allclose(
+        [r.x1 for r in result.roots],
+        [-3.0115809072358584, -3.01158090687108, 0.8597179094869799],
+        rtol=1e-12,
+    )
+
+
 def test_an_ulp_wide_piece_between_zero_pieces_is_zero() -> None:
     # Found by the property test (NETBOUND_PROPERTY_SEED=1, 3000 examples): every layer-2 unit
     # has a negative weight on a ReLU and no positive bias, so the margin is 0 on the whole
