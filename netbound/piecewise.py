@@ -21,7 +21,7 @@ The work follows the pieces near the boundary, in bounded memory:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,6 +40,9 @@ ZERO_ULPS = 64.0
 GROUP_LEVELS = (8, 4, 2)
 #: Elements (pieces x units) per block of pieces: 2 MiB per array.
 BLOCK_ELEMENTS = 1 << 18
+#: Cells the forward relaxation keeps are tested again by back-substitution
+#: (:meth:`_Walk._backward`); off only to compare.
+BACK_SUBSTITUTE = True
 
 
 @dataclass
@@ -135,6 +138,17 @@ def _take(k: int, mags: Mags, rows: Any) -> Mags:
     return mags[0][rows], mags[1] if k == 0 else mags[1][rows]
 
 
+class _Relaxation(NamedTuple):
+    """One layer's relaxation on each row (of a batch of cells), from :meth:`_Walk._forward`:
+    every unit's exact pre-activation lies in ``mid +- spread`` on the cell, and its
+    activation in ``lam z + [0, 2 half_rho]``."""
+
+    lam: FloatArray
+    half_rho: FloatArray
+    mid: FloatArray
+    spread: FloatArray
+
+
 class _Walk:
     """Depth-first descent through the layers, collecting the pieces that may hold a root."""
 
@@ -158,6 +172,11 @@ class _Walk:
             + TINY * np.abs(layer.weights).sum(axis=1)
             for layer in self.hidden
         ]
+        # For :meth:`_backward`: the largest row sum of |W| and |b| of each layer, and the
+        # operations whose underflow it allows for.
+        self.row_max = [float(np.max(np.abs(layer.weights).sum(axis=1))) for layer in self.hidden]
+        self.bias_max = [float(np.max(np.abs(layer.biases))) for layer in self.hidden]
+        self.ops = sum(layer.weights.size + 4 * layer.weights.shape[0] for layer in self.hidden)
         self.out: list[tuple[FloatArray, ...]] = []
         self.kept = 0
 
@@ -497,12 +516,110 @@ class _Walk:
                 f_mags = self._unit_mags(k, mags, f)
                 err = self._error(k + 1, f_mags, reach[f])
                 mid = qa + qb * centre[f, None]
-                flo, fhi = self._forward(
-                    k + 1, mid, qb, rr * (1.0 + gamma(shape[1])) + err[:, None], half[f]
-                )
+                rad = rr * (1.0 + gamma(shape[1])) + err[:, None]
+                record: list[_Relaxation] = []
+                flo, fhi = self._forward(k + 1, mid, qb, rad, half[f], record)
+                # Where the forward form keeps a cell, back-substitution keeps the sign of
+                # every remainder, this layer's included, and may still exclude it.
+                rest = np.flatnonzero(~((flo > 0.0) | (fhi < 0.0)) & ~open_[f])
+                if rest.size and BACK_SUBSTITUTE:
+                    rows = f[rest]
+                    at = np.full(f.size, -1)
+                    at[rest] = np.arange(rest.size)
+                    mine = at[fp] >= 0
+                    half_k = np.zeros((rest.size, shape[1]))
+                    half_k[at[fp[mine]], uu[mine]] = half_rho[sel][mine]
+                    bound_k = np.maximum(np.abs(plo[rows]), np.abs(phi[rows]))
+                    own = _Relaxation(relax[rest], half_k, np.zeros_like(bound_k), bound_k)
+                    blo, bhi = self._backward(
+                        k,
+                        pa[rows] + pb[rows] * centre[rows, None],
+                        pb[rows],
+                        self._error(k, _take(k, mags, rows), reach[rows])[:, None],
+                        half[rows],
+                        [own, *(_Relaxation(*(x[rest] for x in rl)) for rl in record)],
+                    )
+                    flo[rest], fhi[rest] = blo, bhi
             keep[f] = ~((flo > 0.0) | (fhi < 0.0))
             keep |= open_
         return keep, decided, bound, ()
+
+    def _backward(
+        self,
+        j: int,
+        mid: FloatArray,
+        slope: FloatArray,
+        rad: FloatArray,
+        half: FloatArray,
+        record: list[_Relaxation],
+    ) -> tuple[FloatArray, FloatArray]:
+        """Enclosure of the margin over each cell, by substituting the relaxations backwards.
+
+        Layer j's exact pre-activations are ``z_j in mid + slope s +- rad`` for
+        ``|s| <= half`` (as for :meth:`_forward`), and ``record`` holds each layer's
+        relaxation from that method: ``act(z_i) in lam_i z_i + [0, 2 half_rho_i]``.
+        Starting from the readout ``r``, the coefficients ``g`` of layer i's activations
+        give those of its pre-activations, ``c = g lam_i``, and those of layer i-1's
+        activations, ``c W_i``; each remainder enters the margin with the sign of its own
+        coefficient (``g half_rho_i`` is a centre, ``|g| half_rho_i`` a radius), where the
+        forward form adds every remainder through ``|W|``.  Same relaxations, so never wider
+        than the forward form in exact arithmetic, and often much narrower on deep nets.
+
+        Rounding: the readout and offset (rounded differences) are within ``eps`` of the
+        exact ones; ``fl(g lam)`` errs by ``eps |c|`` per unit, and ``lam`` may be ``4 eps``
+        off the slope its remainder was derived for (:meth:`_relaxed`'s leaky units), so
+        ``5 eps |c|`` (times ``|z_i| <= zmax_i``); the n-term products ``c W_i``, ``c . b_i``,
+        ``c . mid`` and ``c . slope`` by ``gamma_n`` times the same products of magnitudes,
+        bounded with ``||c||_1``, the largest row sum of ``|W_i|`` and
+        ``|h_{i-1}| <= zmax_{i-1}`` (no activation here grows a magnitude); the sums of
+        remainders by ``gamma_n`` of theirs.  That error is doubled (for its own rounding),
+        and underflow adds ``TINY`` per operation.
+        """
+        m = self.margin
+        n = mid.shape[0]
+        with np.errstate(invalid="ignore", over="ignore"):
+            zmax = [np.max(np.abs(rl.mid) + rl.spread, axis=1) for rl in record]
+            const = np.full(n, m.offset)
+            const_mag = np.full(n, abs(m.offset))
+            cen = np.zeros(n)
+            noise = np.zeros(n)
+            # The readout and offset, rounded differences, are within eps of the exact ones.
+            err = EPS * (m.offset_abs + float(m.readout_abs.sum()) * zmax[-1])
+            g: FloatArray = np.broadcast_to(m.readout, (n, m.readout.size))
+            for i in range(len(self.hidden) - 1, j - 1, -1):
+                rl = record[i - j]
+                cen += np.einsum("ij,ij->i", g, rl.half_rho)
+                part = np.einsum("ij,ij->i", np.abs(g), rl.half_rho)
+                noise += part
+                c = g * rl.lam
+                c1 = np.sum(np.abs(c), axis=1)
+                gam = gamma(c.shape[1])
+                err += 5.0 * EPS * c1 * zmax[i - j] + 2.0 * gam * part
+                if i == j:
+                    break
+                layer = self.hidden[i]
+                term = c @ layer.biases
+                const += term
+                const_mag += np.abs(term)
+                err += gam * c1 * (self.bias_max[i] + self.row_max[i] * zmax[i - j - 1])
+                g = c @ layer.weights
+            ac = np.abs(c)
+            a = np.einsum("ij,ij->i", c, mid)
+            b = np.einsum("ij,ij->i", c, slope)
+            noise += np.einsum("ij,ij->i", ac, rad)
+            err += gam * (
+                np.einsum("ij,ij->i", ac, np.abs(mid))
+                + np.einsum("ij,ij->i", ac, np.abs(slope)) * half
+                + 2.0 * noise
+            )
+            f_mid = a + const + cen
+            # The sums over the layers: |cen|'s terms are within noise's.
+            spread = (np.abs(b) * half + noise + 2.0 * err) * (1.0 + 4.0 * EPS)
+            spread += gamma(len(self.hidden) + 4) * (np.abs(a) + const_mag + noise)
+            spread += TINY * self.ops * (1.0 + np.max(zmax, axis=0))
+            spread[~np.isfinite(spread)] = np.nan
+            spread += 2.0 * EPS * np.abs(f_mid)
+        return f_mid - spread, f_mid + spread
 
     def _decided_product(
         self,
@@ -578,7 +695,13 @@ class _Walk:
         )
 
     def _forward(
-        self, j: int, mid: FloatArray, slope: FloatArray, rad: FloatArray, half: FloatArray
+        self,
+        j: int,
+        mid: FloatArray,
+        slope: FloatArray,
+        rad: FloatArray,
+        half: FloatArray,
+        record: list[_Relaxation] | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Enclosure of the margin over each piece from layer j's pre-activations, given as
         ``z(t) in mid + slope (t - centre) +- rad`` for ``|t - centre| <= half``.
@@ -596,6 +719,8 @@ class _Walk:
         the dot product's gamma.  Both are folded into one nonnegative vector ``X`` that goes
         through ``|W|`` with the radius: ``R' = |W| X (1 + 2g) + g |b|`` (the computed
         nonnegative product is at least ``(1 - g)`` times the exact one).
+
+        With ``record``, each layer's relaxation is appended to it, for :meth:`_backward`.
         """
         m = self.margin
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
@@ -607,29 +732,43 @@ class _Walk:
                 m_r, b_r = both[0], both[1]
                 if layer.activation == "identity":
                     m_r[...], b_r[...], r_r = mid, slope, rad
+                    if record is not None:
+                        spread = (np.abs(slope) * hcol + rad) * (1.0 + 4.0 * EPS)
+                        spread += 2.0 * EPS * np.abs(mid)
+                        record.append(
+                            _Relaxation(np.ones_like(mid), np.zeros_like(mid), mid, spread)
+                        )
                 else:
                     low = 0.0 if layer.activation == "relu" else layer.alpha
                     spread = np.abs(slope) * hcol
                     spread += rad
                     spread *= 1.0 + 4.0 * EPS
                     spread += 2.0 * EPS * np.abs(mid)
-                    # mid - spread > 0 exactly when mid > spread (a difference of floats
-                    # rounds to 0 only when they are equal).
-                    pos = mid > spread
-                    und = ~(pos | (mid < -spread))  # NaN: undecided
-                    lam = pos.astype(np.float64) if low == 0.0 else np.where(pos, 1.0, low)
-                    mu, su = mid[und], spread[und]
-                    lu, hu = mu - su, mu + su
-                    lam_u = low + (1.0 - low) * (hu / (hu - lu))
-                    lam_u = np.minimum(np.maximum(lam_u, low), 1.0)
-                    half_rho = np.maximum((low - lam_u) * lu, (1.0 - lam_u) * hu)
+                    # Every unit at once, no branch: a difference of floats rounds to 0 only
+                    # when they are equal, so lu > 0 (hu < 0) exactly when mid > spread
+                    # (mid < -spread); there hu / (hu - lu) is >= 1 (<= 0), so lam is 1
+                    # (low) and rho 0.  In between, lam is any slope in [low, 1] and rho is
+                    # the rounded-up remainder for it.  A NaN range (spread 0 at mid 0, or
+                    # infinite) gives NaN, which decides nothing.
+                    lu = mid - spread
+                    hu = mid + spread
+                    lam = hu - lu
+                    np.divide(hu, lam, out=lam)
+                    np.clip(lam, 0.0, 1.0, out=lam)
+                    if low != 0.0:
+                        lam *= 1.0 - low
+                        lam += low
+                    lu *= low - lam
+                    hu *= 1.0 - lam
+                    half_rho = np.maximum(lu, hu, out=lu)
                     half_rho *= 0.5 * (1.0 + 4.0 * EPS)
-                    lam[und] = lam_u
                     np.multiply(lam, mid, out=m_r)
-                    m_r[und] += half_rho
+                    m_r += half_rho
                     np.multiply(lam, slope, out=b_r)
                     r_r = lam * rad
-                    r_r[und] += half_rho
+                    r_r += half_rho
+                    if record is not None:
+                        record.append(_Relaxation(lam, half_rho, mid, spread))
                 x = np.abs(b_r)
                 x *= hcol
                 x += np.abs(m_r)
