@@ -46,11 +46,11 @@ INITIAL_POINTS = 34
 #: arithmetic (a heuristic threshold: any float inside a narrower one is within 2.5e-10 of
 #: the root; float64 places a well-conditioned root far better still).
 REFINE_SCALE = 2.5e-10
-#: Half-widths (in units of eps * max(1, |t|)) tried when certifying a root found by the
-#: piecewise-affine solver: a factor 4 apart from 4096 on, so that a root whose point values
-#: are unproven a little beyond 4096 ulps is not certified only over a span that takes in
-#: its neighbour too.
-CERTIFY_STEPS = (4.0, 64.0, 4096.0, 2.0**14, 2.0**16, 2.0**18, 2.0**20, 2.0**25, 2.0**30)
+#: Half-widths (in units of eps * max(1, |t|)) tried in turn when certifying a root found by
+#: the piecewise-affine solver.  The last three serve a root that the others cannot
+#: certify: its point values unproven beyond 4096 ulps, and a neighbouring crossing within
+#: 2^20 ulps (so that both are inside the wider spans).
+CERTIFY_STEPS = (4.0, 64.0, 4096.0, 2.0**20, 2.0**30, 2.0**14, 2.0**16, 2.0**18)
 CHUNK = 8192
 #: Cells on which both enclosures are tried before the cheaper one is chosen.
 PROBE_CELLS = 256
@@ -819,7 +819,7 @@ def _certify_flat(lines: _Line, flat: _Flat) -> _Flat:
         lo[idx[ok]], hi[idx[ok]] = a[ok], b[ok]
         todo[idx[ok]] = False
     for k in np.flatnonzero(todo).tolist():
-        d = CERTIFY_STEPS[-1] * EPS * scale[k]
+        d = max(CERTIFY_STEPS) * EPS * scale[k]
         flat.unresolved[int(line[k])].append((float(t[k] - d), float(t[k] + d)))
     keep = ~todo
     line_kept = line[keep]
@@ -1042,10 +1042,14 @@ def _side_signs(
     within rounding up to 1000 ``scale`` away), shape (2, n)."""
     side = np.zeros((2, lo.size))
     for step in (1.0, 10.0, 100.0, 1000.0):
-        d = step * scale
-        f, e, _ = lines.points(np.concatenate([lo - d, hi + d]), np.tile(line, 2))
+        todo = np.flatnonzero(np.any(side == 0.0, axis=0))
+        if todo.size == 0:
+            break
+        d = step * scale[todo]
+        f, e, _ = lines.points(np.concatenate([lo[todo] - d, hi[todo] + d]), np.tile(line[todo], 2))
         known = (np.abs(f) > e).reshape(2, -1)
-        side = np.where((side == 0.0) & known, np.sign(f).reshape(2, -1), side)
+        part = side[:, todo]
+        side[:, todo] = np.where((part == 0.0) & known, np.sign(f).reshape(2, -1), part)
     return side
 
 
