@@ -23,9 +23,10 @@ Columns, per slice (a slice is one x2 value, solved on the whole real line):
 * ``RSS``: peak resident memory of the CLI process on N slices (``ru_maxrss``);
 * ``agree``: slices on which netbound's crossings inside [-50, 50] equal the grid's to 1e-8.
 
-``library``, ``grid`` and ``loop`` run in a child process with ``MALLOC_TOP_PAD_`` set to the
-pad the CLI sets for itself (:mod:`netbound.heap`): with glibc's defaults the baselines' speed
-varied by up to 1.5x with the allocator's history, as netbound's did.
+``library``, ``grid`` and ``loop`` run in a child process with ``MALLOC_TOP_PAD_`` and
+``MALLOC_MMAP_THRESHOLD_`` set to what the CLI sets for itself (:mod:`netbound.heap`): with
+glibc's defaults the baselines' speed varied by up to 1.5x with the allocator's history, as
+netbound's did.
 
 Each network's slice count N is 10^4, or fewer where netbound would take longer than
 ``--budget`` seconds (estimated from 20 slices); the figures are per slice either way.
@@ -54,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import WINDOW, NumpyMargin, design_loop, vectorized_grid
 
 import netbound
-from netbound.heap import TOP_PAD
+from netbound.heap import MMAP_THRESHOLD, TOP_PAD
 
 ROOT = Path(__file__).resolve().parent.parent
 AGREE_TOL = 1e-8
@@ -218,7 +219,11 @@ def measure(
         check=True,
         # The same allocator setting as the CLI's own (netbound.heap), so that the baselines
         # are not slowed by pages returned to the kernel and faulted in again.
-        env={**os.environ, "MALLOC_TOP_PAD_": str(TOP_PAD)},
+        env={
+            **os.environ,
+            "MALLOC_TOP_PAD_": str(TOP_PAD),
+            "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD),
+        },
     )
     row: dict[str, Any] = json.loads(child.stdout)
     n = row["slices"]
