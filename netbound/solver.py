@@ -878,7 +878,7 @@ def _solve_piecewise(lines: _Line, window: tuple[float, float] | None) -> _Flat 
     # Each root's kind is confirmed against the network itself: a crossing a few ulps from a
     # kink looks like a touching root to the rounded piece coefficients.
     t, line, kind = _merge_close_roots(lines, t[order], r.line[order], r.kind[order])
-    t, line, kind = _refute_touching(lines, t, line, kind, unresolved)
+    t, line, kind = _refute_touching(lines, t, line, kind, unresolved, lo, hi)
     return _Flat(
         t.tolist(),
         [_KINDS[k] for k in kind.tolist()],
@@ -939,6 +939,8 @@ def _refute_touching(
     line: IntArray,
     kind: IntArray,
     unresolved: list[list[tuple[float, float]]],
+    lo: FloatArray,
+    hi: FloatArray,
 ) -> tuple[FloatArray, IntArray, IntArray]:
     """Touching roots at which the margin is provably not 0, replaced by what is there.
 
@@ -950,7 +952,7 @@ def _refute_touching(
     :data:`REFUTE_SCALES`, for the opposite sign: a side where it is found holds a crossing,
     located by bisection between proven signs.  Where neither side shows it, the root is
     reported unresolved over the searched span: no crossing was seen, and none is claimed
-    absent.
+    absent.  Only the lines' windows ``[lo, hi]`` are searched.
     """
     touching = np.flatnonzero(kind == 1)
     if touching.size == 0:
@@ -976,6 +978,9 @@ def _refute_touching(
             if not np.any(open_):
                 break
             probe = t0[open_] + direction * rel * scale[open_]
+            # Past the window's end the search stops on that side.
+            edge = lo[l0[open_]] if direction < 0.0 else hi[l0[open_]]
+            probe = np.where(direction * (probe - edge) > 0.0, edge, probe)
             fp, ep, _ = lines.points(probe, l0[open_])
             proven = np.abs(fp) > ep
             same = proven & (np.sign(fp) == s0[open_])
@@ -1015,7 +1020,9 @@ def _refute_touching(
         found[hit] = True
     span = REFUTE_SCALES[-1] * scale
     for k in np.flatnonzero(~found).tolist():
-        unresolved[int(l0[k])].append((float(t0[k] - span[k]), float(t0[k] + span[k])))
+        i = int(l0[k])
+        a_k, b_k = max(float(t0[k] - span[k]), lo[i]), min(float(t0[k] + span[k]), hi[i])
+        unresolved[i].append((float(a_k), float(b_k)))
     keep = np.ones(t.size, dtype=bool)
     keep[idx] = False
     found_t, found_line = np.concatenate(new_t), np.concatenate(new_line)

@@ -517,6 +517,14 @@ def test_a_touching_root_where_the_margin_is_not_zero_gives_way_to_its_crossings
         [-3.0115809072358584, -3.01158090687108, 0.8597179094869799],
         rtol=1e-12,
     )
+    # A window that ends between the first crossing and the kink: the search stays inside it.
+    (inside,) = netbound.solve(
+        netbound.Network.from_layers(layers), [-3.0], threshold=0.3, x1_range=(-3.0115809071, 1.0)
+    )
+    assert inside.complete
+    assert_allclose(
+        [r.x1 for r in inside.roots], [-3.01158090687108, 0.8597179094869799], rtol=1e-12
+    )
 
 
 def test_an_ulp_wide_piece_between_zero_pieces_is_zero() -> None:
