@@ -6,6 +6,8 @@ Roots are compared with the independent mpmath reference (tests/reference_mp.py)
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import mpmath
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from reference_mp import MpMargin, make_spec, reference_roots
 
 import netbound
 from netbound import piecewise
-from netbound.margin import margin_between
+from netbound.margin import Margin, margin_between
 from netbound.network import Layer
 from netbound.rounding import EPS
 from netbound.solver import CHUNK, LINE_VALUES, chunk_size
@@ -87,6 +89,49 @@ def _network(layers: list[tuple[object, ...]]) -> netbound.Network:
     )
 
 
+class _Intervals(NamedTuple):
+    """Random intervals of one line, of widths 1e-9 ... 10, and the first layer's form there."""
+
+    x2: float
+    width: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    half: np.ndarray
+    mid: np.ndarray
+    slope: np.ndarray
+    rad: np.ndarray
+
+
+def _intervals(margin: Margin, seed: int, count: int) -> _Intervals:
+    rng = np.random.default_rng(seed)
+    x2 = float(rng.uniform(-2.0, 2.0))
+    w, c, cabs = margin.line_affine(np.array([[0.0, x2]]), 0)
+    width = 10.0 ** rng.uniform(-9.0, 1.0, count)
+    lo = rng.uniform(-4.0, 4.0, count)
+    hi = lo + width
+    centre = 0.5 * lo + 0.5 * hi
+    half = (0.5 * hi - 0.5 * lo) * (1.0 + 4.0 * EPS) + 2.0 * EPS * np.abs(centre)
+    # The first layer at the centre, with its rounding (c and the product w t, generously).
+    mid = c + w * centre[:, None]
+    rad = 4.0 * EPS * (cabs + np.abs(w) * np.abs(centre)[:, None])
+    return _Intervals(x2, width, lo, hi, half, mid, np.broadcast_to(w, mid.shape), rad)
+
+
+def _assert_encloses(
+    layers: list[tuple[object, ...]], box: _Intervals, flo: np.ndarray, fhi: np.ndarray
+) -> None:
+    """The margin, evaluated in 40 digits at the ends and inside each interval, lies in
+    ``[flo, fhi]``."""
+    assert np.all(np.isfinite(flo) & np.isfinite(fhi))
+    mp_margin = MpMargin(make_spec(layers, box.x2))
+    with mpmath.workdps(40):
+        for i in range(box.lo.size):
+            lo, hi = mpmath.mpf(float(box.lo[i])), mpmath.mpf(float(box.hi[i]))
+            for s in (0.0, 0.13, 0.5, 0.77, 1.0):
+                value = mp_margin(lo + s * (hi - lo))
+                assert mpmath.mpf(float(flo[i])) <= value <= mpmath.mpf(float(fhi[i]))
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_the_forward_relaxation_encloses_the_margin(seed: int) -> None:
     # The relaxed affine form carried from the first layer to the margin, over intervals of
@@ -94,28 +139,11 @@ def test_the_forward_relaxation_encloses_the_margin(seed: int) -> None:
     layers = _mixed_net(seed, (7, 6, 5))
     margin = margin_between(_network(layers), "z1", "z2")
     walk = piecewise._Walk(margin, piecewise.BLOCK_ELEMENTS, np.zeros(1, np.int64))
-    rng = np.random.default_rng(100 + seed)
-    x2 = float(rng.uniform(-2.0, 2.0))
-    w, c, cabs = margin.line_affine(np.array([[0.0, x2]]), 0)
-    width = 10.0 ** rng.uniform(-9.0, 1.0, 12)
-    lo = rng.uniform(-4.0, 4.0, 12)
-    hi = lo + width
-    centre = 0.5 * lo + 0.5 * hi
-    half = (0.5 * hi - 0.5 * lo) * (1.0 + 4.0 * EPS) + 2.0 * EPS * np.abs(centre)
-    # The first layer at the centre, with its rounding (c and the product w t, generously).
-    mid = c + w * centre[:, None]
-    rad = 4.0 * EPS * (cabs + np.abs(w) * np.abs(centre)[:, None])
-    flo, fhi = walk._forward(0, mid, np.broadcast_to(w, mid.shape), rad, half)
-    assert np.all(np.isfinite(flo) & np.isfinite(fhi))
-    mp_margin = MpMargin(make_spec(layers, x2))
-    with mpmath.workdps(40):
-        for i in range(lo.size):
-            for s in (0.0, 0.13, 0.5, 0.77, 1.0):
-                t = mpmath.mpf(float(lo[i])) + s * (mpmath.mpf(float(hi[i])) - float(lo[i]))
-                value = mp_margin(t)
-                assert mpmath.mpf(float(flo[i])) <= value <= mpmath.mpf(float(fhi[i]))
+    box = _intervals(margin, 100 + seed, 12)
+    flo, fhi = walk._forward(0, box.mid, box.slope, box.rad, box.half)
+    _assert_encloses(layers, box, flo, fhi)
     # Not vacuous: on the narrowest intervals the enclosure is narrow too.
-    tiny = width < 1e-7
+    tiny = box.width < 1e-7
     assert np.all((fhi - flo)[tiny] < 1e-4 * (1.0 + np.abs(fhi[tiny])))
 
 
@@ -127,32 +155,15 @@ def test_back_substitution_encloses_the_margin_within_the_forward_form(seed: int
     layers = _mixed_net(seed, (9, 8, 7, 6))
     margin = margin_between(_network(layers), "z1", "z2")
     walk = piecewise._Walk(margin, piecewise.BLOCK_ELEMENTS, np.zeros(1, np.int64))
-    rng = np.random.default_rng(200 + seed)
-    x2 = float(rng.uniform(-2.0, 2.0))
-    w, c, cabs = margin.line_affine(np.array([[0.0, x2]]), 0)
-    width = 10.0 ** rng.uniform(-9.0, 1.0, 16)
-    lo = rng.uniform(-4.0, 4.0, 16)
-    hi = lo + width
-    centre = 0.5 * lo + 0.5 * hi
-    half = (0.5 * hi - 0.5 * lo) * (1.0 + 4.0 * EPS) + 2.0 * EPS * np.abs(centre)
-    mid = c + w * centre[:, None]
-    rad = 4.0 * EPS * (cabs + np.abs(w) * np.abs(centre)[:, None])
-    slope = np.broadcast_to(w, mid.shape)
+    box = _intervals(margin, 200 + seed, 16)
     record: list[piecewise._Relaxation] = []
-    flo, fhi = walk._forward(0, mid, slope, rad, half, record)
+    flo, fhi = walk._forward(0, box.mid, box.slope, box.rad, box.half, record)
     assert len(record) == len(layers) - 1
-    blo, bhi = walk._backward(0, mid, slope, rad, half, record)
-    assert np.all(np.isfinite(blo) & np.isfinite(bhi))
-    mp_margin = MpMargin(make_spec(layers, x2))
-    with mpmath.workdps(40):
-        for i in range(lo.size):
-            for s in (0.0, 0.13, 0.5, 0.77, 1.0):
-                t = mpmath.mpf(float(lo[i])) + s * (mpmath.mpf(float(hi[i])) - float(lo[i]))
-                value = mp_margin(t)
-                assert mpmath.mpf(float(blo[i])) <= value <= mpmath.mpf(float(bhi[i]))
+    blo, bhi = walk._backward(0, box.mid, box.slope, box.rad, box.half, record)
+    _assert_encloses(layers, box, blo, bhi)
     slack = 1e-9 * (1.0 + np.abs(flo) + np.abs(fhi))
     assert np.all(bhi - blo <= fhi - flo + slack)
-    wide = width > 0.1
+    wide = box.width > 0.1
     assert np.sum(bhi[wide] - blo[wide]) < 0.9 * np.sum(fhi[wide] - flo[wide])
 
 
