@@ -1,6 +1,6 @@
 """netbound on networks of the sizes people train: cost per slice, evaluations and peak memory.
 
-Run as ``python benchmarks/bench_scale.py`` (not part of the test suite; about 10 minutes on
+Run as ``python benchmarks/bench_scale.py`` (not part of the test suite; about 15 minutes on
 two cores).  Prints a markdown table.  ``--stream`` instead streams a 10^6-line ``--x2-file``
 through ``netbound solve --format csv`` on the 2-64-64-2 tanh network and reports its peak RSS.
 
