@@ -166,16 +166,15 @@ class _Walk:
         ]
         # |W|^T of each layer, and each layer's error of adding its biases (with the
         # products' underflow) for :meth:`_forward`.
-        self.abs_wt = [np.abs(layer.weights).T for layer in self.hidden]
+        self.abs_wt = [layer.abs_weights.T for layer in self.hidden]
         self.bias_err = [
-            (gamma(layer.n_in) + ACT_ERR) * np.abs(layer.biases)
-            + TINY * np.abs(layer.weights).sum(axis=1)
+            (gamma(layer.n_in) + ACT_ERR) * layer.abs_biases + TINY * layer.abs_weights.sum(axis=1)
             for layer in self.hidden
         ]
         # For :meth:`_backward`: the largest row sum of |W| and |b| of each layer, and the
         # operations whose underflow it allows for.
-        self.row_max = [float(np.max(np.abs(layer.weights).sum(axis=1))) for layer in self.hidden]
-        self.bias_max = [float(np.max(np.abs(layer.biases))) for layer in self.hidden]
+        self.row_max = [float(np.max(layer.abs_weights.sum(axis=1))) for layer in self.hidden]
+        self.bias_max = [float(np.max(layer.abs_biases)) for layer in self.hidden]
         self.ops = sum(layer.weights.size + 4 * layer.weights.shape[0] for layer in self.hidden)
         self.out: list[tuple[FloatArray, ...]] = []
         self.kept = 0
@@ -188,7 +187,7 @@ class _Walk:
                 ma, mb = np.max(mags[0], axis=1), np.full(reach.shape, np.max(mags[1]))
             else:
                 top = float(np.max(self.norms[k]))
-                ma = mags[0] * top + float(np.max(np.abs(self.hidden[k].biases)))
+                ma = mags[0] * top + self.bias_max[k]
                 mb = mags[1] * top
             # B exactly 0 (no t-term) even on an infinite piece.
             err: FloatArray = self.gains[k] * (ma + np.where(mb == 0.0, 0.0, mb * reach))
@@ -203,7 +202,7 @@ class _Walk:
             sa = np.einsum("ij,ij->i", sq, cabs * cabs)
             sb = sq @ (aw * aw)
         else:
-            n, bias = self.norms[k], np.abs(self.hidden[k].biases)
+            n, bias = self.norms[k], self.hidden[k].abs_biases
             quad = sq @ np.stack([n * n, 2.0 * n * bias, bias * bias], axis=1)
             s_a, s_b = mags[0][src], mags[1][src]
             sa = s_a * s_a * quad[:, 0] + s_a * quad[:, 1] + quad[:, 2]
@@ -219,7 +218,7 @@ class _Walk:
             sa = np.einsum("ij,ij->i", cabs, cabs)
             sb = np.full(src.size, float(mags[1] @ mags[1]))
         else:
-            n, bias = self.norms[k], np.abs(self.hidden[k].biases)
+            n, bias = self.norms[k], self.hidden[k].abs_biases
             nn, nb, bb = float(n @ n), 2.0 * float(n @ bias), float(bias @ bias)
             s_a, s_b = mags[0][src], mags[1][src]
             sa = s_a * s_a * nn + s_a * nb + bb
@@ -236,7 +235,7 @@ class _Walk:
             a_mag = (aslope * mags[0][src]) @ r
             b_mag = aslope @ (mags[1] * r)
         else:
-            n, bias = self.norms[k], np.abs(self.hidden[k].biases)
+            n, bias = self.norms[k], self.hidden[k].abs_biases
             both = aslope @ np.stack([n * r, bias * r], axis=1)
             a_mag = mags[0][src] * both[:, 0] + both[:, 1]
             b_mag = mags[1][src] * both[:, 0]
