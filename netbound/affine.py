@@ -10,11 +10,15 @@ Taylor models", Reliable Computing 4, 1998; here only to first order.)
 
 * A linear layer maps forms exactly: ``W a + bias``, ``W b``, ``|W| r``, plus the rounding of
   those products (Higham's gamma_n bound, as in :mod:`netbound.margin`).
-* An activation is linearised at the centre: ``act(a + d) = act(a) + act'(a) d + R`` with
-  ``|R| <= M2 d^2 / 2``, ``M2`` a bound on ``|act''|`` over the unit's input range
-  (``_C2``), and ``|d| <= |b| h + r``.
+* A sigmoid or tanh unit is relaxed by its chord over its input range ``[a - d, a + d]``,
+  ``|d| <= |b| h + r``: ``act(p) = mu + lam (p - a) + R``, with ``R`` bounded exactly from
+  the activation's convex and concave parts (:func:`_chord`).  A softplus unit is
+  linearised at the centre: ``act(a + d) = act(a) + act'(a) d + R`` with ``|R| <= M2 d^2 /
+  2``, ``M2`` a bound on ``|act''|`` over the unit's input range (``_C2``).
 * The slope in ``t`` is carried the same way: ``act'(p)`` lies in ``act'(a) +- M2 (|b| h + r)``,
   and its product with the slope form of ``p`` goes into a form again.
+* With the slopes, the margin's computed value at the cell's centre (a point value for the
+  bisection) is carried too, apart from the forms' constants, with its rounding bound.
 
 Where plain interval propagation loses a factor of about sqrt(width) per layer (each unit's
 range is taken independently), these forms lose only the second-order remainder.
@@ -68,56 +72,119 @@ def _slope(act: str, z: FloatArray) -> FloatArray:
     return _sigmoid_slope(z)
 
 
-class _Smooth(NamedTuple):
-    """What the linearisation of a smooth unit at its centre ``a`` needs."""
+def _chord(
+    act: str, a: FloatArray, ends: FloatArray, near: FloatArray, far: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A linear relaxation of sigmoid or tanh units with centres ``a >= 0`` over their input
+    ranges ``[lo, hi] = [a - ends, a + ends]``: ``act(p) = mu + lam (p - a) + R`` with
+    ``|R| <= rho`` for every ``p`` in the range.  ``near`` and ``far``: act at ``lo`` and
+    ``hi``.  (A unit with ``a < 0`` is mirrored first: tanh is odd, sigmoid(-p) = 1 -
+    sigmoid(p).)
+
+    ``lam`` is the chord's slope; any value would be sound, since what is bounded is the
+    range of ``g(p) = act(p) - lam (p - a)`` itself.  Both activations are concave above 0
+    and convex below.  On ``[max(lo, 0), hi]`` ``g`` is concave and peaks where ``act' =
+    lam``, at ``p* >= 0``; if ``p*`` lies beyond the part, ``g`` is monotone on it and peaks
+    at the nearer end.  On ``[lo, 0]`` (where ``lo < 0``) ``g`` is convex with its lowest
+    point at ``-p*`` or at ``lo``.  Elsewhere extrema are at ends: ``lo``, ``0`` and ``hi``.
+    ``p*`` comes without an exponential: ``act'(p*) = lam`` gives ``e* = exp(-2 p*) = lam /
+    (1 + r)^2`` with ``r = sqrt(1 - lam)`` for tanh (sigmoid: ``exp(-p*) = 4 lam / (1 +
+    r)^2``, ``r = sqrt(1 - 4 lam)``), and ``act(p*)`` follows from ``e*`` as in
+    :func:`netbound.activations.value_and_slope`.
+
+    Rounding, by one bound for all of it (``F = a + ends`` bounds every ``|p - a|`` and
+    ``p*`` used): each value of act is within ``ACT_ERR + SLOPE_ERR`` (``|act| <= 1``,
+    ``act' <= 1``), each product ``lam x`` within three ulps of ``lam F``.  ``p*`` is the
+    point ``-log(e*) / 2`` of the computed ``e*`` (its value is taken there), missed by the
+    float ``p*`` by a few ulps (``lam`` times that in ``g``), and ``g'`` there is within
+    ``16 eps lam`` of 0, so the true peak exceeds ``g(p*)`` by at most that times the span
+    ``2 ends``; the monotone case near the part's ends is off by second order only; and
+    ``mu`` is rounded by at most 2 eps of ``|g| <= 1 + lam F``.
+
+    Where the unit's range spans its bend, this is far tighter than the Taylor form at the
+    centre, whose remainder grows with the square of the range (on the 2-64-64-2 tanh net
+    with weights x5 the first cells' enclosures exclude 84% of them instead of 46%).  CROWN
+    takes tangents and chords of the same activations (Zhang et al., "Efficient neural
+    network robustness certification with general activation functions", NeurIPS 2018); here
+    one slope serves both bounds, as a Taylor model's remainder needs.
+    """
+    with np.errstate(all="ignore"):
+        lo, hi = a - ends, a + ends
+        top = activations.MAX_SLOPE[act]
+        # (TINY: an empty range, ends = 0, gets slope 0.)
+        lam = np.minimum(np.maximum((far - near) / (2.0 * ends + TINY), 0.0), top)
+        if act == "tanh":
+            root = 1.0 + np.sqrt(1.0 - lam)
+            e = lam / (root * root)
+            star = -0.5 * np.log(e)
+            vpos = (1.0 - e) / (1.0 + e)
+            vneg, zero = -vpos, 0.0
+        else:
+            root = 1.0 + np.sqrt(1.0 - 4.0 * lam)
+            e = (4.0 * lam) / (root * root)
+            star = -np.log(e)
+            vpos = 1.0 / (1.0 + e)
+            vneg, zero = e * vpos, 0.5
+        shift = lam * ends
+        g_lo, g_hi = near + shift, far - shift
+        g0 = zero + lam * a
+        # g(p*) is the largest value of g on all of [0, inf) and g(-p*) the smallest on
+        # (-inf, 0]: adding either to the candidates is always sound, and tight unless p*
+        # lies outside [lo, hi], or -p* below lo (then the end; on a narrow range the
+        # rounding of lam alone can put p* far outside).  g(0) counts only where lo < 0.
+        peak = np.where(star > hi, g_hi, np.where(star < lo, g_lo, vpos - lam * (star - a)))
+        pit = np.where(-star < lo, g_lo, vneg + lam * (star + a))
+        ghi = np.maximum(np.maximum(peak, g_lo), g0)
+        glo = np.minimum(np.minimum(pit, g_hi), np.where(lo < 0.0, g0, g_lo))
+        # Every |g| <= 1 + lam F and each value is good to (ACT_ERR + SLOPE_ERR + 8 eps) times
+        # that; 2 eps more for mu's own rounding; 16 eps lam over the span 2 ends for g'(p*).
+        each = ACT_ERR + SLOPE_ERR + 10.0 * EPS
+        unc = each + lam * (each * a + (each + 32.0 * EPS) * ends)
+        mu = 0.5 * (ghi + glo)
+        rho = (0.5 * (ghi - glo) + unc) * UP
+    return mu, lam, rho
+
+
+class _Centred(NamedTuple):
+    """A smooth unit at its centre ``a``: what its slope form and the Taylor form need."""
 
     va: FloatArray  #: act(a)
     k: FloatArray  #: act'(a)
     k2: FloatArray  #: act''(a)
-    dn: FloatArray  #: an upper bound on act' over [a - reach, a + reach] (softplus: on sigmoid')
-    #: act at the end of that range nearer 0 (sigmoid and tanh; None for softplus)
-    other: FloatArray | None
-    #: The absolute part of the errors of ``va`` and of ``other`` (tanh near 0).
+    #: The absolute part of the error of ``va`` (tanh near 0).
     va_err: FloatArray | float
-    other_err: FloatArray | float
 
 
-def _smooth_terms(
-    act: str, a: FloatArray, aa: FloatArray, reach: FloatArray, ends: FloatArray
-) -> _Smooth:
-    """:class:`_Smooth` of a unit with centre ``a`` (``aa = |a|``) and reach ``reach``.
-
-    sigmoid and tanh take one exponential for the centre and one for the end nearer 0
-    (:func:`netbound.activations.value_and_slope`): their slopes are even and decrease in
-    ``|u|``, so the slope there bounds the slope on the whole range.  That end is
-    ``ends`` from ``a``: the reach moved out for the end's own rounding.  sigmoid'' =
-    sigmoid' (1 - 2 sigmoid), tanh'' = -2 tanh tanh' (off by at most :data:`K2_ERR` act');
-    softplus' = sigmoid and softplus'' = sigmoid'.  Slopes below :data:`SLOPE_FLOOR` may come
-    out as up to that much (the cap).
-    """
+def _centred(act: str, a: FloatArray) -> _Centred:
+    """:class:`_Centred` from one exponential (:func:`netbound.activations.value_and_slope`):
+    sigmoid'' = sigmoid' (1 - 2 sigmoid), tanh'' = -2 tanh tanh' (off by at most
+    :data:`K2_ERR` act'); softplus' = sigmoid and softplus'' = sigmoid'."""
     if act == "softplus":
-        va = activations.softplus(a)
         k = activations.apply("sigmoid", a)
-        dn = _slope(act, np.maximum(aa - reach, 0.0))
-        return _Smooth(va, k, _slope(act, aa), dn, None, 0.0, 0.0)
+        return _Centred(activations.softplus(a), k, _slope(act, np.abs(a)), 0.0)
     va, k = activations.value_and_slope(act, a)
-    k2 = -2.0 * va * k if act == "tanh" else k * (1.0 - 2.0 * va)
-    other, so = activations.value_and_slope(act, a - np.copysign(ends, a))
-    # Where the range holds 0 the largest slope is act'(0).
-    dn = np.where(aa > ends, so, activations.MAX_SLOPE[act])
     if act == "tanh":
-        return _Smooth(va, k, k2, dn, other, SLOPE_ERR * k, SLOPE_ERR * so)
-    return _Smooth(va, k, k2, dn, other, 0.0, 0.0)
+        return _Centred(va, k, -2.0 * va * k, SLOPE_ERR * k)
+    return _Centred(va, k, k * (1.0 - 2.0 * va), 0.0)
 
 
-#: ``|act''| <= C2 d`` and ``|act'''| <= C3 d`` for ``|u| >= near``, with ``d`` the fourth value
-#: of :func:`_smooth_terms` (decreasing in ``|u|``): sigmoid'' = sigmoid' (1 - 2 sigmoid) and
+#: ``|act''| <= C2 d`` and ``|act'''| <= C3 d`` on a unit's range, with ``d`` an upper bound
+#: on act' there (``dn`` of :func:`_activate`): sigmoid'' = sigmoid' (1 - 2 sigmoid) and
 #: sigmoid''' = sigmoid' (1 - 6s + 6s^2), both factors at most 1 in size on [0, 1];
 #: tanh'' = -2 tanh tanh' and tanh''' = -2 tanh' (1 - 3 tanh^2); softplus'' = sigmoid'.
 _C2 = {"sigmoid": 1.0, "softplus": 1.0, "tanh": 2.0}
 _C3 = {"sigmoid": 1.0, "softplus": 1.0, "tanh": 4.0}
 
 Forms = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+
+
+class Centre(NamedTuple):
+    """The computed values of a layer's units at the cell's centre and a bound on their
+    rounding error.  ``value`` None: they are the forms' constants (up to the first sigmoid
+    or tanh layer, whose chords have other constants)."""
+
+    value: FloatArray | None
+    err: FloatArray
 
 
 def _activate(
@@ -130,70 +197,60 @@ def _activate(
     dr: FloatArray | None,
     h: FloatArray,
     slope: bool = True,
-    e: FloatArray | None = None,
-) -> tuple[Forms, FloatArray | None]:
+    centre: Centre | None = None,
+) -> tuple[Forms, Centre | None]:
     """The forms of a layer's outputs and their slopes from those of its pre-activations.
 
     With ``slope=False`` the slope forms are passed through untouched; ``db`` and ``dr`` None
-    stand for zeros (the first layer, whose slope ``da`` is exact).  ``e``, a bound on the
-    rounding error of the centre values ``a`` alone, is carried to the outputs' (for smooth
-    activations and identity; None otherwise).
+    stand for zeros (the first layer, whose slope ``da`` is exact).  ``centre``, the centre
+    values and their rounding bound, is carried to the outputs' (for smooth activations and
+    identity; None otherwise).
     """
     act = layer.activation
     bh = np.abs(b) * h
     reach = (bh + r) * UP  # |p - a| on the cell
     if act not in _C2:
         forms = _activate_affine_pieces(layer, a, b, r, da, db, dr, h, reach, slope)
-        return forms, e if act == "identity" else None
+        return forms, centre if act == "identity" else None
     aa = np.abs(a)
     # The ends a -+ reach, widened by their own rounding.
     ends = reach + 2.0 * EPS * aa
-    sm = _smooth_terms(act, a, aa, reach, ends)
-    va, k, k2, dn = sm.va, sm.k, sm.k2, sm.dn
-    if e is not None:
-        # The centre value's own error: act' on [a - e, a + e] is at most dn when
-        # e <= reach (sigmoid' and tanh' decrease in |u|), else at most its global maximum.
-        cap = 1.0 if act == "softplus" else np.where(e <= reach, dn, activations.MAX_SLOPE[act])
-        e = cap * e * UP + ACT_ERR * np.abs(va) + sm.va_err + TINY
-    reach2 = reach * reach
-    vb = k * b
-    kbh = k * bh  # |vb| h, as k >= 0
-    # (SLOPE_FLOOR reach: what a capped k may be off, times |p - a|.)
-    vr = (k * r + (0.5 * _C2[act] * UP) * dn * reach2 + SLOPE_FLOOR * reach) * UP
-    vr = vr + ACT_ERR * (np.abs(va) + kbh) + sm.va_err + TINY
-    # Where the unit's whole range over the cell is narrower than the form's remainder (a
-    # wide cell across the unit's bend), carry the range instead, as a constant form around
-    # the same centre value (the ends as above).
-    if sm.other is not None:
-        # sigmoid and tanh rise fastest towards 0 (their slopes are even and decrease in |u|),
-        # so the end nearer 0 is the farther from act(a) in value.  The other gap exceeds
-        # the computed one by at most the errors of both values: the 2 |va| below.
-        other = sm.other
-        spread = np.abs(va - other) * UP + ACT_ERR * (np.abs(other) + 2.0 * np.abs(va))
-        spread = spread + (sm.va_err + sm.other_err) + TINY
+    # act, act' and act'' at the centre: for the slope forms, softplus's Taylor form and the
+    # first layer's centre values (the forms' constants there).
+    need = slope or act == "softplus" or (centre is not None and centre.value is None)
+    cen = _centred(act, a) if need else None
+    if act == "softplus":
+        assert cen is not None  # computed for every softplus layer: its forms need it
+        dn = _slope(act, np.maximum(aa - reach, 0.0))  # sigmoid' bounds softplus''
+        const, vb, vr = _taylor_forms(layer, a, b, r, bh, reach, ends, cen, dn)
+        far_slope = None
     else:
-        lo = layer.activate(a - ends)
-        hi = layer.activate(a + ends)
-        spread = np.maximum(hi - va, va - lo) * UP + ACT_ERR * (np.abs(lo) + np.abs(hi)) + TINY
-    narrow = spread < vr
-    if np.any(narrow):
-        vb = np.where(narrow, 0.0, vb)
-        vr = np.where(narrow, spread, vr)
+        # Mirrored to |a|: act at the range's end nearer 0 (its slope bounds act' on the
+        # whole range, as sigmoid' and tanh' are even and decrease in |u|) and at the other.
+        near, near_slope = activations.value_and_slope(act, aa - ends)
+        far, far_slope = activations.value_and_slope(act, aa + ends)
+        dn = np.where(aa > ends, near_slope, activations.MAX_SLOPE[act])
+        const, vb, vr = _chord_forms(act, a, aa, b, r, bh, ends, near, far)
+    if centre is not None:
+        centre = _centre_out(act, centre, a, ends, cen, dn, act != "softplus")
     if not slope:
-        return (va, vb, vr, da, _zeros(db, da), _zeros(dr, da)), e
+        return (const, vb, vr, da, _zeros(db, da), _zeros(dr, da)), centre
+    assert cen is not None  # computed whenever slope forms are asked for
     # The slope act'(p) = k + k2 (p - a) + R2 with |R2| <= M3 reach^2 / 2 is the form
     # k + beta s +- kappa (beta = k2 b); its product with the slope of p, da + db s +- dr,
     # is ga + gb s +- gr.
+    k, k2 = cen.k, cen.k2
     ak2 = np.abs(k2)
     q = ak2 * bh  # |beta| h
+    reach2 = reach * reach
     kappa = (ak2 * r + (0.5 * _C3[act] * UP) * dn * reach2 + SLOPE_FLOOR * (1.0 + 2.0 * reach)) * UP
     kappa = kappa + ACT_ERR * (k + q) + K2_ERR * k * reach
     # Likewise act' lies in [act'(|a| + reach), act'(near)] on the cell (sigmoid' and tanh'
     # are even and decrease in |u|): a constant factor where that is narrower than kappa.
-    if act != "softplus":  # softplus' is not even: no cheap range, the form is kept
+    if far_slope is not None:  # softplus' is not even: no cheap range, the form is kept
         shi = dn * UP
         # A lower bound on act' at the far end: the capped value less what the cap adds.
-        slo = (_slope(act, aa + ends) - SLOPE_FLOOR) * (1.0 - 8.0 * EPS)
+        slo = (far_slope - SLOPE_FLOOR) * (1.0 - 8.0 * EPS)
         wide = 0.5 * (shi - slo) * UP < kappa
         if np.any(wide):
             k = np.where(wide, 0.5 * slo + 0.5 * shi, k)
@@ -206,12 +263,103 @@ def _activate(
     if db is None or dr is None:
         gb = beta * da
         gr = kappa * dah * UP + 2.0 * ACT_ERR * (np.abs(ga) + q * dah) + TINY
-        return (va, vb, vr, ga, gb, gr), e
+        return (const, vb, vr, ga, gb, gr), centre
     dbh = np.abs(db) * h
     gb = k * db + beta * da
     gr = (q * dbh + (k + q) * dr + kappa * (dah + dbh + dr)) * UP
     gr = gr + 2.0 * ACT_ERR * (np.abs(ga) + k * dbh + q * dah) + TINY
-    return (va, vb, vr, ga, gb, gr), e
+    return (const, vb, vr, ga, gb, gr), centre
+
+
+def _taylor_forms(
+    layer: Layer,
+    a: FloatArray,
+    b: FloatArray,
+    r: FloatArray,
+    bh: FloatArray,
+    reach: FloatArray,
+    ends: FloatArray,
+    cen: _Centred,
+    dn: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The value forms ``(constant, slope, remainder)`` of softplus units: linearised at the
+    centre, ``act(a + d) = act(a) + act'(a) d + R`` with ``|R| <= M2 d^2 / 2``; where the
+    unit's whole range over the cell is narrower than that remainder, the range instead, as
+    a constant form around the centre value."""
+    act = layer.activation
+    va, k = cen.va, cen.k
+    vb = k * b
+    # (SLOPE_FLOOR reach: what a capped k may be off, times |p - a|.)
+    vr = (k * r + (0.5 * _C2[act] * UP) * dn * (reach * reach) + SLOPE_FLOOR * reach) * UP
+    vr = vr + ACT_ERR * (np.abs(va) + k * bh) + cen.va_err + TINY
+    lo = layer.activate(a - ends)
+    hi = layer.activate(a + ends)
+    spread = np.maximum(hi - va, va - lo) * UP + ACT_ERR * (np.abs(lo) + np.abs(hi)) + TINY
+    narrow = spread < vr
+    if np.any(narrow):
+        vb = np.where(narrow, 0.0, vb)
+        vr = np.where(narrow, spread, vr)
+    return va, vb, vr
+
+
+def _chord_forms(
+    act: str,
+    a: FloatArray,
+    aa: FloatArray,
+    b: FloatArray,
+    r: FloatArray,
+    bh: FloatArray,
+    ends: FloatArray,
+    near: FloatArray,
+    far: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The value forms ``(constant, slope, remainder)`` of sigmoid or tanh units from their
+    chords (:func:`_chord`), computed on the units mirrored to ``aa = |a|``: ``near`` and
+    ``far`` are act at ``aa -+ ends``.  The chord is never looser than the Taylor form at the
+    centre or the constant range beyond rounding, and far tighter across a bend."""
+    mu, lam, rho = _chord(act, aa, ends, near, far)
+    below = np.signbit(a)  # tanh(-p) = -tanh(p), sigmoid(-p) = 1 - sigmoid(p)
+    if act == "tanh":
+        mu = np.where(below, -mu, mu)
+    else:
+        mu = np.where(below, 1.0 - mu, mu)
+        rho = rho + EPS  # the rounding of 1 - mu
+    vr = (lam * r + rho) * UP + ACT_ERR * lam * bh + TINY
+    return mu, lam * b, vr
+
+
+def _centre_out(
+    act: str,
+    centre: Centre,
+    a: FloatArray,
+    ends: FloatArray,
+    cen: _Centred | None,
+    dn: FloatArray,
+    moved: bool,
+) -> Centre:
+    """A smooth layer's centre values and their error bound from its inputs' ``centre``.
+
+    The exact centre input lies in the unit's range (the forms hold it at ``s = 0``), and
+    so does the computed one, within ``err`` of it, wherever it is inside the range's ends:
+    there act' between the two is at most ``dn`` (sigmoid' and tanh' decrease in ``|u|``),
+    elsewhere at most its global maximum (1 for softplus).  ``moved``: the outputs' forms
+    have constants other than the centre values (chords), so those are kept apart.
+    """
+    top = 1.0 if act == "softplus" else activations.MAX_SLOPE[act]
+    if centre.value is None:
+        assert cen is not None  # computed whenever the centre values are the forms' constants
+        v, v_err = cen.va, cen.va_err
+        cap: FloatArray | float = top if act == "softplus" else dn
+    else:
+        x = centre.value
+        if act == "softplus":
+            v, v_err, cap = activations.softplus(x), 0.0, top
+        else:
+            v, s = activations.value_and_slope(act, x)
+            v_err = SLOPE_ERR * s if act == "tanh" else 0.0
+            cap = np.where((x >= a - ends) & (x <= a + ends), dn, top)
+    err = cap * centre.err * UP + ACT_ERR * np.abs(v) + v_err + TINY
+    return Centre(v if (moved or centre.value is not None) else None, err)
 
 
 def _zeros(x: FloatArray | None, like: FloatArray) -> FloatArray:
@@ -323,7 +471,8 @@ def cells(
 
     ``w`` (units,), ``c`` and ``cabs`` (cells, units) describe each cell's line as in
     :meth:`Margin.line_affine`; a NaN bound (an overflow) excludes nothing.  With
-    ``derivative=False`` only the margin is enclosed (``dlo`` and ``dhi`` are empty).
+    ``derivative=False`` only the margin is enclosed (``dlo`` and ``dhi`` are empty, and
+    the centre values' error bounds NaN).
     """
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         m = 0.5 * lo + 0.5 * hi
@@ -341,33 +490,60 @@ def cells(
         da: FloatArray = np.broadcast_to(w, a.shape)
         db: FloatArray | None = None
         dr: FloatArray | None = None
-        e: FloatArray | None = r
-        (a, b, r, da, db, dr), e = _activate(
-            margin.hidden[0], a, b, r, da, db, dr, h, derivative, e
+        # The centre values serve the bisection with slopes; without, they are not computed.
+        centre: Centre | None = Centre(None, r) if derivative else None
+        (a, b, r, da, db, dr), centre = _activate(
+            margin.hidden[0], a, b, r, da, db, dr, h, derivative, centre
         )
         for layer in margin.hidden[1:]:
             aw, n = layer.abs_weights, layer.n_in
-            if e is not None:
-                e = _rounding(aw, layer.abs_biases, a, e, n)
+            if centre is not None:
+                centre = _centre_linear(
+                    layer.weights, aw, layer.biases, layer.abs_biases, a, centre
+                )
             a, b, r = _linear(layer.weights, aw, layer.biases, layer.abs_biases, a, b, r, h, n)
             if derivative:
                 da, db, dr = _linear(layer.weights, aw, None, None, da, db, dr, h, n)
-            (a, b, r, da, db, dr), e = _activate(layer, a, b, r, da, db, dr, h, derivative, e)
+            (a, b, r, da, db, dr), centre = _activate(
+                layer, a, b, r, da, db, dr, h, derivative, centre
+            )
         n = len(margin.readout)
         row = margin.readout[None, :]
         rabs = margin.readout_abs[None, :]
         off = np.array([margin.offset])
         offabs = np.array([margin.offset_abs])
-        fe = np.full(lo.shape, np.nan) if e is None else _rounding(rabs, offabs, a, e, n)[:, 0]
         fa, fb, fr = _linear(row, rabs, off, offabs, a, b, r, h, n)
         fc = fa[:, 0]
+        if centre is None:
+            value, fe = fc, np.full(lo.shape, np.nan)
+        else:
+            out = _centre_linear(row, rabs, off, offabs, a, centre)
+            value = fc if out.value is None else out.value[:, 0]
+            fe = out.err[:, 0]
         fs = (np.abs(fb) * h + fr)[:, 0] * UP
         if not derivative:
             empty = np.empty(0)
-            return CellEnclosure(fc - fs, fc + fs, empty, empty, fc, fe)
+            return CellEnclosure(fc - fs, fc + fs, empty, empty, value, fe)
         ga, gb, gr = _linear(row, rabs, None, None, da, db, dr, h, n)
         gs = (np.abs(gb) * h + gr)[:, 0] * UP
-        return CellEnclosure(fc - fs, fc + fs, ga[:, 0] - gs, ga[:, 0] + gs, fc, fe)
+        return CellEnclosure(fc - fs, fc + fs, ga[:, 0] - gs, ga[:, 0] + gs, value, fe)
+
+
+def _centre_linear(
+    weights: FloatArray,
+    abs_weights: FloatArray,
+    bias: FloatArray,
+    bias_abs: FloatArray,
+    a: FloatArray,
+    centre: Centre,
+) -> Centre:
+    """A linear layer's centre values (``a``, the forms' constants, where they are the
+    centre values) and their rounding bound (:func:`_rounding`)."""
+    x = a if centre.value is None else centre.value
+    err = _rounding(abs_weights, bias_abs, x, centre.err, weights.shape[1])
+    if centre.value is None:
+        return Centre(None, err)
+    return Centre(centre.value @ weights.T + bias, err)
 
 
 def _rounding(

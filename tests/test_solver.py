@@ -473,9 +473,10 @@ def test_cutting_cells_at_point_values_finds_what_halving_finds(
 
 
 def test_first_enclosures_reused_in_the_first_round_find_the_same_roots() -> None:
-    # On this steep net most first cells survive their enclosure, so those enclosures (with
-    # slopes) go on to the first bisection round; without that the round evaluates the cells
-    # again.  The answers must agree.
+    # Where most first cells survive their enclosures, those enclosures (with slopes) go on
+    # to the first bisection round; otherwise the round evaluates the survivors again.  Both
+    # ways are forced here (FIRST_EXCLUDED above 1 and at 0) on a steep net: the answers
+    # must agree.
     from netbound import solver
 
     net = uniform_net((2, 48, 48, 2), ("tanh", "tanh", "identity"), seed=3, scale=5.0)
@@ -490,6 +491,7 @@ def test_first_enclosures_reused_in_the_first_round_find_the_same_roots() -> Non
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(solver, "_first_enclosures", spy)
+        mp.setattr(solver, "FIRST_EXCLUDED", 1.01)
         reused = netbound.solve(net, x2s)
         assert kept == [True]
         mp.setattr(solver, "FIRST_EXCLUDED", 0.0)
