@@ -178,6 +178,16 @@ _C3 = {"sigmoid": 1.0, "softplus": 1.0, "tanh": 4.0}
 Forms = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
 
 
+class Relaxed(NamedTuple):
+    """How a layer's value forms came from its pre-activations' ``p = a + b s + delta``: each
+    unit's output is ``const + lam (b s + delta) + R`` with ``|R| <= own`` (its own
+    remainder, with every rounding but that of the forward ``lam r``), which
+    back-substitution (:func:`_back_substituted`) takes up."""
+
+    lam: FloatArray | float
+    own: FloatArray | float
+
+
 class Centre(NamedTuple):
     """The computed values of a layer's units at the cell's centre and a bound on their
     rounding error.  ``value`` None: they are the forms' constants (up to the first sigmoid
@@ -198,31 +208,36 @@ def _activate(
     h: FloatArray,
     slope: bool = True,
     centre: Centre | None = None,
-) -> tuple[Forms, Centre | None]:
-    """The forms of a layer's outputs and their slopes from those of its pre-activations.
+) -> tuple[Forms, Centre | None, Relaxed]:
+    """The forms of a layer's outputs and their slopes from those of its pre-activations,
+    and how the value forms relax each unit (:class:`Relaxed`).
 
     With ``slope=False`` the slope forms are passed through untouched; ``db`` and ``dr`` None
     stand for zeros (the first layer, whose slope ``da`` is exact).  ``centre``, the centre
     values and their rounding bound, is carried to the outputs' (for smooth activations and
-    identity; None otherwise).
+    identity; None otherwise).  Sigmoid and tanh units get their chords
+    (:func:`_chord_forms`), softplus units Taylor forms at the centre.
     """
     act = layer.activation
     bh = np.abs(b) * h
     reach = (bh + r) * UP  # |p - a| on the cell
     if act not in _C2:
-        forms = _activate_affine_pieces(layer, a, b, r, da, db, dr, h, reach, slope)
-        return forms, centre if act == "identity" else None
+        forms, relaxed = _activate_affine_pieces(layer, a, b, r, da, db, dr, h, reach, slope)
+        return forms, centre if act == "identity" else None, relaxed
     aa = np.abs(a)
     # The ends a -+ reach, widened by their own rounding.
     ends = reach + 2.0 * EPS * aa
-    # act, act' and act'' at the centre: for the slope forms, softplus's Taylor form and the
+    # act, act' and act'' at the centre: for the slope forms, softplus's Taylor forms and the
     # first layer's centre values (the forms' constants there).
     need = slope or act == "softplus" or (centre is not None and centre.value is None)
     cen = _centred(act, a) if need else None
     if act == "softplus":
-        assert cen is not None  # computed for every softplus layer: its forms need it
+        assert cen is not None  # softplus takes no chords
         dn = _slope(act, np.maximum(aa - reach, 0.0))  # sigmoid' bounds softplus''
-        const, vb, vr = _taylor_forms(layer, a, b, r, bh, reach, ends, cen, dn)
+        lo, hi = layer.activate(a - ends), layer.activate(a + ends)
+        spread = np.maximum(hi - cen.va, cen.va - lo) * UP
+        spread = spread + ACT_ERR * (np.abs(lo) + np.abs(hi)) + TINY
+        const, vb, vr, relaxed = _taylor_forms(layer, b, r, bh, reach, cen, dn, spread)
         far_slope = None
     else:
         # Mirrored to |a|: act at the range's end nearer 0 (its slope bounds act' on the
@@ -230,11 +245,11 @@ def _activate(
         near, near_slope = activations.value_and_slope(act, aa - ends)
         far, far_slope = activations.value_and_slope(act, aa + ends)
         dn = np.where(aa > ends, near_slope, activations.MAX_SLOPE[act])
-        const, vb, vr = _chord_forms(act, a, aa, b, r, bh, ends, near, far)
+        const, vb, vr, relaxed = _chord_forms(act, a, aa, b, r, bh, ends, near, far)
     if centre is not None:
         centre = _centre_out(act, centre, a, ends, cen, dn, act != "softplus")
     if not slope:
-        return (const, vb, vr, da, _zeros(db, da), _zeros(dr, da)), centre
+        return (const, vb, vr, da, _zeros(db, da), _zeros(dr, da)), centre, relaxed
     assert cen is not None  # computed whenever slope forms are asked for
     # The slope act'(p) = k + k2 (p - a) + R2 with |R2| <= M3 reach^2 / 2 is the form
     # k + beta s +- kappa (beta = k2 b); its product with the slope of p, da + db s +- dr,
@@ -263,43 +278,43 @@ def _activate(
     if db is None or dr is None:
         gb = beta * da
         gr = kappa * dah * UP + 2.0 * ACT_ERR * (np.abs(ga) + q * dah) + TINY
-        return (const, vb, vr, ga, gb, gr), centre
+        return (const, vb, vr, ga, gb, gr), centre, relaxed
     dbh = np.abs(db) * h
     gb = k * db + beta * da
     gr = (q * dbh + (k + q) * dr + kappa * (dah + dbh + dr)) * UP
     gr = gr + 2.0 * ACT_ERR * (np.abs(ga) + k * dbh + q * dah) + TINY
-    return (const, vb, vr, ga, gb, gr), centre
+    return (const, vb, vr, ga, gb, gr), centre, relaxed
 
 
 def _taylor_forms(
     layer: Layer,
-    a: FloatArray,
     b: FloatArray,
     r: FloatArray,
     bh: FloatArray,
     reach: FloatArray,
-    ends: FloatArray,
     cen: _Centred,
     dn: FloatArray,
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """The value forms ``(constant, slope, remainder)`` of softplus units: linearised at the
-    centre, ``act(a + d) = act(a) + act'(a) d + R`` with ``|R| <= M2 d^2 / 2``; where the
-    unit's whole range over the cell is narrower than that remainder, the range instead, as
-    a constant form around the centre value."""
+    spread: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray, Relaxed]:
+    """The value forms ``(constant, slope, remainder)`` of softplus units linearised at the
+    centre: ``act(a + d) = act(a) + act'(a) d + R`` with ``|R| <= M2 d^2 / 2``; where the
+    unit's whole range over the cell, ``act(a) +- spread``, is narrower than that
+    remainder, the range instead, as a constant form around the centre value."""
     act = layer.activation
     va, k = cen.va, cen.k
     vb = k * b
     # (SLOPE_FLOOR reach: what a capped k may be off, times |p - a|.)
-    vr = (k * r + (0.5 * _C2[act] * UP) * dn * (reach * reach) + SLOPE_FLOOR * reach) * UP
-    vr = vr + ACT_ERR * (np.abs(va) + k * bh) + cen.va_err + TINY
-    lo = layer.activate(a - ends)
-    hi = layer.activate(a + ends)
-    spread = np.maximum(hi - va, va - lo) * UP + ACT_ERR * (np.abs(lo) + np.abs(hi)) + TINY
+    own = ((0.5 * _C2[act] * UP) * dn * (reach * reach) + SLOPE_FLOOR * reach) * UP
+    own = own + ACT_ERR * (np.abs(va) + k * bh) + cen.va_err + TINY
+    vr = k * r * UP + own
     narrow = spread < vr
+    lam: FloatArray = k
     if np.any(narrow):
         vb = np.where(narrow, 0.0, vb)
         vr = np.where(narrow, spread, vr)
-    return va, vb, vr
+        lam = np.where(narrow, 0.0, k)
+        own = np.where(narrow, spread, own)
+    return va, vb, vr, Relaxed(lam, own)
 
 
 def _chord_forms(
@@ -312,7 +327,7 @@ def _chord_forms(
     ends: FloatArray,
     near: FloatArray,
     far: FloatArray,
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+) -> tuple[FloatArray, FloatArray, FloatArray, Relaxed]:
     """The value forms ``(constant, slope, remainder)`` of sigmoid or tanh units from their
     chords (:func:`_chord`), computed on the units mirrored to ``aa = |a|``: ``near`` and
     ``far`` are act at ``aa -+ ends``.  The chord is never looser than the Taylor form at the
@@ -324,8 +339,8 @@ def _chord_forms(
     else:
         mu = np.where(below, 1.0 - mu, mu)
         rho = rho + EPS  # the rounding of 1 - mu
-    vr = (lam * r + rho) * UP + ACT_ERR * lam * bh + TINY
-    return mu, lam * b, vr
+    own = rho * UP + ACT_ERR * lam * bh + TINY  # with the rounding of lam b
+    return mu, lam * b, lam * r * UP + own, Relaxed(lam, own)
 
 
 def _centre_out(
@@ -377,13 +392,13 @@ def _activate_affine_pieces(
     h: FloatArray,
     reach: FloatArray,
     slope: bool,
-) -> Forms:
+) -> tuple[Forms, Relaxed]:
     """:func:`_activate` for the ReLU family and identity: affine off the kink; across it
     the whole range as a constant form, and the slope as ``[low, 1]``."""
     act, alpha = layer.activation, layer.alpha
     db, dr = _zeros(db_, da), _zeros(dr_, da)
     if act not in ("relu", "leaky_relu"):
-        return a, b, r, da, db, dr
+        return (a, b, r, da, db, dr), Relaxed(1.0, 0.0)
     low = 0.0 if act == "relu" else alpha
     up = a - reach >= 0.0
     down = a + reach <= 0.0
@@ -393,9 +408,13 @@ def _activate_affine_pieces(
     fixed = up | down
     va = np.where(fixed, k * a, 0.5 * (vlo + vhi))
     vb = np.where(fixed, k * b, 0.0)
-    vr = np.where(fixed, k * r, 0.5 * (vhi - vlo)) * UP + SAFETY * EPS * np.abs(va) + TINY
+    # (The rounding of k a and k b: alpha is not a power of 2.)
+    own = np.where(fixed, 0.0, 0.5 * (vhi - vlo) * UP) + SAFETY * EPS * np.abs(va)
+    own = own + ACT_ERR * np.abs(vb) * h + TINY
+    vr = np.where(fixed, k * r * UP, 0.0) + own
+    relaxed = Relaxed(np.where(fixed, k, 0.0), own)
     if not slope:
-        return va, vb, vr, da, db, dr
+        return (va, vb, vr, da, db, dr), relaxed
     # Slope: (k +- kappa) (da + db s +- dr).
     ga = k * da
     gb = k * db
@@ -404,7 +423,7 @@ def _activate_affine_pieces(
         + ACT_ERR * (np.abs(ga) + np.abs(gb) * h)
         + TINY
     )
-    return va, vb, vr, ga, gb, gr
+    return (va, vb, vr, ga, gb, gr), relaxed
 
 
 def _linear(
@@ -492,21 +511,28 @@ def cells(
         dr: FloatArray | None = None
         # The centre values serve the bisection with slopes; without, they are not computed.
         centre: Centre | None = Centre(None, r) if derivative else None
-        (a, b, r, da, db, dr), centre = _activate(
+        # Per layer, for back-substitution: the rounding of its pre-activations' forms (the
+        # first layer's: r) and how its units were relaxed.
+        rounded: list[FloatArray | float] = [r]
+        (a, b, r, da, db, dr), centre, relaxed = _activate(
             margin.hidden[0], a, b, r, da, db, dr, h, derivative, centre
         )
+        steps = [relaxed]
         for layer in margin.hidden[1:]:
             aw, n = layer.abs_weights, layer.n_in
             if centre is not None:
                 centre = _centre_linear(
                     layer.weights, aw, layer.biases, layer.abs_biases, a, centre
                 )
+            if BACK_SUBSTITUTE:
+                rounded.append(_linear_rounding(aw, layer.abs_biases, a, b, h, n))
             a, b, r = _linear(layer.weights, aw, layer.biases, layer.abs_biases, a, b, r, h, n)
             if derivative:
                 da, db, dr = _linear(layer.weights, aw, None, None, da, db, dr, h, n)
-            (a, b, r, da, db, dr), centre = _activate(
+            (a, b, r, da, db, dr), centre, relaxed = _activate(
                 layer, a, b, r, da, db, dr, h, derivative, centre
             )
+            steps.append(relaxed)
         n = len(margin.readout)
         row = margin.readout[None, :]
         rabs = margin.readout_abs[None, :]
@@ -521,12 +547,88 @@ def cells(
             value = fc if out.value is None else out.value[:, 0]
             fe = out.err[:, 0]
         fs = (np.abs(fb) * h + fr)[:, 0] * UP
+        if BACK_SUBSTITUTE:
+            back = _back_substituted(margin, steps, rounded, a, b, h)
+            fs = np.fmin(fs, (np.abs(fb[:, 0]) * h[:, 0] + back) * UP)
         if not derivative:
             empty = np.empty(0)
             return CellEnclosure(fc - fs, fc + fs, empty, empty, value, fe)
         ga, gb, gr = _linear(row, rabs, None, None, da, db, dr, h, n)
         gs = (np.abs(gb) * h + gr)[:, 0] * UP
         return CellEnclosure(fc - fs, fc + fs, ga[:, 0] - gs, ga[:, 0] + gs, value, fe)
+
+
+#: Whether :func:`cells` also bounds the value remainders by back-substitution
+#: (:func:`_back_substituted`) and keeps the tighter of the two enclosures.
+BACK_SUBSTITUTE = True
+
+
+def _linear_rounding(
+    abs_weights: FloatArray,
+    bias_abs: FloatArray,
+    a: FloatArray,
+    b: FloatArray,
+    h: FloatArray,
+    n: int,
+) -> FloatArray:
+    """A bound on the rounding of a linear layer's forms ``W a + bias`` and ``W b`` (what
+    :func:`_linear` adds to ``|W| r``), from the largest ``|a| + |b| h`` of each cell and
+    each row's sum of ``|W|``: no product of ``|W|`` with a matrix."""
+    g = gamma(n)
+    top = np.max(np.abs(a) + np.abs(b) * h, axis=1, keepdims=True)
+    out: FloatArray = (g * (1.0 + gamma(n + 4))) * top * abs_weights.sum(axis=1) + g * bias_abs
+    return out
+
+
+def _back_substituted(
+    margin: Margin,
+    steps: list[Relaxed],
+    rounded: list[FloatArray | float],
+    a: FloatArray,
+    b: FloatArray,
+    h: FloatArray,
+) -> FloatArray:
+    """A bound on the margin's remainder over each cell by back-substitution: every unit's
+    own remainder enters with the coefficient of its own path to the readout, signs and
+    cancellations kept, where the forward forms push each through ``|W|``.
+
+    The margin is ``fa + fb s + readout . e_L + E_out`` with ``e_k = lam_k (W_k e_{k-1} +
+    E_k) + R_k`` (:class:`Relaxed`; ``E_k`` the rounding of layer k's pre-activation forms,
+    ``E_1`` the first layer's ``r``), so its remainder is at most ``|E_out| + sum_k (|c_k|
+    . own_k + |c_k lam_k| . |E_k|)`` with ``c_L = readout`` and ``c_{k-1} = (c_k lam_k) W_k``.
+    Each ``c_k`` is computed in float: its error is carried as a bound ``err`` (gamma_n of
+    ``max |c_k lam_k|`` and the inherited error, times the column sums of ``|W_k|``), and
+    the sums of non-negative terms are rounded up by gamma of their count.  Zonotopes take
+    this view of the same relaxations (Singh et al., "Fast and effective robustness
+    certification", NeurIPS 2018).
+    """
+    hidden = margin.hidden
+    n = len(margin.readout)
+    g = gamma(n)
+    top = np.max(np.abs(a) + np.abs(b) * h, axis=1)
+    total = g * (1.0 + gamma(n + 4)) * top * float(margin.readout_abs.sum()) + g * margin.offset_abs
+    c: FloatArray = margin.readout[None, :]
+    err: FloatArray | float = 0.0
+    terms = 1
+    for k in range(len(hidden) - 1, -1, -1):
+        lam, own = steps[k].lam, steps[k].own
+        size = hidden[k].n_out
+        bound = np.abs(c) + err
+        total = total + np.sum(bound * own, axis=1)
+        cl = c * lam
+        # |c lam| with the error of c and the rounding of the product.
+        total = total + np.sum((bound * lam) * (1.0 + 2.0 * EPS) * rounded[k], axis=1)
+        terms += 2 * size
+        if k == 0:
+            break
+        weights = hidden[k].weights
+        spread = gamma(size) * np.max(np.abs(cl), axis=1) + np.max(
+            np.abs(err * lam) + 2.0 * EPS * np.abs(cl), axis=1
+        )
+        err = spread[:, None] * hidden[k].abs_weights.sum(axis=0)[None, :]
+        c = cl @ weights
+    out: FloatArray = total * (1.0 + gamma(terms)) + TINY * terms
+    return out
 
 
 def _centre_linear(

@@ -277,16 +277,23 @@ def _steep_tanh_net(seed: int, scale: float) -> tuple[Network, Layers]:
     return N(raw), raw
 
 
-@pytest.mark.parametrize("wide_reach", [4.0, np.inf], ids=["plain-on-wide-cells", "taylor-only"])
+@pytest.mark.parametrize(
+    ("wide_reach", "plain"),
+    [(4.0, True), (np.inf, False)],
+    ids=["plain-on-wide-cells", "taylor-models-only"],
+)
 def test_deep_steep_net_matches_an_independent_grid(
-    wide_reach: float, monkeypatch: pytest.MonkeyPatch
+    wide_reach: float, plain: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Regression for the choice between plain intervals and Taylor models on wide cells of a
-    # deep net: both must give every root.  The reference is a plain numpy forward pass (not
-    # netbound's) on a fine grid, each sign change bisected to 1e-13.
+    # deep net: both must give every root (plain intervals are forced on the wide cells in
+    # the first case, where the probe would choose the Taylor models' chords).  The
+    # reference is a plain numpy forward pass (not netbound's) on a fine grid, each sign
+    # change bisected to 1e-13.
     from netbound import solver
 
     monkeypatch.setattr(solver, "WIDE_REACH", wide_reach)
+    monkeypatch.setattr(solver, "_plain_pays", lambda *_: plain)
     chosen: list[bool | None] = []
     plain_cells = solver._plain_cells
 
@@ -307,7 +314,7 @@ def test_deep_steep_net_matches_an_independent_grid(
         return v @ (w[0] - w[1]) + (b[0] - b[1])
 
     results = netbound.solve(net, x2s)
-    if wide_reach == 4.0:
+    if plain:
         assert True in chosen  # the plain path was taken
     w1, b1, _ = raw[0]
     for x2, result in zip(x2s, results, strict=True):
