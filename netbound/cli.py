@@ -388,8 +388,9 @@ def _isatty(stream: Any) -> bool:
     type=click.IntRange(min=1),
     default=None,
     metavar="N",
-    help="Solve on at most N threads (default: every CPU). Networks with fewer than "
-    "128x128 weights between hidden layers use one: threads do not pay there.",
+    help="Solve on at most N threads or processes (default: every CPU). Networks with "
+    "fewer than 128x128 weights between hidden layers use processes (Linux) on 1024 or "
+    "more slices at once, and otherwise one thread: threads do not pay there.",
 )
 @_boundary_options
 @_format_option
@@ -450,7 +451,7 @@ def solve(
     )
     sweep_name = boundary.sweep_name or "x2"
     values, total = _x2_values(x2, x2_range, x2_file, sweep_name, limit)
-    results = solve_boundary(boundary, values, workers=workers)
+    results = solve_boundary(boundary, values, workers=workers, processes=True)
     # solve_boundary and the x2 file are lazy: take the first result before any output, so
     # that a bad option or an unreadable x2 file is reported with nothing written to stdout.
     first = next(results, None)

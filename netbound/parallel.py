@@ -1,22 +1,31 @@
-"""Solving a block of lines on several threads.
+"""Solving a block of lines on several threads or processes.
 
 The lines of a block are independent, and numpy's loops and BLAS products release the GIL,
 so parts of a block can be solved on threads at once.  That pays only where the products
 dominate: on networks with at least :data:`MIN_WEIGHTS` weights between hidden layers, two
 threads take 0.5-0.7 of the time of one (measured on two cores); on smaller networks the
-Python between numpy calls, which holds the GIL, dominates and threads gain nothing, so
-they are not used.  BLAS is held to one thread meanwhile (threadpoolctl): its own threads
-would compete with these, and with them the gain was under 10%.
+Python between numpy calls, which holds the GIL, dominates and threads gain nothing (two
+threads took 1.2-1.3 times as long as one on the 64-wide benchmark nets).  There, where the
+caller allows it (``processes``, as the CLI does), a long block is split between worker
+processes instead: forked (Linux only), so that they start in milliseconds with the network
+already in memory, and each returns its part's roots.  BLAS is held to one thread in each
+thread or process (threadpoolctl): its own threads would compete with these.
 
 A part of at most :data:`PART_LINES` lines takes well under a second even on a 256-wide
-net, so an interrupt waits at most that long for the parts already started.
+net, so an interrupt waits at most that long for the parts already started; worker
+processes ignore the interrupt and are ended by the parent.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
+import sys
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +40,9 @@ MIN_WEIGHTS = 128 * 128
 PART_LINES = 256
 #: Fewer lines than this are solved on one thread.
 MIN_LINES = 128
+#: Fewer lines than this are not split between processes: forking and gathering the
+#: results cost a few milliseconds, a few hundred lines' work on the smallest networks.
+MIN_PROCESS_LINES = 1024
 
 __all__ = ["available_workers", "check_workers", "solve_flat"]
 
@@ -56,19 +68,31 @@ def _pays(margin: Margin) -> bool:
     return sum(layer.weights.size for layer in margin.hidden[1:]) >= MIN_WEIGHTS
 
 
+def _can_fork() -> bool:
+    # fork is the start method that shares the network without pickling it; elsewhere
+    # than Linux it is unsafe with some BLAS libraries (macOS's Accelerate).
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
 def solve_flat(
     margin: Margin,
     base: FloatArray,
     axis: int,
     window: tuple[float, float] | None,
     workers: int = 1,
+    processes: bool = False,
 ) -> _Flat:
-    """:func:`netbound.solver._solve_flat` on up to ``workers`` threads, where that pays."""
+    """:func:`netbound.solver._solve_flat` on up to ``workers`` threads where that pays, or
+    (with ``processes``) on up to ``workers`` forked processes where threads do not."""
     n = base.shape[0]
-    if workers <= 1 or n < MIN_LINES or not _pays(margin):
+    if workers <= 1 or n < MIN_LINES:
         return _solve_flat(margin, base, axis, window)
     parts = max(workers, -(-n // PART_LINES))
     edges = np.linspace(0, n, parts + 1).astype(int).tolist()
+    if not _pays(margin):
+        if processes and n >= MIN_PROCESS_LINES and _can_fork():
+            return _on_processes(margin, base, axis, window, workers, edges)
+        return _solve_flat(margin, base, axis, window)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1, user_api="blas"):
@@ -84,6 +108,62 @@ def solve_flat(
             raise
         pool.shutdown()
     return _join(flats)
+
+
+#: The block that forked workers solve parts of: set by the parent just before the fork,
+#: so that each worker finds it in its copy of the parent's memory.
+_JOB: tuple[Margin, FloatArray, int, tuple[float, float] | None] | None = None
+_LIMITS: Any = None
+
+
+def _worker_start() -> None:
+    """In each worker: the parent handles interrupts, and BLAS keeps to one thread."""
+    global _LIMITS
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from threadpoolctl import threadpool_limits
+
+    _LIMITS = threadpool_limits(1, user_api="blas")
+
+
+def _solve_part(a: int, b: int) -> _Flat:
+    assert _JOB is not None  # set before the fork
+    margin, base, axis, window = _JOB
+    return _solve_flat(margin, base[a:b], axis, window)
+
+
+def _on_processes(
+    margin: Margin,
+    base: FloatArray,
+    axis: int,
+    window: tuple[float, float] | None,
+    workers: int,
+    edges: list[int],
+) -> _Flat:
+    """The parts of a block between ``edges`` solved on ``workers`` forked processes, in
+    order.  Leaving the pool (also on an error or an interrupt) ends the workers."""
+    global _JOB
+    _JOB = (margin, base, axis, window)
+    try:
+        with _forked_pool(workers) as pool:
+            flats = pool.starmap(_solve_part, pairwise(edges), chunksize=1)
+    finally:
+        _JOB = None
+    return _join(flats)
+
+
+def _forked_pool(workers: int) -> Any:
+    """A pool of ``workers`` forked processes that ignore interrupts from their start: an
+    interrupt (Ctrl-C reaches the whole process group) between the fork and the workers'
+    own setting would print a traceback from the worker.  The parent ignores it only while
+    forking (where it can: the main thread sets signal handlers)."""
+    context = multiprocessing.get_context("fork")
+    if threading.current_thread() is not threading.main_thread():
+        return context.Pool(workers, _worker_start)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return context.Pool(workers, _worker_start)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _join(flats: list[_Flat]) -> _Flat:

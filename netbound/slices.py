@@ -60,13 +60,19 @@ def _floats(block: list[Any]) -> FloatArray:
 
 
 def solve_boundary(
-    boundary: Boundary, x2: Iterable[float], *, chunk: int = CHUNK, workers: int | None = None
+    boundary: Boundary,
+    x2: Iterable[float],
+    *,
+    chunk: int = CHUNK,
+    workers: int | None = None,
+    processes: bool = False,
 ) -> Iterator[SliceResult]:
     """Every root of ``boundary`` on the line at each swept value, lazily, in order.
 
     Memory stays bounded however long ``x2`` is: values are solved ``chunk`` at a time, on
-    up to ``workers`` threads (None: every CPU) where the network is large enough to gain
-    (see :mod:`netbound.parallel`).
+    up to ``workers`` threads (None: every CPU) where the network is large enough to gain,
+    and with ``processes`` on up to ``workers`` forked processes where it is not (Linux;
+    see :mod:`netbound.parallel`).
     """
     if boundary.sweep is None:
         n = boundary.network.n_inputs
@@ -96,10 +102,10 @@ def solve_boundary(
             check_limit(float(block[int(np.argmax(big))]), limit, f"{boundary.sweep_name} value")
         base = boundary.bases(block)
         if boundary.by_class:
-            yield from _class_results(boundary, base, block, threads)
+            yield from _class_results(boundary, base, block, threads, processes)
             continue
         margin = boundary.margins[0]
-        flat = solve_flat(margin, base, boundary.solve_for, boundary.window, threads)
+        flat = solve_flat(margin, base, boundary.solve_for, boundary.window, threads, processes)
         roots = _roots(flat)
         b = flat.bounds
         for i, value in enumerate(block.tolist()):
@@ -253,9 +259,10 @@ def solve(
 
 
 def _class_results(
-    boundary: Boundary, base: FloatArray, x2: FloatArray, workers: int
+    boundary: Boundary, base: FloatArray, x2: FloatArray, workers: int, processes: bool
 ) -> Iterator[SliceResult]:
-    per_line = class_roots(boundary, base, boundary.solve_for, boundary.window, workers)
+    axis, window = boundary.solve_for, boundary.window
+    per_line = class_roots(boundary, base, axis, window, workers, processes)
     for s, (found, unresolved, complete, evaluations) in enumerate(per_line):
         yield SliceResult(
             float(x2[s]),
@@ -273,6 +280,7 @@ def class_roots(
     axis: int,
     window: tuple[float, float] | None,
     workers: int = 1,
+    processes: bool = False,
 ) -> list[tuple[list[Root], list[tuple[float, float]], bool, int]]:
     """Where the decided class (argmax or argmin) changes along the lines ``base + t e_axis``.
 
@@ -282,7 +290,7 @@ def class_roots(
     """
     net = boundary.network
     sign = 1.0 if boundary.decision == "argmax" else -1.0
-    flats = [solve_flat(m, base, axis, window, workers) for m in boundary.margins]
+    flats = [solve_flat(m, base, axis, window, workers, processes) for m in boundary.margins]
     roots = [_roots(flat) for flat in flats]
     pairs = list(combinations(range(net.n_outputs), 2))
     out = []

@@ -254,8 +254,8 @@ def test_back_substituted_enclosures_hold_at_60_digits(
     layers = _smooth_layers(7000 + seed)
     rng = np.random.default_rng(seed)
     if seed % 2:  # a ReLU layer among the smooth ones
-        w, b, _ = layers[int(rng.integers(0, len(layers) - 1))]
-        layers = [(w2, b2, "relu" if w2 is w else act) for w2, b2, act in layers]
+        k = int(rng.integers(0, len(layers) - 1))
+        layers = [(w2, b2, "relu" if i == k else act) for i, (w2, b2, act) in enumerate(layers)]
     margin = margin_between(netbound.Network.from_layers(layers), "z1", "z2")
     x2 = float(rng.normal(0.0, 3.0))
     oracle = FarOracle(layers, x2, dps=60)

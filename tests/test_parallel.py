@@ -15,7 +15,9 @@ from uniform_nets import uniform_net
 
 import netbound
 from netbound import Network, OptionError, parallel
+from netbound.boundary import Boundary
 from netbound.cli import main
+from netbound.slices import solve_boundary
 
 
 def _wide_net(outputs: int) -> Network:
@@ -114,3 +116,82 @@ def test_cli_workers(tmp_path: Path) -> None:
     bad = runner.invoke(main, [*args, "--workers", "0"])
     assert bad.exit_code == 2
     assert "Invalid value for '--workers': 0 is not in the range x>=1." in bad.stderr
+
+
+def _processes_used(monkeypatch: pytest.MonkeyPatch, log: Path) -> Any:
+    """Lower the thresholds so that a few hundred lines of a small net go to processes, in
+    parts of 40 lines; returns a function giving the ids of the processes that solved them
+    (each part appends its process id to ``log``, from the worker)."""
+    import os
+
+    real = parallel._solve_flat
+
+    def spy(*args: Any) -> Any:
+        with log.open("a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return real(*args)
+
+    monkeypatch.setattr(parallel, "MIN_PROCESS_LINES", 64)
+    monkeypatch.setattr(parallel, "PART_LINES", 40)
+    monkeypatch.setattr(parallel, "_solve_flat", spy)
+    return lambda: [int(x) for x in log.read_text().split()] if log.exists() else []
+
+
+@pytest.mark.skipif(not parallel._can_fork(), reason="worker processes are forked on Linux only")
+@pytest.mark.parametrize("argmax", [False, True], ids=["pair", "argmax"])
+def test_processes_give_the_answer_of_one_thread(
+    argmax: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import os
+
+    net = netbound.load(Path(__file__).resolve().parent.parent / "sample_nets" / "tanh_deep.json")
+    if argmax:
+        net = uniform_net((2, 16, 16, 3), ("tanh", "sigmoid", "identity"), seed=5, scale=3.0)
+    x2 = np.linspace(-2.0, 2.0, 300)
+    one = netbound.solve(net, x2, argmax=argmax, workers=1)
+    pids = _processes_used(monkeypatch, tmp_path / "pids")
+    boundary = Boundary.resolve(net, decision="argmax" if argmax else None)
+    two = list(solve_boundary(boundary, x2, workers=2, processes=True))
+    # 300 lines in parts of 40, solved in two processes other than this (for each margin).
+    assert len(pids()) >= 8 * len(boundary.margins)
+    assert len(set(pids())) == 2 * len(boundary.margins)
+    assert os.getpid() not in pids()
+    assert sum(len(r.roots) for r in one) > 100
+    for a, b in zip(one, two, strict=True):
+        assert a.x2 == b.x2
+        assert (a.complete, a.everywhere, a.unresolved) == (b.complete, b.everywhere, b.unresolved)
+        assert [(r.kind, r.from_output, r.to_output) for r in a.roots] == [
+            (r.kind, r.from_output, r.to_output) for r in b.roots
+        ]
+        for ra, rb in zip(a.roots, b.roots, strict=True):
+            assert_allclose(ra.x1, rb.x1, rtol=1e-13)
+
+
+@pytest.mark.skipif(not parallel._can_fork(), reason="worker processes are forked on Linux only")
+def test_no_processes_unless_asked_or_below_the_line_count(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import os
+
+    net = netbound.load(Path(__file__).resolve().parent.parent / "sample_nets" / "tanh_deep.json")
+    pids = _processes_used(monkeypatch, tmp_path / "pids")
+    netbound.solve(net, np.linspace(-1.0, 1.0, 300), workers=2)  # the library: threads only
+    boundary = Boundary.resolve(net)
+    list(solve_boundary(boundary, np.linspace(-1.0, 1.0, 63), workers=2, processes=True))
+    assert set(pids()) == {os.getpid()}
+
+
+@pytest.mark.skipif(not parallel._can_fork(), reason="worker processes are forked on Linux only")
+def test_an_error_in_a_process_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    net = netbound.load(Path(__file__).resolve().parent.parent / "sample_nets" / "tanh_deep.json")
+    monkeypatch.setattr(parallel, "MIN_PROCESS_LINES", 64)
+    monkeypatch.setattr(parallel, "PART_LINES", 40)
+
+    def failing(*args: Any) -> Any:
+        raise MemoryError("in a worker")
+
+    monkeypatch.setattr(parallel, "_solve_flat", failing)
+    boundary = Boundary.resolve(net)
+    with pytest.raises(MemoryError, match="in a worker"):
+        list(solve_boundary(boundary, np.linspace(-1, 1, 200), workers=2, processes=True))
+    assert parallel._JOB is None
