@@ -119,9 +119,9 @@ def test_cli_workers(tmp_path: Path) -> None:
 
 
 def _processes_used(monkeypatch: pytest.MonkeyPatch, log: Path) -> Any:
-    """Lower the thresholds so that a few hundred lines of a small net go to processes, in
-    parts of 40 lines; returns a function giving the ids of the processes that solved them
-    (each part appends its process id to ``log``, from the worker)."""
+    """Lower the thresholds so that a few hundred lines of a small net go to processes, one
+    part per process after the first lines; returns a function giving the ids of the
+    processes that solved the parts (each appends its process id to ``log``)."""
     import os
 
     real = parallel._solve_flat
@@ -132,7 +132,7 @@ def _processes_used(monkeypatch: pytest.MonkeyPatch, log: Path) -> Any:
         return real(*args)
 
     monkeypatch.setattr(parallel, "MIN_PROCESS_LINES", 64)
-    monkeypatch.setattr(parallel, "PART_LINES", 40)
+    monkeypatch.setattr(parallel, "MIN_PROCESS_WEIGHTS", 0)
     monkeypatch.setattr(parallel, "_solve_flat", spy)
     return lambda: [int(x) for x in log.read_text().split()] if log.exists() else []
 
@@ -152,10 +152,11 @@ def test_processes_give_the_answer_of_one_thread(
     pids = _processes_used(monkeypatch, tmp_path / "pids")
     boundary = Boundary.resolve(net, decision="argmax" if argmax else None)
     two = list(solve_boundary(boundary, x2, workers=2, processes=True))
-    # 300 lines in parts of 40, solved in two processes other than this (for each margin).
-    assert len(pids()) >= 8 * len(boundary.margins)
-    assert len(set(pids())) == 2 * len(boundary.margins)
-    assert os.getpid() not in pids()
+    # For each margin: the first lines here, the rest in two parts on two other processes.
+    margins = len(boundary.margins)
+    assert pids().count(os.getpid()) == margins
+    assert len(pids()) == 3 * margins
+    assert len(set(pids())) == 2 * margins + 1
     assert sum(len(r.roots) for r in one) > 100
     for a, b in zip(one, two, strict=True):
         assert a.x2 == b.x2
@@ -185,13 +186,32 @@ def test_no_processes_unless_asked_or_below_the_line_count(
 def test_an_error_in_a_process_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
     net = netbound.load(Path(__file__).resolve().parent.parent / "sample_nets" / "tanh_deep.json")
     monkeypatch.setattr(parallel, "MIN_PROCESS_LINES", 64)
-    monkeypatch.setattr(parallel, "PART_LINES", 40)
+    monkeypatch.setattr(parallel, "MIN_PROCESS_WEIGHTS", 0)
+    calls: list[int] = []
+    solve = parallel._solve_flat
 
     def failing(*args: Any) -> Any:
-        raise MemoryError("in a worker")
+        calls.append(1)  # (in the parent: the first lines; the workers' own copies)
+        if len(calls) > 1:
+            raise MemoryError("in a worker")
+        return solve(*args)
 
     monkeypatch.setattr(parallel, "_solve_flat", failing)
     boundary = Boundary.resolve(net)
     with pytest.raises(MemoryError, match="in a worker"):
         list(solve_boundary(boundary, np.linspace(-1, 1, 200), workers=2, processes=True))
     assert parallel._JOB is None
+
+
+@pytest.mark.skipif(not parallel._can_fork(), reason="worker processes are forked on Linux only")
+def test_small_networks_stay_in_one_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import os
+
+    net = netbound.load(Path(__file__).resolve().parent.parent / "sample_nets" / "tanh_deep.json")
+    assert parallel._between(Boundary.resolve(net).margins[0]) < parallel.MIN_PROCESS_WEIGHTS
+    pids = _processes_used(monkeypatch, tmp_path / "pids")
+    monkeypatch.setattr(parallel, "MIN_PROCESS_WEIGHTS", 32 * 32)
+    list(solve_boundary(Boundary.resolve(net), np.linspace(-1, 1, 300), workers=2, processes=True))
+    assert set(pids()) == {os.getpid()}
