@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -122,8 +123,6 @@ def _processes_used(monkeypatch: pytest.MonkeyPatch, log: Path) -> Any:
     """Lower the thresholds so that a few hundred lines of a small net go to processes, one
     part per process after the first lines; returns a function giving the ids of the
     processes that solved the parts (each appends its process id to ``log``)."""
-    import os
-
     real = parallel._solve_flat
 
     def spy(*args: Any) -> Any:
@@ -142,8 +141,6 @@ def _processes_used(monkeypatch: pytest.MonkeyPatch, log: Path) -> Any:
 def test_processes_give_the_answer_of_one_thread(
     argmax: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import os
-
     net = netbound.load(Path(__file__).resolve().parent.parent / "sample_nets" / "tanh_deep.json")
     if argmax:
         net = uniform_net((2, 16, 16, 3), ("tanh", "sigmoid", "identity"), seed=5, scale=3.0)
@@ -172,8 +169,6 @@ def test_processes_give_the_answer_of_one_thread(
 def test_no_processes_unless_asked_or_below_the_line_count(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import os
-
     net = netbound.load(Path(__file__).resolve().parent.parent / "sample_nets" / "tanh_deep.json")
     pids = _processes_used(monkeypatch, tmp_path / "pids")
     netbound.solve(net, np.linspace(-1.0, 1.0, 300), workers=2)  # the library: threads only
@@ -207,8 +202,6 @@ def test_an_error_in_a_process_reaches_the_caller(monkeypatch: pytest.MonkeyPatc
 def test_small_networks_stay_in_one_process(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import os
-
     net = netbound.load(Path(__file__).resolve().parent.parent / "sample_nets" / "tanh_deep.json")
     assert parallel._between(Boundary.resolve(net).margins[0]) < parallel.MIN_PROCESS_WEIGHTS
     pids = _processes_used(monkeypatch, tmp_path / "pids")
