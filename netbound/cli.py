@@ -389,8 +389,8 @@ def _isatty(stream: Any) -> bool:
     default=None,
     metavar="N",
     help="Solve on at most N threads or processes (default: every CPU). Networks with "
-    "fewer than 128x128 weights between hidden layers use processes (Linux) on 1024 or "
-    "more slices at once, and otherwise one thread: threads do not pay there.",
+    "128x128 or more weights between hidden layers use threads; with 32x32 or more, forked "
+    "processes (Linux) on 1024 or more slices at once; smaller ones one thread.",
 )
 @_boundary_options
 @_format_option
