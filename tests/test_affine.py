@@ -57,9 +57,9 @@ def test_enclosures_hold_the_margin_and_its_slope(seed: int) -> None:
             assert np.all(df - tol <= dhi[0]), (width, df.max(), dhi[0])
 
 
-def test_tighter_than_intervals_on_a_deep_net() -> None:
-    """The point of the forms: on a 2-64-64-2 tanh net, a small cell's slope enclosure is
-    an order of magnitude narrower than plain interval propagation's."""
+def _x5_line() -> tuple[Margin, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The margin of a PyTorch-style 2-64-64-2 tanh net with weights x5 (seed 0) and the
+    first-layer form of its line x2 = 0.5."""
     rng = np.random.default_rng(0)
     sizes = [2, 64, 64, 2]
     layers = []
@@ -69,7 +69,13 @@ def test_tighter_than_intervals_on_a_deep_net() -> None:
         b = rng.uniform(-bound, bound, sizes[k + 1]) * 5.0
         layers.append((w.tolist(), b.tolist(), "tanh" if k < 2 else "identity"))
     margin = margin_between(netbound.Network.from_layers(layers), "z1", "z2")
-    w, c, cabs = margin.line_affine(np.array([[0.0, 0.5]]), 0)
+    return margin, margin.line_affine(np.array([[0.0, 0.5]]), 0)
+
+
+def test_tighter_than_intervals_on_a_deep_net() -> None:
+    """The point of the forms: on a 2-64-64-2 tanh net, a small cell's slope enclosure is
+    an order of magnitude narrower than plain interval propagation's."""
+    margin, (w, c, cabs) = _x5_line()
     lo, hi = np.array([0.3]), np.array([0.31])
     _, _, plo, phi = enclosure.cells(margin, w, c, cabs, lo, hi)
     _, _, alo, ahi, _, _ = affine.cells(margin, w, c, cabs, lo, hi)
@@ -218,16 +224,7 @@ def test_chords_keep_wide_cells_of_a_saturating_net_tight() -> None:
     bend, and on which the margin stays above 2.7, are proven positive (a Taylor form at the
     centre encloses them 60 to 250 times wider than the margin's range, and excludes
     neither); on every cell the enclosure holds the margin at 2001 points."""
-    rng = np.random.default_rng(0)
-    sizes = [2, 64, 64, 2]
-    layers = []
-    for k in range(3):
-        bound = 1.0 / np.sqrt(sizes[k])
-        w = rng.uniform(-bound, bound, (sizes[k + 1], sizes[k])) * 5.0
-        b = rng.uniform(-bound, bound, sizes[k + 1]) * 5.0
-        layers.append((w.tolist(), b.tolist(), "tanh" if k < 2 else "identity"))
-    margin = margin_between(netbound.Network.from_layers(layers), "z1", "z2")
-    w, c, cabs = margin.line_affine(np.array([[0.0, 0.5]]), 0)
+    margin, (w, c, cabs) = _x5_line()
     lo = np.array([2.0, 3.0, -3.0, -1.0, -6.0])
     hi = lo + np.array([2.0, 5.0, 1.0, 1.5, 4.0])
     rows = np.zeros(lo.size, dtype=np.intp)

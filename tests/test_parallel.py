@@ -41,6 +41,23 @@ def threads_used(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return names
 
 
+def _same_answers(one: list[Any], two: list[Any]) -> None:
+    """The same slices, roots, kinds and completeness.  Batches of another shape may round
+    differently in BLAS, so the polished roots may differ in their last bits; both proven
+    enclosures hold the root, so they meet."""
+    for a, b in zip(one, two, strict=True):
+        assert a.x2 == b.x2
+        assert (a.complete, a.everywhere, a.unresolved) == (b.complete, b.everywhere, b.unresolved)
+        assert [(r.kind, r.from_output, r.to_output) for r in a.roots] == [
+            (r.kind, r.from_output, r.to_output) for r in b.roots
+        ]
+        for ra, rb in zip(a.roots, b.roots, strict=True):
+            assert ra.enclosure is not None
+            assert rb.enclosure is not None
+            assert max(ra.enclosure[0], rb.enclosure[0]) <= min(ra.enclosure[1], rb.enclosure[1])
+            assert_allclose(ra.x1, rb.x1, rtol=1e-13)
+
+
 @pytest.mark.parametrize("argmax", [False, True], ids=["pair", "argmax"])
 def test_threads_give_the_answer_of_one_thread(argmax: bool, threads_used: list[str]) -> None:
     net = _wide_net(3)
@@ -54,19 +71,7 @@ def test_threads_give_the_answer_of_one_thread(argmax: bool, threads_used: list[
     assert len(threads_used) >= 5
     assert all(n.startswith("netbound") for n in threads_used)
     assert sum(len(r.roots) for r in one) > 100
-    for a, b in zip(one, two, strict=True):
-        assert a.x2 == b.x2
-        assert (a.complete, a.everywhere, a.unresolved) == (b.complete, b.everywhere, b.unresolved)
-        assert [(r.kind, r.from_output, r.to_output) for r in a.roots] == [
-            (r.kind, r.from_output, r.to_output) for r in b.roots
-        ]
-        # Batches of another shape may round differently in BLAS, so the polished roots may
-        # differ in their last bits; both proven enclosures hold the root, so they meet.
-        for ra, rb in zip(a.roots, b.roots, strict=True):
-            assert ra.enclosure is not None
-            assert rb.enclosure is not None
-            assert max(ra.enclosure[0], rb.enclosure[0]) <= min(ra.enclosure[1], rb.enclosure[1])
-            assert_allclose(ra.x1, rb.x1, rtol=1e-13)
+    _same_answers(one, two)
 
 
 def test_small_networks_stay_on_one_thread(threads_used: list[str]) -> None:
@@ -155,14 +160,7 @@ def test_processes_give_the_answer_of_one_thread(
     assert len(pids()) == 3 * margins
     assert len(set(pids())) == 2 * margins + 1
     assert sum(len(r.roots) for r in one) > 100
-    for a, b in zip(one, two, strict=True):
-        assert a.x2 == b.x2
-        assert (a.complete, a.everywhere, a.unresolved) == (b.complete, b.everywhere, b.unresolved)
-        assert [(r.kind, r.from_output, r.to_output) for r in a.roots] == [
-            (r.kind, r.from_output, r.to_output) for r in b.roots
-        ]
-        for ra, rb in zip(a.roots, b.roots, strict=True):
-            assert_allclose(ra.x1, rb.x1, rtol=1e-13)
+    _same_answers(one, two)
 
 
 @pytest.mark.skipif(not parallel._can_fork(), reason="worker processes are forked on Linux only")
