@@ -247,7 +247,7 @@ def _activate(
         dn = np.where(aa > ends, near_slope, activations.MAX_SLOPE[act])
         const, vb, vr, relaxed = _chord_forms(act, a, aa, b, r, bh, ends, near, far)
     if centre is not None:
-        centre = _centre_out(act, centre, a, ends, cen, dn, act != "softplus")
+        centre = _centre_out(act, centre, a, ends, cen, dn)
     if not slope:
         return (const, vb, vr, da, _zeros(db, da), _zeros(dr, da)), centre, relaxed
     assert cen is not None  # computed whenever slope forms are asked for
@@ -350,14 +350,13 @@ def _centre_out(
     ends: FloatArray,
     cen: _Centred | None,
     dn: FloatArray,
-    moved: bool,
 ) -> Centre:
     """A smooth layer's centre values and their error bound from its inputs' ``centre``.
 
     The exact centre input lies in the unit's range (the forms hold it at ``s = 0``), and
     so does the computed one, within ``err`` of it, wherever it is inside the range's ends:
     there act' between the two is at most ``dn`` (sigmoid' and tanh' decrease in ``|u|``),
-    elsewhere at most its global maximum (1 for softplus).  ``moved``: the outputs' forms
+    elsewhere at most its global maximum (1 for softplus).  Sigmoid and tanh units' forms
     have constants other than the centre values (chords), so those are kept apart.
     """
     top = 1.0 if act == "softplus" else activations.MAX_SLOPE[act]
@@ -374,7 +373,8 @@ def _centre_out(
             v_err = SLOPE_ERR * s if act == "tanh" else 0.0
             cap = np.where((x >= a - ends) & (x <= a + ends), dn, top)
     err = cap * centre.err * UP + ACT_ERR * np.abs(v) + v_err + TINY
-    return Centre(v if (moved or centre.value is not None) else None, err)
+    apart = act != "softplus" or centre.value is not None
+    return Centre(v if apart else None, err)
 
 
 def _zeros(x: FloatArray | None, like: FloatArray) -> FloatArray:
@@ -603,10 +603,8 @@ def _back_substituted(
     certification", NeurIPS 2018).
     """
     hidden = margin.hidden
-    n = len(margin.readout)
-    g = gamma(n)
-    top = np.max(np.abs(a) + np.abs(b) * h, axis=1)
-    total = g * (1.0 + gamma(n + 4)) * top * float(margin.readout_abs.sum()) + g * margin.offset_abs
+    readout_abs, offset_abs = margin.readout_abs[None, :], np.array([margin.offset_abs])
+    total = _linear_rounding(readout_abs, offset_abs, a, b, h, len(margin.readout))[:, 0]
     c: FloatArray = margin.readout[None, :]
     err: FloatArray | float = 0.0
     terms = 1

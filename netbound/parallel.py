@@ -99,8 +99,6 @@ def solve_flat(
     n = base.shape[0]
     if workers <= 1 or n < MIN_LINES:
         return _solve_flat(margin, base, axis, window)
-    parts = max(workers, -(-n // PART_LINES))
-    edges = np.linspace(0, n, parts + 1).astype(int).tolist()
     if not _pays(margin):
         big = _between(margin) >= MIN_PROCESS_WEIGHTS
         if processes and big and n >= MIN_PROCESS_LINES and _can_fork():
@@ -114,6 +112,8 @@ def solve_flat(
             edges = np.linspace(WARM_LINES, n, workers + 1).astype(int).tolist()
             return _join([head, _on_processes(margin, base, axis, window, workers, edges)])
         return _solve_flat(margin, base, axis, window)
+    parts = max(workers, -(-n // PART_LINES))
+    edges = np.linspace(0, n, parts + 1).astype(int).tolist()
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1, user_api="blas"):
