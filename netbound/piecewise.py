@@ -21,14 +21,15 @@ The work follows the pieces near the boundary, in bounded memory:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from netbound.margin import Margin
 from netbound.network import FloatArray
-from netbound.rounding import ACT_ERR, EPS, TINY, IntArray, gamma
+from netbound.relaxation import Relaxation, Relaxer
+from netbound.rounding import EPS, IntArray, gamma
 
 #: More kept pieces than this (over a batch of lines) and the caller falls back to bisection.
 MAX_PIECES = 2_000_000
@@ -41,7 +42,7 @@ GROUP_LEVELS = (8, 4, 2)
 #: Elements (pieces x units) per block of pieces: 2 MiB per array.
 BLOCK_ELEMENTS = 1 << 18
 #: Cells the forward relaxation keeps are tested again by back-substitution
-#: (:meth:`_Walk._backward`); off only to compare.
+#: (:meth:`netbound.relaxation.Relaxer.backward`); off only to compare.
 BACK_SUBSTITUTE = True
 
 
@@ -138,17 +139,6 @@ def _take(k: int, mags: Mags, rows: Any) -> Mags:
     return mags[0][rows], mags[1] if k == 0 else mags[1][rows]
 
 
-class _Relaxation(NamedTuple):
-    """One layer's relaxation on each row (of a batch of cells), from :meth:`_Walk._forward`:
-    every unit's exact pre-activation lies in ``mid +- spread`` on the cell, and its
-    activation in ``lam z + [0, 2 half_rho]``."""
-
-    lam: FloatArray
-    half_rho: FloatArray
-    mid: FloatArray
-    spread: FloatArray
-
-
 class _Walk:
     """Depth-first descent through the layers, collecting the pieces that may hold a root."""
 
@@ -164,24 +154,17 @@ class _Walk:
             np.sqrt(np.sum(layer.weights**2, axis=1)) * (1.0 + gamma(layer.n_in))
             for layer in self.hidden
         ]
-        # |W|^T of each layer, and each layer's error of adding its biases (with the
-        # products' underflow) for :meth:`_forward`.
+        # |W|^T of each layer, for the remainders of the first relaxed layer.
         self.abs_wt = [layer.abs_weights.T for layer in self.hidden]
-        self.bias_err = [
-            (gamma(layer.n_in) + ACT_ERR) * layer.abs_biases + TINY * layer.abs_weights.sum(axis=1)
-            for layer in self.hidden
-        ]
-        # For :meth:`_backward`: the largest row sum of |W| and |b| of each layer, and the
-        # operations whose underflow it allows for.
-        self.row_max = [float(np.max(layer.abs_weights.sum(axis=1))) for layer in self.hidden]
         self.bias_max = [float(np.max(layer.abs_biases)) for layer in self.hidden]
-        self.ops = sum(layer.weights.size + 4 * layer.weights.shape[0] for layer in self.hidden)
+        # The later layers' relaxations, in the format of the cell tests.
+        self.relaxer = Relaxer(margin)
         self.out: list[tuple[FloatArray, ...]] = []
         self.kept = 0
 
-    def _error(self, k: int, mags: Mags, reach: FloatArray) -> FloatArray:
+    def _error(self, k: int, mags: Mags, reach: FloatArray, extra: float = 0.0) -> FloatArray:
         """Per piece, a bound on the rounding error of every unit of layer k's ``pa + pb t``
-        for ``|t| <= reach``."""
+        for ``|t| <= reach``; ``extra`` is a relative error (per magnitude) beyond float64's."""
         with np.errstate(invalid="ignore", over="ignore"):
             if k == 0:
                 ma, mb = np.max(mags[0], axis=1), np.full(reach.shape, np.max(mags[1]))
@@ -190,7 +173,7 @@ class _Walk:
                 ma = mags[0] * top + self.bias_max[k]
                 mb = mags[1] * top
             # B exactly 0 (no t-term) even on an infinite piece.
-            err: FloatArray = self.gains[k] * (ma + np.where(mb == 0.0, 0.0, mb * reach))
+            err: FloatArray = (self.gains[k] + extra) * (ma + np.where(mb == 0.0, 0.0, mb * reach))
         return err
 
     def _slope_mags(self, k: int, mags: Mags, src: IntArray, slope: FloatArray) -> Mags:
@@ -485,8 +468,6 @@ class _Walk:
                 rad = np.where(np.isnan(rad) & (b_mag == 0.0), 0.0, rad) + rr + err
                 keep = ~((mid - rad > 0.0) | (mid + rad < 0.0)) | open_
             return keep, decided, bound, (base_a, base_b, a_mag, b_mag)
-        nxt = self.hidden[k + 1]
-        wt = nxt.weights.T
         n = lo.size
         keep = np.ones(n, dtype=bool)
         if np.any(finite):
@@ -501,23 +482,40 @@ class _Walk:
             uu = unit[sel]
             relax = decided[f]
             relax[fp, uu] = lam[sel]
-            parts = np.empty((2 * f.size, pa.shape[1]))
-            np.multiply(relax, pa[f], out=parts[: f.size])
-            np.multiply(relax, pb[f], out=parts[f.size :])
-            # The remainders' centres rho/2 go into the same product: its rounding on them,
-            # and that of adding them, is within gamma_n |W| rho_rad, covered with rr.
-            parts[fp, uu] += half_rho[sel]
+            rx = self.relaxer
+            d = rx.dtype
             with np.errstate(invalid="ignore", over="ignore"):
-                q = parts @ wt
+                # In the cell tests' format (:mod:`netbound.relaxation`): beyond float64's
+                # error, the product (gamma, werr), rounding the parts to it, adding the
+                # biases and evaluating at the centre (4 eps) err by at most those relative
+                # errors of the magnitudes that bound float64's (``extra``); and the centre,
+                # rounded to the format, moves by up to eps |centre|, which widens ``half``.
+                parts = np.empty((2 * f.size, pa.shape[1]), dtype=d)
+                np.multiply(relax, pa[f], out=parts[: f.size])
+                np.multiply(relax, pb[f], out=parts[f.size :])
+                # The remainders' centres rho/2 go into the same product: its rounding on
+                # them, and that of adding them, is within gamma_n |W| rho_rad (and eps in
+                # the format's), covered with rr.
+                parts[fp, uu] += half_rho[sel]
+                q = parts @ rx.wt[k + 1]
                 qa, qb = q[: f.size], q[f.size :]
-                qa += nxt.biases
-                rr = _sparse(rho_rad[sel], uu, indptr, shape) @ self.abs_wt[k + 1]
+                qa += rx.biases[k + 1]
+                rr = _sparse(rx.round_up(rho_rad[sel]), uu, indptr, shape) @ rx.abs_wt[k + 1]
                 f_mags = self._unit_mags(k, mags, f)
-                err = self._error(k + 1, f_mags, reach[f])
-                mid = qa + qb * centre[f, None]
-                rad = rr * (1.0 + gamma(shape[1])) + err[:, None]
-                record: list[_Relaxation] = []
-                flo, fhi = self._forward(k + 1, mid, qb, rad, half[f], record)
+                g = rx.gamma(shape[1]) + rx.werr
+                err = self._error(k + 1, f_mags, reach[f], extra=g + 4.0 * rx.eps)
+                centre_d = centre[f].astype(d)
+                mid = qa + qb * centre_d[:, None]
+                # rr's product is at least (1 - g) times the exact one, and q's rounding on
+                # the remainders' centres is within g of it; each nonnegative term is rounded
+                # up by eps more, for the sum's own rounding.
+                rad = rr * (1.0 + 2.0 * g + 3.0 * rx.eps)
+                rad += (rx.round_up(err) * (1.0 + rx.eps))[:, None]
+                # The biases' rounding to the format, and underflow.
+                rad += rx.bias_err[k + 1]
+                half_d = rx.round_up(half[f] + rx.eps * np.abs(centre[f]))
+                record: list[Relaxation] = []
+                flo, fhi = rx.forward(k + 1, mid, qb, rad, half_d, record)
                 # Where the forward form keeps a cell, back-substitution keeps the sign of
                 # every remainder, this layer's included, and may still exclude it.
                 rest = np.flatnonzero(~((flo > 0.0) | (fhi < 0.0)) & ~open_[f])
@@ -529,96 +527,22 @@ class _Walk:
                     half_k = np.zeros((rest.size, shape[1]))
                     half_k[at[fp[mine]], uu[mine]] = half_rho[sel][mine]
                     bound_k = np.maximum(np.abs(plo[rows]), np.abs(phi[rows]))
-                    own = _Relaxation(relax[rest], half_k, np.zeros_like(bound_k), bound_k)
-                    blo, bhi = self._backward(
+                    own = rx.relaxation(relax[rest], half_k, bound_k)
+                    err_k = self._error(k, _take(k, mags, rows), reach[rows])[:, None]
+                    blo, bhi = rx.backward(
                         k,
-                        pa[rows] + pb[rows] * centre[rows, None],
-                        pb[rows],
-                        self._error(k, _take(k, mags, rows), reach[rows])[:, None],
-                        half[rows],
-                        [own, *(_Relaxation(*(x[rest] for x in rl)) for rl in record)],
+                        *rx.convert(
+                            pa[rows] + pb[rows] * centre[rows, None], pb[rows], err_k, half[rows]
+                        ),
+                        [own, *(Relaxation(*(x[rest] for x in rl)) for rl in record)],
                     )
-                    flo[rest], fhi[rest] = blo, bhi
+                    # Both hold the margin; in float32 the forward form can be the narrower
+                    # on narrow cells, where rounding dominates.
+                    flo[rest] = np.fmax(flo[rest], blo)
+                    fhi[rest] = np.fmin(fhi[rest], bhi)
             keep[f] = ~((flo > 0.0) | (fhi < 0.0))
             keep |= open_
         return keep, decided, bound, ()
-
-    def _backward(
-        self,
-        j: int,
-        mid: FloatArray,
-        slope: FloatArray,
-        rad: FloatArray,
-        half: FloatArray,
-        record: list[_Relaxation],
-    ) -> tuple[FloatArray, FloatArray]:
-        """Enclosure of the margin over each cell, by substituting the relaxations backwards.
-
-        Layer j's exact pre-activations are ``z_j in mid + slope s +- rad`` for
-        ``|s| <= half`` (as for :meth:`_forward`), and ``record`` holds each layer's
-        relaxation from that method: ``act(z_i) in lam_i z_i + [0, 2 half_rho_i]``.
-        Starting from the readout ``r``, the coefficients ``g`` of layer i's activations
-        give those of its pre-activations, ``c = g lam_i``, and those of layer i-1's
-        activations, ``c W_i``; each remainder enters the margin with the sign of its own
-        coefficient (``g half_rho_i`` is a centre, ``|g| half_rho_i`` a radius), where the
-        forward form adds every remainder through ``|W|``.  Same relaxations, so never wider
-        than the forward form in exact arithmetic, and often much narrower on deep nets.
-
-        Rounding: the readout and offset (rounded differences) are within ``eps`` of the
-        exact ones; ``fl(g lam)`` errs by ``eps |c|`` per unit, and ``lam`` may be ``4 eps``
-        off the slope its remainder was derived for (:meth:`_relaxed`'s leaky units), so
-        ``5 eps |c|`` (times ``|z_i| <= zmax_i``); the n-term products ``c W_i``, ``c . b_i``,
-        ``c . mid`` and ``c . slope`` by ``gamma_n`` times the same products of magnitudes,
-        bounded with ``||c||_1``, the largest row sum of ``|W_i|`` and
-        ``|h_{i-1}| <= zmax_{i-1}`` (no activation here grows a magnitude); the sums of
-        remainders by ``gamma_n`` of theirs.  That error is doubled (for its own rounding),
-        and underflow adds ``TINY`` per operation.
-        """
-        m = self.margin
-        n = mid.shape[0]
-        with np.errstate(invalid="ignore", over="ignore"):
-            zmax = [np.max(np.abs(rl.mid) + rl.spread, axis=1) for rl in record]
-            const = np.full(n, m.offset)
-            const_mag = np.full(n, abs(m.offset))
-            cen = np.zeros(n)
-            noise = np.zeros(n)
-            # The readout and offset, rounded differences, are within eps of the exact ones.
-            err = EPS * (m.offset_abs + float(m.readout_abs.sum()) * zmax[-1])
-            g: FloatArray = np.broadcast_to(m.readout, (n, m.readout.size))
-            for i in range(len(self.hidden) - 1, j - 1, -1):
-                rl = record[i - j]
-                cen += np.einsum("ij,ij->i", g, rl.half_rho)
-                part = np.einsum("ij,ij->i", np.abs(g), rl.half_rho)
-                noise += part
-                c = g * rl.lam
-                c1 = np.sum(np.abs(c), axis=1)
-                gam = gamma(c.shape[1])
-                err += 5.0 * EPS * c1 * zmax[i - j] + 2.0 * gam * part
-                if i == j:
-                    break
-                layer = self.hidden[i]
-                term = c @ layer.biases
-                const += term
-                const_mag += np.abs(term)
-                err += gam * c1 * (self.bias_max[i] + self.row_max[i] * zmax[i - j - 1])
-                g = c @ layer.weights
-            ac = np.abs(c)
-            a = np.einsum("ij,ij->i", c, mid)
-            b = np.einsum("ij,ij->i", c, slope)
-            noise += np.einsum("ij,ij->i", ac, rad)
-            err += gam * (
-                np.einsum("ij,ij->i", ac, np.abs(mid))
-                + np.einsum("ij,ij->i", ac, np.abs(slope)) * half
-                + 2.0 * noise
-            )
-            f_mid = a + const + cen
-            # The sums over the layers: |cen|'s terms are within noise's.
-            spread = (np.abs(b) * half + noise + 2.0 * err) * (1.0 + 4.0 * EPS)
-            spread += gamma(len(self.hidden) + 4) * (np.abs(a) + const_mag + noise)
-            spread += TINY * self.ops * (1.0 + np.max(zmax, axis=0))
-            spread[~np.isfinite(spread)] = np.nan
-            spread += 2.0 * EPS * np.abs(f_mid)
-        return f_mid - spread, f_mid + spread
 
     def _decided_product(
         self,
@@ -692,113 +616,6 @@ class _Walk:
         self.out.append(
             (lo[keep], hi[keep], line[keep], a[keep], b[keep], a_mag[keep], b_mag[keep])
         )
-
-    def _forward(
-        self,
-        j: int,
-        mid: FloatArray,
-        slope: FloatArray,
-        rad: FloatArray,
-        half: FloatArray,
-        record: list[_Relaxation] | None = None,
-    ) -> tuple[FloatArray, FloatArray]:
-        """Enclosure of the margin over each piece from layer j's pre-activations, given as
-        ``z(t) in mid + slope (t - centre) +- rad`` for ``|t - centre| <= half``.
-
-        The form stays affine in t through the layers after j: each unit is relaxed by its
-        range as in :meth:`descend`, so the correlation between units is kept instead of
-        being lost to plain intervals.  In exact arithmetic an activation with the range
-        ``[l, u]`` and any ``lam`` in ``[low, 1]`` satisfies ``act(z) - lam z in [0, rho]``,
-        ``rho = max((low - lam) l, (1 - lam) u)`` (a convex function that is 0 at 0 is largest
-        at an end), hence ``act(z) in (lam mid + rho/2) + lam slope s +- (lam rad + rho/2)``.
-        Rounding: ``M_r = fl(lam mid + rho/2)``, ``B_r = fl(lam slope)`` and the radius err
-        by at most ``2 eps (|M_r| + |B_r| half + R_r)`` (``eps`` the unit of :data:`EPS`,
-        twice the unit roundoff; a product and a sum each); the next layer's ``W M_r + b``
-        and ``W B_r`` err by at most ``g (|W| |M_r| + |b|)`` and ``g |W| |B_r|`` with ``g``
-        the dot product's gamma.  Both are folded into one nonnegative vector ``X`` that goes
-        through ``|W|`` with the radius: ``R' = |W| X (1 + 2g) + g |b|`` (the computed
-        nonnegative product is at least ``(1 - g)`` times the exact one).
-
-        With ``record``, each layer's relaxation is appended to it, for :meth:`_backward`.
-        """
-        m = self.margin
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            for idx in range(j, len(self.hidden)):
-                layer = self.hidden[idx]
-                hcol = half[:, None]
-                # m_r and b_r side by side, for one product with the next layer's weights.
-                both = np.empty((2, *mid.shape))
-                m_r, b_r = both[0], both[1]
-                if layer.activation == "identity":
-                    m_r[...], b_r[...], r_r = mid, slope, rad
-                    if record is not None:
-                        spread = (np.abs(slope) * hcol + rad) * (1.0 + 4.0 * EPS)
-                        spread += 2.0 * EPS * np.abs(mid)
-                        record.append(
-                            _Relaxation(np.ones_like(mid), np.zeros_like(mid), mid, spread)
-                        )
-                else:
-                    low = 0.0 if layer.activation == "relu" else layer.alpha
-                    spread = np.abs(slope) * hcol
-                    spread += rad
-                    spread *= 1.0 + 4.0 * EPS
-                    spread += 2.0 * EPS * np.abs(mid)
-                    # Every unit at once, no branch: a difference of floats rounds to 0 only
-                    # when they are equal, so lu > 0 (hu < 0) exactly when mid > spread
-                    # (mid < -spread); there hu / (hu - lu) is >= 1 (<= 0), so lam is 1
-                    # (low) and rho 0.  In between, lam is any slope in [low, 1] and rho is
-                    # the rounded-up remainder for it.  A NaN range (spread 0 at mid 0, or
-                    # infinite) gives NaN, which decides nothing.
-                    lu = mid - spread
-                    hu = mid + spread
-                    lam = hu - lu
-                    np.divide(hu, lam, out=lam)
-                    np.clip(lam, 0.0, 1.0, out=lam)
-                    if low != 0.0:
-                        lam *= 1.0 - low
-                        lam += low
-                    lu *= low - lam
-                    hu *= 1.0 - lam
-                    half_rho = np.maximum(lu, hu, out=lu)
-                    half_rho *= 0.5 * (1.0 + 4.0 * EPS)
-                    np.multiply(lam, mid, out=m_r)
-                    m_r += half_rho
-                    np.multiply(lam, slope, out=b_r)
-                    r_r = lam * rad
-                    r_r += half_rho
-                    if record is not None:
-                        record.append(_Relaxation(lam, half_rho, mid, spread))
-                x = np.abs(b_r)
-                x *= hcol
-                x += np.abs(m_r)
-                if layer.activation != "identity":
-                    # The rounding of m_r, b_r and r_r.
-                    r_r += 2.0 * EPS * (x + r_r)
-                if idx + 1 == len(self.hidden):
-                    break
-                nxt = self.hidden[idx + 1]
-                g = gamma(nxt.n_in) + ACT_ERR
-                x *= g
-                x += r_r
-                x += TINY
-                x *= 1.0 + 4.0 * EPS
-                q = both.reshape(-1, both.shape[2]) @ nxt.weights.T
-                mid, slope = q[: mid.shape[0]], q[mid.shape[0] :]
-                mid += nxt.biases
-                rad = (x @ self.abs_wt[idx + 1]) * (1.0 + 2.0 * g) + self.bias_err[idx + 1]
-            g = gamma(len(m.readout)) + ACT_ERR
-            x *= g
-            x += r_r
-            x += TINY
-            x *= 1.0 + 4.0 * EPS
-            f_mid = m_r @ m.readout + m.offset
-            f_slope = b_r @ m.readout
-            f_rad = (x @ m.readout_abs) * (1.0 + 2.0 * g)
-            f_rad += g * m.offset_abs + TINY * float(m.readout_abs.sum())
-            f_rad += np.abs(f_slope) * half
-            f_rad *= 1.0 + 4.0 * EPS
-            f_rad += 2.0 * EPS * np.abs(f_mid)
-        return f_mid - f_rad, f_mid + f_rad
 
 
 def _sparse(values: FloatArray, cols: IntArray, indptr: IntArray, shape: tuple[int, int]) -> Any:
