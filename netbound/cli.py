@@ -388,9 +388,9 @@ def _isatty(stream: Any) -> bool:
     type=click.IntRange(min=1),
     default=None,
     metavar="N",
-    help="Solve on at most N threads or processes (default: every CPU). Networks with "
-    "128x128 or more weights between hidden layers use threads; with 32x32 or more, forked "
-    "processes (Linux) on 1024 or more slices at once; smaller ones one thread.",
+    help="Solve on at most N processes or threads (default: every CPU). Networks with "
+    "32x32 or more weights between hidden layers use forked worker processes (Linux) on 512 "
+    "or more slices at once, elsewhere threads from 128x128; smaller ones one thread.",
 )
 @_boundary_options
 @_format_option

@@ -5,11 +5,14 @@ so parts of a block can be solved on threads at once.  That pays only where the 
 dominate: on networks with at least :data:`MIN_WEIGHTS` weights between hidden layers, two
 threads take 0.5-0.7 of the time of one (measured on two cores); on smaller networks the
 Python between numpy calls, which holds the GIL, dominates and threads gain nothing (two
-threads took 1.2-1.3 times as long as one on the 64-wide benchmark nets).  There, where the
-caller allows it (``processes``, as the CLI does), a long block is split between worker
-processes instead: forked (Linux only), so that they start in milliseconds with the network
-already in memory, and each returns its part's roots.  BLAS is held to one thread in each
-thread or process (threadpoolctl): its own threads would compete with these.
+threads took 1.2-1.3 times as long as one on the 64-wide benchmark nets).  Where the caller
+allows it (``processes``, as the CLI does), a long block is split between worker processes
+instead, on every network with at least :data:`MIN_PROCESS_WEIGHTS` weights between hidden
+layers: forked (Linux only), so that they start in milliseconds with the network already in
+memory, and each returns its part's roots.  Processes share no GIL, so they beat threads on
+the wide networks too: 2-256-256-256-2 ReLU took 1.43-1.51 ms per slice on two processes and
+1.77-2.12 on two threads, 2-128-128-2 sigmoid 0.70-0.76 and 0.95-1.09.  BLAS is held to one
+thread in each thread or process (threadpoolctl): its own threads would compete with these.
 
 A part of at most :data:`PART_LINES` lines takes well under a second even on a 256-wide
 net, so an interrupt waits at most that long for the parts already started; worker
@@ -41,8 +44,9 @@ PART_LINES = 256
 #: Fewer lines than this are solved on one thread.
 MIN_LINES = 128
 #: Fewer lines than this are not split between processes: forking and gathering the
-#: results cost a few milliseconds, a few hundred lines' work on the smallest networks.
-MIN_PROCESS_LINES = 1024
+#: results cost a few milliseconds, a hundred lines' work on the smallest networks that use
+#: processes.  (A block on the widest benchmark network holds 1020 lines per process.)
+MIN_PROCESS_LINES = 512
 #: Weights between hidden layers from which processes pay (a 32 x 32 layer): on smaller
 #: networks a line costs so little that a worker's start (its first writes to the memory it
 #: shares with the parent are copied page by page) costs more than it saves; 10^4 slices of
@@ -51,7 +55,7 @@ MIN_PROCESS_WEIGHTS = 32 * 32
 #: Lines solved before the workers are forked (see :func:`solve_flat`).
 WARM_LINES = 32
 
-__all__ = ["available_workers", "check_workers", "solve_flat"]
+__all__ = ["available_workers", "block_lines", "check_workers", "solve_flat"]
 
 
 def available_workers() -> int:
@@ -86,6 +90,19 @@ def _can_fork() -> bool:
     return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 
 
+def _forks(margin: Margin, workers: int, processes: bool) -> bool:
+    """Whether blocks are split between forked processes (long enough ones)."""
+    big = _between(margin) >= MIN_PROCESS_WEIGHTS
+    return workers > 1 and processes and big and _can_fork()
+
+
+def block_lines(margin: Margin, lines: int, workers: int, processes: bool) -> int:
+    """Lines per block for a memory budget of ``lines`` per process: ``workers`` times as many
+    where worker processes share the block, each solving its part in its own memory (the
+    fork and the parent's first lines are then paid once for more lines)."""
+    return lines * workers if _forks(margin, workers, processes) else lines
+
+
 def solve_flat(
     margin: Margin,
     base: FloatArray,
@@ -94,23 +111,26 @@ def solve_flat(
     workers: int = 1,
     processes: bool = False,
 ) -> _Flat:
-    """:func:`netbound.solver._solve_flat` on up to ``workers`` threads where that pays, or
-    (with ``processes``) on up to ``workers`` forked processes where threads do not."""
+    """:func:`netbound.solver._solve_flat` on up to ``workers`` forked processes (with
+    ``processes``, on networks large enough), else on threads where that pays."""
     n = base.shape[0]
     if workers <= 1 or n < MIN_LINES:
         return _solve_flat(margin, base, axis, window)
+    if _forks(margin, workers, processes) and n >= MIN_PROCESS_LINES:
+        # The first lines of the first such block here: the modules and caches the solver
+        # loads on first use are then in memory for the workers, instead of loaded by each
+        # (half a second of scipy's root finder alone); later blocks fork from a parent
+        # that has them.  Then one part per worker: on the smaller of these networks a
+        # line costs little, and a block of thousands of lines is solved several times
+        # faster per line than parts of PART_LINES.  An interrupt ends the workers at once,
+        # so it need not wait for a part.
+        global _WARMED
+        head = [] if _WARMED else [_solve_flat(margin, base[:WARM_LINES], axis, window)]
+        _WARMED = True
+        start = WARM_LINES if head else 0
+        edges = np.linspace(start, n, workers + 1).astype(int).tolist()
+        return _join([*head, _on_processes(margin, base, axis, window, workers, edges)])
     if not _pays(margin):
-        big = _between(margin) >= MIN_PROCESS_WEIGHTS
-        if processes and big and n >= MIN_PROCESS_LINES and _can_fork():
-            # The first lines here: the modules and caches the solver loads on first use
-            # are then in memory for the workers, instead of loaded by each (half a second
-            # of scipy's root finder alone).  Then one part per worker: on these networks
-            # a line costs little, and a block of thousands of lines is solved several
-            # times faster per line than parts of PART_LINES.  An interrupt ends the
-            # workers at once, so it need not wait for a part.
-            head = _solve_flat(margin, base[:WARM_LINES], axis, window)
-            edges = np.linspace(WARM_LINES, n, workers + 1).astype(int).tolist()
-            return _join([head, _on_processes(margin, base, axis, window, workers, edges)])
         return _solve_flat(margin, base, axis, window)
     parts = max(workers, -(-n // PART_LINES))
     edges = np.linspace(0, n, parts + 1).astype(int).tolist()
@@ -135,6 +155,9 @@ def solve_flat(
 #: so that each worker finds it in its copy of the parent's memory.
 _JOB: tuple[Margin, FloatArray, int, tuple[float, float] | None] | None = None
 _LIMITS: Any = None
+#: Whether this process has solved the lines that warm it up for forking (see
+#: :func:`solve_flat`).
+_WARMED = False
 
 
 def _worker_start() -> None:

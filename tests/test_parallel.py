@@ -126,8 +126,9 @@ def test_cli_workers(tmp_path: Path) -> None:
 
 def _processes_used(monkeypatch: pytest.MonkeyPatch, log: Path) -> Any:
     """Lower the thresholds so that a few hundred lines of a small net go to processes, one
-    part per process after the first lines; returns a function giving the ids of the
-    processes that solved the parts (each appends its process id to ``log``)."""
+    part per process after the first lines (the process not yet warmed up); returns a
+    function giving the ids of the processes that solved the parts (each appends its process
+    id to ``log``)."""
     real = parallel._solve_flat
 
     def spy(*args: Any) -> Any:
@@ -138,6 +139,7 @@ def _processes_used(monkeypatch: pytest.MonkeyPatch, log: Path) -> Any:
     monkeypatch.setattr(parallel, "MIN_PROCESS_LINES", 64)
     monkeypatch.setattr(parallel, "MIN_PROCESS_WEIGHTS", 0)
     monkeypatch.setattr(parallel, "_solve_flat", spy)
+    monkeypatch.setattr(parallel, "_WARMED", False)
     return lambda: [int(x) for x in log.read_text().split()] if log.exists() else []
 
 
@@ -154,13 +156,33 @@ def test_processes_give_the_answer_of_one_thread(
     pids = _processes_used(monkeypatch, tmp_path / "pids")
     boundary = Boundary.resolve(net, decision="argmax" if argmax else None)
     two = list(solve_boundary(boundary, x2, workers=2, processes=True))
-    # For each margin: the first lines here, the rest in two parts on two other processes.
+    # The first lines of the first margin here; for each margin, the rest in two parts on
+    # two other processes (the parent, warmed up, forks them at once for the later margins).
     margins = len(boundary.margins)
-    assert pids().count(os.getpid()) == margins
-    assert len(pids()) == 3 * margins
+    assert pids().count(os.getpid()) == 1
+    assert len(pids()) == 2 * margins + 1
     assert len(set(pids())) == 2 * margins + 1
     assert sum(len(r.roots) for r in one) > 100
     _same_answers(one, two)
+
+
+@pytest.mark.skipif(not parallel._can_fork(), reason="worker processes are forked on Linux only")
+def test_processes_also_where_threads_pay(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Forked processes share no GIL: where the caller allows them they are used on wide
+    # networks too, and each block holds as many more lines as there are workers.
+    net = netbound.load(Path(__file__).resolve().parent.parent / "sample_nets" / "tanh_deep.json")
+    pids = _processes_used(monkeypatch, tmp_path / "pids")
+    monkeypatch.setattr(parallel, "MIN_WEIGHTS", 0)
+    margin = Boundary.resolve(net).margins[0]
+    assert parallel.block_lines(margin, 1000, 2, processes=True) == 2000
+    assert parallel.block_lines(margin, 1000, 2, processes=False) == 1000
+    assert parallel.block_lines(margin, 1000, 1, processes=True) == 1000
+    list(
+        solve_boundary(
+            Boundary.resolve(net), np.linspace(-1.0, 1.0, 300), workers=2, processes=True
+        )
+    )
+    assert len(set(pids())) == 3
 
 
 @pytest.mark.skipif(not parallel._can_fork(), reason="worker processes are forked on Linux only")
@@ -180,6 +202,7 @@ def test_an_error_in_a_process_reaches_the_caller(monkeypatch: pytest.MonkeyPatc
     net = netbound.load(Path(__file__).resolve().parent.parent / "sample_nets" / "tanh_deep.json")
     monkeypatch.setattr(parallel, "MIN_PROCESS_LINES", 64)
     monkeypatch.setattr(parallel, "MIN_PROCESS_WEIGHTS", 0)
+    monkeypatch.setattr(parallel, "_WARMED", False)
     calls: list[int] = []
     solve = parallel._solve_flat
 
