@@ -10,8 +10,10 @@ allows it (``processes``, as the CLI does), a long block is split between worker
 instead, on every network with at least :data:`MIN_PROCESS_WEIGHTS` weights between hidden
 layers: forked (Linux only), so that they start in milliseconds with the network already in
 memory, and each returns its part's roots.  Processes share no GIL, so they beat threads on
-the wide networks too: 2-256-256-256-2 ReLU took 1.43-1.51 ms per slice on two processes and
-1.77-2.12 on two threads, 2-128-128-2 sigmoid 0.70-0.76 and 0.95-1.09.  BLAS is held to one
+the wide networks too: 2-256-256-256-2 ReLU took 1.68-1.79 ms per slice on two processes and
+1.77-2.12 on two threads, 2-128-128-2 sigmoid 0.70-0.76 and 0.95-1.09.  Each process keeps to
+the memory budget of a block (not each part): twice the lines per block made the 256-wide
+net 10-15% faster but its processes 34 MiB larger together (PSS), past 300 MiB.  BLAS is held to one
 thread in each thread or process (threadpoolctl): its own threads would compete with these.
 
 A part of at most :data:`PART_LINES` lines takes well under a second even on a 256-wide
@@ -55,7 +57,7 @@ MIN_PROCESS_WEIGHTS = 32 * 32
 #: Lines solved before the workers are forked (see :func:`solve_flat`).
 WARM_LINES = 32
 
-__all__ = ["available_workers", "block_lines", "check_workers", "solve_flat"]
+__all__ = ["available_workers", "check_workers", "solve_flat"]
 
 
 def available_workers() -> int:
@@ -94,13 +96,6 @@ def _forks(margin: Margin, workers: int, processes: bool) -> bool:
     """Whether blocks are split between forked processes (long enough ones)."""
     big = _between(margin) >= MIN_PROCESS_WEIGHTS
     return workers > 1 and processes and big and _can_fork()
-
-
-def block_lines(margin: Margin, lines: int, workers: int, processes: bool) -> int:
-    """Lines per block for a memory budget of ``lines`` per process: ``workers`` times as many
-    where worker processes share the block, each solving its part in its own memory (the
-    fork and the parent's first lines are then paid once for more lines)."""
-    return lines * workers if _forks(margin, workers, processes) else lines
 
 
 def solve_flat(

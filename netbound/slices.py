@@ -20,7 +20,7 @@ from netbound.boundary import Boundary, decision_of
 from netbound.errors import OptionError
 from netbound.margin import Margin
 from netbound.network import FloatArray, Network
-from netbound.parallel import block_lines, check_workers, solve_flat
+from netbound.parallel import check_workers, solve_flat
 from netbound.solver import CHUNK, Kind, Root, SliceResult, chunk_size
 from netbound.sweeps import check_limit, input_limit
 
@@ -70,7 +70,7 @@ def solve_boundary(
     """Every root of ``boundary`` on the line at each swept value, lazily, in order.
 
     Memory stays bounded however long ``x2`` is: values are solved ``chunk`` at a time (at
-    most, by a memory budget per process), with ``processes`` on up to ``workers`` forked
+    most, by a memory budget), with ``processes`` on up to ``workers`` forked
     processes where the network is large enough (Linux), else on up to ``workers`` threads
     (None: every CPU) where that gains (see :mod:`netbound.parallel`).
     """
@@ -92,9 +92,7 @@ def solve_boundary(
     values = iter(_values(x2))
     # Lines per block by a memory budget too, so that a wide network's peak memory does not
     # grow with the number of slices.
-    chunk = min(
-        chunk, *(block_lines(m, chunk_size(m), threads, processes) for m in boundary.margins)
-    )
+    chunk = min(chunk, *(chunk_size(m) for m in boundary.margins))
     while True:
         block = _floats(list(islice(values, chunk)))
         if block.size == 0:

@@ -169,14 +169,10 @@ def test_processes_give_the_answer_of_one_thread(
 @pytest.mark.skipif(not parallel._can_fork(), reason="worker processes are forked on Linux only")
 def test_processes_also_where_threads_pay(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Forked processes share no GIL: where the caller allows them they are used on wide
-    # networks too, and each block holds as many more lines as there are workers.
+    # networks too.
     net = netbound.load(Path(__file__).resolve().parent.parent / "sample_nets" / "tanh_deep.json")
     pids = _processes_used(monkeypatch, tmp_path / "pids")
     monkeypatch.setattr(parallel, "MIN_WEIGHTS", 0)
-    margin = Boundary.resolve(net).margins[0]
-    assert parallel.block_lines(margin, 1000, 2, processes=True) == 2000
-    assert parallel.block_lines(margin, 1000, 2, processes=False) == 1000
-    assert parallel.block_lines(margin, 1000, 1, processes=True) == 1000
     list(
         solve_boundary(
             Boundary.resolve(net), np.linspace(-1.0, 1.0, 300), workers=2, processes=True
