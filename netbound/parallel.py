@@ -28,6 +28,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import pairwise
 from typing import Any
@@ -57,7 +58,7 @@ MIN_PROCESS_WEIGHTS = 32 * 32
 #: Lines solved before the workers are forked (see :func:`solve_flat`).
 WARM_LINES = 32
 
-__all__ = ["available_workers", "check_workers", "solve_flat"]
+__all__ = ["ProcessPool", "available_workers", "check_workers", "solve_flat"]
 
 
 def available_workers() -> int:
@@ -92,10 +93,10 @@ def _can_fork() -> bool:
     return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 
 
-def _forks(margin: Margin, workers: int, processes: bool) -> bool:
-    """Whether blocks are split between forked processes (long enough ones)."""
-    big = _between(margin) >= MIN_PROCESS_WEIGHTS
-    return workers > 1 and processes and big and _can_fork()
+def _forks(margin: Margin, workers: int) -> bool:
+    """Whether blocks are split between forked processes where the caller allows them (long
+    enough blocks)."""
+    return workers > 1 and _between(margin) >= MIN_PROCESS_WEIGHTS and _can_fork()
 
 
 def solve_flat(
@@ -104,27 +105,22 @@ def solve_flat(
     axis: int,
     window: tuple[float, float] | None,
     workers: int = 1,
-    processes: bool = False,
+    processes: bool | ProcessPool = False,
 ) -> _Flat:
     """:func:`netbound.solver._solve_flat` on up to ``workers`` forked processes (with
-    ``processes``, on networks large enough), else on threads where that pays."""
+    ``processes``, on networks large enough), else on threads where that pays.
+
+    ``processes`` may be a :class:`ProcessPool`, whose workers then serve every block of a
+    run; ``True`` forks workers for this block alone.
+    """
     n = base.shape[0]
     if workers <= 1 or n < MIN_LINES:
         return _solve_flat(margin, base, axis, window)
-    if _forks(margin, workers, processes) and n >= MIN_PROCESS_LINES:
-        # The first lines of the first such block here: the modules and caches the solver
-        # loads on first use are then in memory for the workers, instead of loaded by each
-        # (half a second of scipy's root finder alone); later blocks fork from a parent
-        # that has them.  Then one part per worker: on the smaller of these networks a
-        # line costs little, and a block of thousands of lines is solved several times
-        # faster per line than parts of PART_LINES.  An interrupt ends the workers at once,
-        # so it need not wait for a part.
-        global _WARMED
-        head = [] if _WARMED else [_solve_flat(margin, base[:WARM_LINES], axis, window)]
-        _WARMED = True
-        start = WARM_LINES if head else 0
-        edges = np.linspace(start, n, workers + 1).astype(int).tolist()
-        return _join([*head, _on_processes(margin, base, axis, window, workers, edges)])
+    if processes is not False and _forks(margin, workers) and n >= MIN_PROCESS_LINES:
+        if isinstance(processes, ProcessPool):
+            return processes.solve(margin, base, axis, window, workers)
+        with ProcessPool([margin]) as one_off:
+            return one_off.solve(margin, base, axis, window, workers)
     if not _pays(margin):
         return _solve_flat(margin, base, axis, window)
     parts = max(workers, -(-n // PART_LINES))
@@ -132,27 +128,24 @@ def solve_flat(
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1, user_api="blas"):
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="netbound")
+        executor = ThreadPoolExecutor(workers, thread_name_prefix="netbound")
         try:
             futures: list[Future[_Flat]] = [
-                pool.submit(_solve_flat, margin, base[a:b], axis, window)
+                executor.submit(_solve_flat, margin, base[a:b], axis, window)
                 for a, b in pairwise(edges)
             ]
             flats = [f.result() for f in futures]
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+            executor.shutdown(wait=False, cancel_futures=True)
             raise
-        pool.shutdown()
+        executor.shutdown()
     return _join(flats)
 
 
-#: The block that forked workers solve parts of: set by the parent just before the fork,
-#: so that each worker finds it in its copy of the parent's memory.
-_JOB: tuple[Margin, FloatArray, int, tuple[float, float] | None] | None = None
+#: The margins whose lines forked workers solve: set by the parent just before the fork, so
+#: that each worker finds them in its copy of the parent's memory.
+_MARGINS: tuple[Margin, ...] = ()
 _LIMITS: Any = None
-#: Whether this process has solved the lines that warm it up for forking (see
-#: :func:`solve_flat`).
-_WARMED = False
 
 
 def _worker_start() -> None:
@@ -164,30 +157,69 @@ def _worker_start() -> None:
     _LIMITS = threadpool_limits(1, user_api="blas")
 
 
-def _solve_part(a: int, b: int) -> _Flat:
-    assert _JOB is not None  # set before the fork
-    margin, base, axis, window = _JOB
-    return _solve_flat(margin, base[a:b], axis, window)
-
-
-def _on_processes(
-    margin: Margin,
-    base: FloatArray,
-    axis: int,
-    window: tuple[float, float] | None,
-    workers: int,
-    edges: list[int],
+def _solve_part(
+    index: int, base: FloatArray, axis: int, window: tuple[float, float] | None
 ) -> _Flat:
-    """The parts of a block between ``edges`` solved on ``workers`` forked processes, in
-    order.  Leaving the pool (also on an error or an interrupt) ends the workers."""
-    global _JOB
-    _JOB = (margin, base, axis, window)
-    try:
-        with _forked_pool(workers) as pool:
-            flats = pool.starmap(_solve_part, pairwise(edges), chunksize=1)
-    finally:
-        _JOB = None
-    return _join(flats)
+    return _solve_flat(_MARGINS[index], base, axis, window)
+
+
+class ProcessPool:
+    """Forked worker processes kept for a run of blocks of the same margins.
+
+    The workers are forked at the first block they solve, after the parent has solved its
+    first :data:`WARM_LINES` lines: the modules and caches the solver loads on first use are
+    then in memory for the workers, instead of loaded by each (half a second of scipy's root
+    finder alone).  Each block is then cut into one part per worker, sent with its lines (a
+    few kilobytes), the margin being in the workers' memory since the fork: forking once
+    for the run instead of once per block saves the fork, the workers' first writes to the
+    memory they share with the parent (copied page by page) and their start.  Leaving the
+    context (also on an error, an interrupt or a consumer that stops early) ends the
+    workers.
+    """
+
+    def __init__(self, margins: Sequence[Margin]) -> None:
+        self.margins = tuple(margins)
+        self._pool: Any = None
+        self._workers = 0
+
+    def __enter__(self) -> ProcessPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the workers (if any were forked)."""
+        global _MARGINS
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+            _MARGINS = ()
+
+    def solve(
+        self,
+        margin: Margin,
+        base: FloatArray,
+        axis: int,
+        window: tuple[float, float] | None,
+        workers: int,
+    ) -> _Flat:
+        """The lines ``base`` of ``margin`` (one of this pool's), one part per worker."""
+        global _MARGINS
+        index = next(i for i, m in enumerate(self.margins) if m is margin)
+        head: list[_Flat] = []
+        if self._pool is None:
+            head.append(_solve_flat(margin, base[:WARM_LINES], axis, window))
+            base = base[WARM_LINES:]
+            _MARGINS = self.margins
+            self._pool = _forked_pool(workers)
+            self._workers = workers
+        # One part per worker: on the smaller of these networks a line costs little, and a
+        # block of thousands of lines is solved several times faster per line than parts of
+        # PART_LINES.  An interrupt ends the workers at once, so it need not wait for a part.
+        edges = np.linspace(0, base.shape[0], self._workers + 1).astype(int).tolist()
+        parts = [(index, base[a:b], axis, window) for a, b in pairwise(edges)]
+        return _join([*head, *self._pool.starmap(_solve_part, parts, chunksize=1)])
 
 
 def _forked_pool(workers: int) -> Any:

@@ -20,7 +20,7 @@ from netbound.boundary import Boundary, decision_of
 from netbound.errors import OptionError
 from netbound.margin import Margin
 from netbound.network import FloatArray, Network
-from netbound.parallel import check_workers, solve_flat
+from netbound.parallel import ProcessPool, check_workers, solve_flat
 from netbound.solver import CHUNK, Kind, Root, SliceResult, chunk_size
 from netbound.sweeps import check_limit, input_limit
 
@@ -93,30 +93,34 @@ def solve_boundary(
     # Lines per block by a memory budget too, so that a wide network's peak memory does not
     # grow with the number of slices.
     chunk = min(chunk, *(chunk_size(m) for m in boundary.margins))
-    while True:
-        block = _floats(list(islice(values, chunk)))
-        if block.size == 0:
-            return
-        big = np.abs(block) > limit
-        if np.any(big):
-            check_limit(float(block[int(np.argmax(big))]), limit, f"{boundary.sweep_name} value")
-        base = boundary.bases(block)
-        if boundary.by_class:
-            yield from _class_results(boundary, base, block, threads, processes)
-            continue
-        margin = boundary.margins[0]
-        flat = solve_flat(margin, base, boundary.solve_for, boundary.window, threads, processes)
-        roots = _roots(flat)
-        b = flat.bounds
-        for i, value in enumerate(block.tolist()):
-            yield SliceResult(
-                value,
-                tuple(roots[b[i] : b[i + 1]]),
-                tuple(sorted(flat.unresolved[i])) if flat.unresolved[i] else (),
-                flat.everywhere[i],
-                not flat.unresolved[i],
-                flat.counts[i],
-            )
+    # Worker processes, where used, serve every block (forked at the first that needs them).
+    with ProcessPool(boundary.margins) as pool:
+        procs: bool | ProcessPool = pool if processes else False
+        while True:
+            block = _floats(list(islice(values, chunk)))
+            if block.size == 0:
+                return
+            big = np.abs(block) > limit
+            if np.any(big):
+                at = float(block[int(np.argmax(big))])
+                check_limit(at, limit, f"{boundary.sweep_name} value")
+            base = boundary.bases(block)
+            if boundary.by_class:
+                yield from _class_results(boundary, base, block, threads, procs)
+                continue
+            margin = boundary.margins[0]
+            flat = solve_flat(margin, base, boundary.solve_for, boundary.window, threads, procs)
+            roots = _roots(flat)
+            b = flat.bounds
+            for i, value in enumerate(block.tolist()):
+                yield SliceResult(
+                    value,
+                    tuple(roots[b[i] : b[i + 1]]),
+                    tuple(sorted(flat.unresolved[i])) if flat.unresolved[i] else (),
+                    flat.everywhere[i],
+                    not flat.unresolved[i],
+                    flat.counts[i],
+                )
 
 
 def _roots(flat: Any) -> list[Root]:
@@ -259,7 +263,11 @@ def solve(
 
 
 def _class_results(
-    boundary: Boundary, base: FloatArray, x2: FloatArray, workers: int, processes: bool
+    boundary: Boundary,
+    base: FloatArray,
+    x2: FloatArray,
+    workers: int,
+    processes: bool | ProcessPool,
 ) -> Iterator[SliceResult]:
     axis, window = boundary.solve_for, boundary.window
     per_line = class_roots(boundary, base, axis, window, workers, processes)
@@ -280,7 +288,7 @@ def class_roots(
     axis: int,
     window: tuple[float, float] | None,
     workers: int = 1,
-    processes: bool = False,
+    processes: bool | ProcessPool = False,
 ) -> list[tuple[list[Root], list[tuple[float, float]], bool, int]]:
     """Where the decided class (argmax or argmin) changes along the lines ``base + t e_axis``.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import threading
 from pathlib import Path
@@ -126,9 +127,8 @@ def test_cli_workers(tmp_path: Path) -> None:
 
 def _processes_used(monkeypatch: pytest.MonkeyPatch, log: Path) -> Any:
     """Lower the thresholds so that a few hundred lines of a small net go to processes, one
-    part per process after the first lines (the process not yet warmed up); returns a
-    function giving the ids of the processes that solved the parts (each appends its process
-    id to ``log``)."""
+    part per process after the first lines; returns a function giving the ids of the
+    processes that solved the parts (each appends its process id to ``log``)."""
     real = parallel._solve_flat
 
     def spy(*args: Any) -> Any:
@@ -139,7 +139,6 @@ def _processes_used(monkeypatch: pytest.MonkeyPatch, log: Path) -> Any:
     monkeypatch.setattr(parallel, "MIN_PROCESS_LINES", 64)
     monkeypatch.setattr(parallel, "MIN_PROCESS_WEIGHTS", 0)
     monkeypatch.setattr(parallel, "_solve_flat", spy)
-    monkeypatch.setattr(parallel, "_WARMED", False)
     return lambda: [int(x) for x in log.read_text().split()] if log.exists() else []
 
 
@@ -157,11 +156,11 @@ def test_processes_give_the_answer_of_one_thread(
     boundary = Boundary.resolve(net, decision="argmax" if argmax else None)
     two = list(solve_boundary(boundary, x2, workers=2, processes=True))
     # The first lines of the first margin here; for each margin, the rest in two parts on
-    # two other processes (the parent, warmed up, forks them at once for the later margins).
+    # the same two other processes, forked once.
     margins = len(boundary.margins)
     assert pids().count(os.getpid()) == 1
     assert len(pids()) == 2 * margins + 1
-    assert len(set(pids())) == 2 * margins + 1
+    assert len(set(pids())) == 3
     assert sum(len(r.roots) for r in one) > 100
     _same_answers(one, two)
 
@@ -182,6 +181,32 @@ def test_processes_also_where_threads_pay(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 
 @pytest.mark.skipif(not parallel._can_fork(), reason="worker processes are forked on Linux only")
+def test_the_workers_serve_every_block_and_end_with_the_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    net = netbound.load(Path(__file__).resolve().parent.parent / "sample_nets" / "tanh_deep.json")
+    x2 = np.linspace(-1.0, 1.0, 600)
+    one = netbound.solve(net, x2, workers=1)
+    pids = _processes_used(monkeypatch, tmp_path / "pids")
+    boundary = Boundary.resolve(net)
+    two = list(solve_boundary(boundary, x2, chunk=150, workers=2, processes=True))
+    # Four blocks: the first lines of the first here, every block's parts on the same two
+    # workers, which are gone when the run ends.
+    assert pids().count(os.getpid()) == 1
+    assert len(pids()) == 1 + 2 * 4
+    assert len(set(pids())) == 3
+    assert multiprocessing.active_children() == []
+    assert parallel._MARGINS == ()
+    _same_answers(one, two)
+    # A consumer that stops early ends them too.
+    results = solve_boundary(boundary, x2, chunk=150, workers=2, processes=True)
+    next(results)
+    assert len(multiprocessing.active_children()) == 2
+    results.close()
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.skipif(not parallel._can_fork(), reason="worker processes are forked on Linux only")
 def test_no_processes_unless_asked_or_below_the_line_count(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -198,7 +223,6 @@ def test_an_error_in_a_process_reaches_the_caller(monkeypatch: pytest.MonkeyPatc
     net = netbound.load(Path(__file__).resolve().parent.parent / "sample_nets" / "tanh_deep.json")
     monkeypatch.setattr(parallel, "MIN_PROCESS_LINES", 64)
     monkeypatch.setattr(parallel, "MIN_PROCESS_WEIGHTS", 0)
-    monkeypatch.setattr(parallel, "_WARMED", False)
     calls: list[int] = []
     solve = parallel._solve_flat
 
@@ -212,7 +236,7 @@ def test_an_error_in_a_process_reaches_the_caller(monkeypatch: pytest.MonkeyPatc
     boundary = Boundary.resolve(net)
     with pytest.raises(MemoryError, match="in a worker"):
         list(solve_boundary(boundary, np.linspace(-1, 1, 200), workers=2, processes=True))
-    assert parallel._JOB is None
+    assert parallel._MARGINS == ()
 
 
 @pytest.mark.skipif(not parallel._can_fork(), reason="worker processes are forked on Linux only")
