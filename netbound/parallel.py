@@ -9,12 +9,13 @@ threads took 1.2-1.3 times as long as one on the 64-wide benchmark nets).  Where
 allows it (``processes``, as the CLI does), a long block is split between worker processes
 instead, on every network with at least :data:`MIN_PROCESS_WEIGHTS` weights between hidden
 layers: forked (Linux only), so that they start in milliseconds with the network already in
-memory, and each returns its part's roots.  Processes share no GIL, so they beat threads on
-the wide networks too: 2-256-256-256-2 ReLU took 1.68-1.79 ms per slice on two processes and
-1.77-2.12 on two threads, 2-128-128-2 sigmoid 0.70-0.76 and 0.95-1.09.  Each process keeps to
-the memory budget of a block (not each part): twice the lines per block made the 256-wide
-net 10-15% faster but its processes 34 MiB larger together (PSS), past 300 MiB.  BLAS is held to one
-thread in each thread or process (threadpoolctl): its own threads would compete with these.
+memory, and each returns its part's roots (:class:`ProcessPool`).  Processes share no GIL,
+so they beat threads on the wide networks too (the same code on two cores: 2-256-256-256-2
+ReLU 1.4-1.8 ms per slice on two processes against 1.6-2.1 on two threads, 2-128-128-2
+sigmoid 0.70-0.83 against 0.85-1.09).  Each process keeps to the memory budget of a block,
+not of each part: twice the lines per block made the 256-wide net 10-15% faster, but its
+processes 34 MiB larger together (PSS), past 300 MiB.  BLAS is held to one thread in each
+thread or process (threadpoolctl): its own threads would compete with these.
 
 A part of at most :data:`PART_LINES` lines takes well under a second even on a 256-wide
 net, so an interrupt waits at most that long for the parts already started; worker
