@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from netbound import heap
 from netbound.errors import OptionError
 from netbound.margin import Margin
 from netbound.network import FloatArray
@@ -213,6 +214,7 @@ class ProcessPool:
             head.append(_solve_flat(margin, base[:WARM_LINES], axis, window))
             base = base[WARM_LINES:]
             _MARGINS = self.margins
+            heap.release_freed_memory()
             self._pool = _forked_pool(workers)
             self._workers = workers
         # One part per worker: on the smaller of these networks a line costs little, and a

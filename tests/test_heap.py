@@ -75,3 +75,24 @@ def test_the_command_line_tool_sets_it(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(main, ["eval", str(SEED), "0", "0"], prog_name="netbound")
     assert result.exit_code == 0, result.output
     assert calls == [heap.TOP_PAD]
+
+
+@pytest.mark.skipif(not glibc, reason="malloc_trim is glibc's")
+def test_freed_memory_is_given_back_before_a_fork() -> None:
+    # Freed blocks kept by the pad (with the tuning) are released by malloc_trim.
+    code = """
+import numpy as np
+from netbound import heap
+heap.keep_freed_memory()
+def rss():
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1])
+a = [np.ones((1024, 512)) for _ in range(16)]
+del a
+kept = rss()
+assert heap.release_freed_memory() is True
+print(kept - rss())
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) > 32 * 1024  # KiB: most of the 64 MiB freed
