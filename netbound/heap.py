@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from typing import Any
 
 #: mallopt's parameter numbers for the top pad and the mmap threshold (glibc's malloc.h).
 M_TOP_PAD = -2
@@ -39,6 +40,17 @@ MMAP_THRESHOLD = 32 << 20
 __all__ = ["keep_freed_memory", "release_freed_memory"]
 
 
+def _libc(name: str) -> Any:
+    """The C library's function ``name`` on Linux, or None (elsewhere, or where the C library
+    lacks it: musl has no ``malloc_trim``)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def keep_freed_memory(pad: int = TOP_PAD, mmap_threshold: int = MMAP_THRESHOLD) -> bool:
     """Ask glibc to keep ``pad`` bytes of freed memory at the top of the heap for reuse, and
     to serve requests below ``mmap_threshold`` bytes from the heap.
@@ -49,11 +61,10 @@ def keep_freed_memory(pad: int = TOP_PAD, mmap_threshold: int = MMAP_THRESHOLD) 
     ``mallopt`` or refuses it (musl), and not where ``MALLOC_TOP_PAD_`` already holds the
     user's own choice (``MALLOC_MMAP_THRESHOLD_`` likewise keeps theirs).
     """
-    if not sys.platform.startswith("linux") or "MALLOC_TOP_PAD_" in os.environ:
+    if "MALLOC_TOP_PAD_" in os.environ:
         return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc("mallopt")
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
@@ -72,11 +83,8 @@ def release_freed_memory() -> bool:
     workers peaked at 327 MiB together with it (PSS 257 MiB), 371 MiB without (PSS 300 MiB).
     Returns whether it ran (glibc on Linux only).
     """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
+    trim = _libc("malloc_trim")
+    if trim is None:
         return False
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int

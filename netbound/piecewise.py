@@ -154,8 +154,6 @@ class _Walk:
             np.sqrt(np.sum(layer.weights**2, axis=1)) * (1.0 + gamma(layer.n_in))
             for layer in self.hidden
         ]
-        # |W|^T of each layer, for the remainders of the first relaxed layer.
-        self.abs_wt = [layer.abs_weights.T for layer in self.hidden]
         self.bias_max = [float(np.max(layer.abs_biases)) for layer in self.hidden]
         # The later layers' relaxations, in the format of the cell tests.
         self.relaxer = Relaxer(margin)

@@ -109,7 +109,6 @@ class Relaxer:
         self.act_err = SAFETY * self.eps
         self.werr = 0.0 if d == np.float64 else self.eps
         self.wt = [np.ascontiguousarray(layer.weights.T, dtype=d) for layer in self.hidden]
-        self.w = [np.ascontiguousarray(layer.weights, dtype=d) for layer in self.hidden]
         self.abs_wt = [
             np.ascontiguousarray(_round_up(layer.abs_weights.T, d)) for layer in self.hidden
         ]
@@ -206,20 +205,21 @@ class Relaxer:
                 # m_r and b_r side by side, for one product with the next layer's weights.
                 both = np.empty((2, *mid.shape), dtype=mid.dtype)
                 m_r, b_r = both[0], both[1]
-                if layer.activation == "identity":
+                identity = layer.activation == "identity"
+                if not identity or record is not None:
+                    # The range of each unit: mid +- spread.
+                    spread = np.abs(slope) * hcol
+                    spread += rad
+                    spread *= 1.0 + 4.0 * eps
+                    spread += 2.0 * eps * np.abs(mid)
+                if identity:
                     m_r[...], b_r[...], r_r = mid, slope, rad
                     if record is not None:
-                        spread = (np.abs(slope) * hcol + rad) * (1.0 + 4.0 * eps)
-                        spread += 2.0 * eps * np.abs(mid)
                         record.append(
                             Relaxation(np.ones_like(mid), np.zeros_like(mid), mid, spread)
                         )
                 else:
                     low = 0.0 if layer.activation == "relu" else layer.alpha
-                    spread = np.abs(slope) * hcol
-                    spread += rad
-                    spread *= 1.0 + 4.0 * eps
-                    spread += 2.0 * eps * np.abs(mid)
                     # Every unit at once, no branch: a difference of floats rounds to 0 only
                     # when they are equal, so lu > 0 (hu < 0) exactly when mid > spread
                     # (mid < -spread); there hu / (hu - lu) is >= 1 (<= 0), so lam is 1
@@ -248,7 +248,7 @@ class Relaxer:
                 x = np.abs(b_r)
                 x *= hcol
                 x += np.abs(m_r)
-                if layer.activation != "identity":
+                if not identity:
                     # The rounding of m_r, b_r and r_r.
                     r_r += 2.0 * eps * (x + r_r)
                 if idx + 1 == len(self.hidden):
@@ -341,7 +341,7 @@ class Relaxer:
                 mag = zabs[i - j - 1] @ self.abs_wt[i]
                 mag += self.abs_biases[i]
                 err += gam * (1.0 + 2.0 * gam) * np.einsum("ij,ij->i", ac, mag)
-                g = c @ self.w[i]
+                g = c @ self.wt[i].T
             a = np.einsum("ij,ij->i", c, mid)
             b = np.einsum("ij,ij->i", c, slope)
             noise += np.einsum("ij,ij->i", ac, rad)
