@@ -409,7 +409,7 @@ def _solve_flat(
     if margin.piecewise_affine:
         exact = _solve_piecewise(lines, window)
         if exact is not None:
-            return _certify_flat(lines, exact)
+            return exact
     search = _search_edges(lines, window)
     found = _Found()
     cells, first = _initial_cells(lines, search.lo, search.hi)
@@ -785,13 +785,18 @@ def _escalate(lines: _Line, stuck: _Cells, unresolved: list[list[tuple[float, fl
     )
 
 
-def _certify_flat(lines: _Line, flat: _Flat) -> _Flat:
+def _certify_flat(lines: _Line, flat: _Flat, reach: FloatArray) -> _Flat:
     """Proven enclosures for roots found another way (the exact piecewise-affine solver).
 
     A crossing at ``t`` is kept with the enclosure ``[t - d, t + d]`` for the smallest ``d``
     of a few (growing from a few ulps) at which the margin's end values have proven opposite
     signs; a touching root likewise where they have the same proven sign.  A root that
     cannot be certified so is reported unresolved around ``t``.
+
+    ``reach`` (parallel to ``flat.t``, NaN where unknown) is where the margin is expected to
+    leave its rounding bound (:func:`_reach`).  Where it is known, the first half-width
+    tried is the power of two (in those units) at or above twice it, and the growing ones
+    not above that are skipped: on a wide network they would all fail.
     """
     t = np.array(flat.t, dtype=np.float64)
     n = len(flat.counts)
@@ -801,11 +806,23 @@ def _certify_flat(lines: _Line, flat: _Flat) -> _Flat:
     hi = np.full(t.size, np.nan)
     todo = np.ones(t.size, dtype=bool)
     scale = np.maximum(1.0, np.abs(t))
-    for step in CERTIFY_STEPS:
+    growing = int(np.argmax(CERTIFY_STEPS))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        guess = np.exp2(np.ceil(np.log2(2.0 * reach / (EPS * scale))))
+    guess = np.clip(guess, CERTIFY_STEPS[0], CERTIFY_STEPS[growing])  # NaN stays NaN
+    steps: list[tuple[int, FloatArray | float]] = [(-1, guess)]
+    steps += list(enumerate(CERTIFY_STEPS))
+    for s, step in steps:
         if not np.any(todo):
             break
         idx = np.flatnonzero(todo)
-        d = step * EPS * scale[idx]
+        if s < 0:
+            idx = idx[~np.isnan(guess[idx])]
+        elif s <= growing:
+            idx = idx[~(step <= guess[idx])]
+        if idx.size == 0:
+            continue
+        d = (step if s >= 0 else guess[idx]) * EPS * scale[idx]
         a, b = t[idx] - d, t[idx] + d
         f, e, _ = lines.points(np.concatenate([a, b]), np.tile(line[idx], 2))
         fa, fb, ea, eb = f[: idx.size], f[idx.size :], e[: idx.size], e[idx.size :]
@@ -854,11 +871,13 @@ def _solve_piecewise(lines: _Line, window: tuple[float, float] | None) -> _Flat 
     # neither side's (relu' there is taken as 1), and only the next steps land on the root.
     # A root whose step was within a few ulps has converged and takes no more.
     moving = np.flatnonzero(r.kind == 0)
+    reach = np.full(t.size, np.nan)
     for _ in range(NEWTON_STEPS):
         if moving.size == 0:
             break
         tm = t[moving]
-        f, _, df = lines.points(tm, r.line[moving], derivative=True)
+        f, e, df = lines.points(tm, r.line[moving], derivative=True)
+        reach[moving] = _reach(e, df)
         with np.errstate(divide="ignore", invalid="ignore"):
             step = np.where(df != 0.0, f / df, 0.0)
         scale = np.maximum(1.0, np.abs(tm))
@@ -877,9 +896,11 @@ def _solve_piecewise(lines: _Line, window: tuple[float, float] | None) -> _Flat 
     order = np.lexsort((t, r.line))
     # Each root's kind is confirmed against the network itself: a crossing a few ulps from a
     # kink looks like a touching root to the rounded piece coefficients.
-    t, line, kind = _merge_close_roots(lines, t[order], r.line[order], r.kind[order])
-    t, line, kind = _refute_touching(lines, t, line, kind, unresolved, lo, hi)
-    return _Flat(
+    t, line, kind, reach = _merge_close_roots(
+        lines, t[order], r.line[order], r.kind[order], reach[order]
+    )
+    t, line, kind, reach = _refute_touching(lines, t, line, kind, reach, unresolved, lo, hi)
+    flat = _Flat(
         t.tolist(),
         [_KINDS[k] for k in kind.tolist()],
         np.searchsorted(line, np.arange(n + 1)).tolist(),
@@ -887,6 +908,21 @@ def _solve_piecewise(lines: _Line, window: tuple[float, float] | None) -> _Flat 
         everywhere.tolist(),
         lines.count.tolist(),
     )
+    return _certify_flat(lines, flat, reach)
+
+
+def _reach(err: FloatArray, slope: FloatArray) -> FloatArray:
+    """Distance from a root at which the margin is expected to leave its rounding bound:
+    the bound ``err`` over the slope's magnitude there (NaN where the slope is 0).
+
+    Only a guide to where certifying points start (:func:`_side_signs`,
+    :func:`_certify_flat`): on a wide network the rounding bound is many orders of
+    magnitude above the actual error, and the points nearer than this would all be
+    evaluated in vain.  A guess that is wrong costs tightness or points, never soundness.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: FloatArray = np.where(slope != 0.0, err / np.abs(slope), np.nan)
+    return out
 
 
 #: Roots of one line closer than this (relative to max(1, |t|)) are candidates for being one
@@ -897,13 +933,14 @@ SIDE_SCALE = 1e-12
 
 
 def _merge_close_roots(
-    lines: _Line, t: FloatArray, line: IntArray, kind: IntArray
-) -> tuple[FloatArray, IntArray, IntArray]:
+    lines: _Line, t: FloatArray, line: IntArray, kind: IntArray, reach: FloatArray
+) -> tuple[FloatArray, IntArray, IntArray, FloatArray]:
     """Classify each root by the margin's signs on its two sides (different: crossing;
     equal: touching), after merging neighbours that are one root seen twice: between them
-    the margin never leaves its rounding error."""
+    the margin never leaves its rounding error.  ``reach`` (:func:`_reach`) guides the
+    sides' first distance; a merged root has the largest of its parts'."""
     if t.size == 0:
-        return t, line, kind
+        return t, line, kind, reach
     scale = np.maximum(1.0, np.abs(t))
     if t.size > 1:
         gap = np.diff(t)
@@ -920,10 +957,11 @@ def _merge_close_roots(
     last = np.append(first[1:], t.size) - 1
     g_lo, g_hi, g_line = t[first], t[last], line[first]
     out_t = t[(first + last) // 2]
-    side = _side_signs(lines, g_lo, g_hi, g_line, SIDE_SCALE * scale[first])
+    g_reach = np.fmax.reduceat(reach, first)
+    side = _side_signs(lines, g_lo, g_hi, g_line, SIDE_SCALE * scale[first], g_reach)
     known = (side[0] != 0.0) & (side[1] != 0.0)
     out_kind = np.where(known, np.where(side[0] == side[1], 1, 0), kind[first])
-    return out_t, g_line, out_kind
+    return out_t, g_line, out_kind, g_reach
 
 
 #: Distances (relative to max(1, |t|)) at which the crossings near a refuted touching root
@@ -938,10 +976,11 @@ def _refute_touching(
     t: FloatArray,
     line: IntArray,
     kind: IntArray,
+    reach: FloatArray,
     unresolved: list[list[tuple[float, float]]],
     lo: FloatArray,
     hi: FloatArray,
-) -> tuple[FloatArray, IntArray, IntArray]:
+) -> tuple[FloatArray, IntArray, IntArray, FloatArray]:
     """Touching roots at which the margin is provably not 0, replaced by what is there.
 
     The piece analysis snaps a root within its coefficients' rounding of a kink onto it, and
@@ -952,15 +991,16 @@ def _refute_touching(
     :data:`REFUTE_SCALES`, for the opposite sign: a side where it is found holds a crossing,
     located by bisection between proven signs.  Where neither side shows it, the root is
     reported unresolved over the searched span: no crossing was seen, and none is claimed
-    absent.  Only the lines' windows ``[lo, hi]`` are searched.
+    absent.  Only the lines' windows ``[lo, hi]`` are searched.  The roots kept keep their
+    ``reach`` (:func:`_reach`); the crossings found have none (NaN).
     """
     touching = np.flatnonzero(kind == 1)
     if touching.size == 0:
-        return t, line, kind
+        return t, line, kind, reach
     f, e, _ = lines.points(t[touching], line[touching])
     wrong = np.abs(f) > e
     if not np.any(wrong):
-        return t, line, kind
+        return t, line, kind, reach
     idx = touching[wrong]
     t0, l0, s0 = t[idx], line[idx], np.sign(f[wrong])
     scale = np.maximum(1.0, np.abs(t0))
@@ -1038,20 +1078,30 @@ def _refute_touching(
     out_t = np.concatenate([old_t, found_t[~seen]])
     out_line = np.concatenate([old_line, found_line[~seen]])
     out_kind = np.concatenate([kind[keep], np.zeros(int(np.count_nonzero(~seen)), np.intp)])
+    out_reach = np.concatenate([reach[keep], np.full(int(np.count_nonzero(~seen)), np.nan)])
     order = np.lexsort((out_t, out_line))
-    return out_t[order], out_line[order], out_kind[order]
+    return out_t[order], out_line[order], out_kind[order], out_reach[order]
 
 
 def _side_signs(
-    lines: _Line, lo: FloatArray, hi: FloatArray, line: IntArray, scale: FloatArray
+    lines: _Line,
+    lo: FloatArray,
+    hi: FloatArray,
+    line: IntArray,
+    scale: FloatArray,
+    reach: FloatArray,
 ) -> FloatArray:
     """The margin's sign just left of ``lo`` and just right of ``hi`` (0 where it stays
-    within rounding up to 1000 ``scale`` away), shape (2, n)."""
+    within rounding up to 1000 ``scale`` away), shape (2, n).  The distances below half of
+    ``reach`` (:func:`_reach`) are not tried, but for the last."""
     side = np.zeros((2, lo.size))
-    for step in (1.0, 10.0, 100.0, 1000.0):
+    steps = (1.0, 10.0, 100.0, 1000.0)
+    for step in steps:
         todo = np.flatnonzero(np.any(side == 0.0, axis=0))
+        if step < steps[-1]:
+            todo = todo[~(step * scale[todo] < 0.5 * reach[todo])]
         if todo.size == 0:
-            break
+            continue
         d = step * scale[todo]
         f, e, _ = lines.points(np.concatenate([lo[todo] - d, hi[todo] + d]), np.tile(line[todo], 2))
         known = (np.abs(f) > e).reshape(2, -1)

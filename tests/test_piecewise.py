@@ -15,7 +15,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from reference_mp import MpMargin, make_spec, reference_roots
 
 import netbound
-from netbound import piecewise, relaxation
+from netbound import piecewise, relaxation, solver
 from netbound.margin import Margin, margin_between
 from netbound.network import Layer
 from netbound.relaxation import Relaxation, Relaxer
@@ -622,3 +622,47 @@ def test_an_ulp_wide_piece_between_zero_pieces_is_zero() -> None:
     t = np.linspace(-50.0, 50.0, 1001)
     z = net.forward(np.column_stack([t, np.full(t.size, -0.847773083373689)]))
     assert np.all(z[:, 0] == 0.5)
+
+
+def test_roots_of_a_wide_net_are_certified_where_the_margin_leaves_its_rounding_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On wide layers the point values' rounding bound is many orders of magnitude above
+    # their actual error, so the fixed ladder of half-widths (4, 64, 4096, 2^20, 2^30 ulps)
+    # fails up to 2^20 or 2^30.  Certification starts at twice the distance where the
+    # margin is expected to leave that bound: enclosures far narrower, each still proven
+    # (its ends have opposite signs in 40 digits, tests/reference_mp.py).
+    rng = np.random.default_rng(0)
+    sizes = (2, 64, 64, 64, 2)
+    layers = []
+    for k in range(len(sizes) - 1):
+        bound = 1.0 / np.sqrt(sizes[k])
+        w = rng.uniform(-bound, bound, (sizes[k + 1], sizes[k]))
+        b = rng.uniform(-bound, bound, sizes[k + 1])
+        layers.append((w, b, "identity" if k == len(sizes) - 2 else "relu"))
+    net = netbound.Network.from_layers(layers)
+    x2 = np.linspace(-3.0, 3.0, 7)
+    guided = netbound.solve(net, x2, workers=1)
+    with monkeypatch.context() as mp:
+        mp.setattr(solver, "_reach", lambda err, slope: np.full(err.shape, np.nan))
+        ladder = netbound.solve(net, x2, workers=1)
+    ratios = []
+    for value, a, b in zip(x2.tolist(), guided, ladder, strict=True):
+        assert a.complete
+        assert b.complete
+        assert [r.kind for r in a.roots] == [r.kind for r in b.roots]
+        assert_allclose([r.x1 for r in a.roots], [r.x1 for r in b.roots], rtol=1e-12)
+        mp_margin = MpMargin(make_spec(layers, value))
+        for ra, rb in zip(a.roots, b.roots, strict=True):
+            assert ra.enclosure is not None
+            assert rb.enclosure is not None
+            lo, hi = ra.enclosure
+            assert lo <= ra.x1 <= hi
+            with mpmath.workdps(40):
+                assert mp_margin(mpmath.mpf(lo)) * mp_margin(mpmath.mpf(hi)) < 0
+            ratios.append((hi - lo) / (rb.enclosure[1] - rb.enclosure[0]))
+    assert ratios
+    # A guess that overshoots costs at most a factor 4 against a ladder step that happens to
+    # fit; mostly the guess is far narrower.
+    assert max(ratios) <= 4.0
+    assert np.median(ratios) <= 1.0 / 8.0
