@@ -214,14 +214,13 @@ def test_cell_tests_in_float32_and_float64_give_the_same_roots(
         assert_allclose([r.x1 for r in a.roots], [r.x1 for r in b.roots], rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_cells_of_kinks_drop_pieces_but_no_root(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    layers = _mixed_net(seed, (14, 9, 6))
-    net = _network(layers)
-    x2 = np.linspace(-2.0, 2.0, 7)
+def _assert_cells_keep_every_root(
+    net: netbound.Network, x2: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
     grouped = _pieces(net, x2, piecewise.BLOCK_ELEMENTS)
-    monkeypatch.setattr(piecewise, "GROUP_LEVELS", ())
-    single = _pieces(net, x2, piecewise.BLOCK_ELEMENTS)
+    with monkeypatch.context() as mp:
+        mp.setattr(piecewise, "group_levels", lambda width: ())
+        single = _pieces(net, x2, piecewise.BLOCK_ELEMENTS)
     # Every kept piece of the cells is one of the pieces kept without them.
     ends = {(i, a, b) for i, a, b in zip(single.line, single.lo, single.hi, strict=True)}
     assert all(
@@ -230,11 +229,39 @@ def test_cells_of_kinks_drop_pieces_but_no_root(seed: int, monkeypatch: pytest.M
     got, want = piecewise.roots(grouped), piecewise.roots(single)
     assert_array_equal(got.line, want.line)
     assert_allclose(got.t, want.t, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_cells_of_kinks_drop_pieces_but_no_root(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    layers = _mixed_net(seed, (14, 9, 6))
+    net = _network(layers)
+    x2 = np.linspace(-2.0, 2.0, 7)
+    _assert_cells_keep_every_root(net, x2, monkeypatch)
     for value, result in zip(x2.tolist(), netbound.solve(net, x2), strict=True):
         ref = reference_roots(layers, value)
         assert result.complete
         crossings = [r.x1 for r in result.roots if r.kind == "crossing"]
         assert_allclose(crossings, ref.roots, rtol=1e-9, atol=1e-9)
+
+
+def test_cells_of_sixteen_kinks_on_a_wide_layer_drop_pieces_but_no_root(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 260 units: cells of 16, 8, 4 and 2 kinks on the first layer (the roots against the
+    # pieces without cells; the mpmath reference would take a minute here).
+    _assert_cells_keep_every_root(
+        _network(_mixed_net(3, (260, 12))), np.linspace(-2.0, 2.0, 7), monkeypatch
+    )
+
+
+@pytest.mark.parametrize(
+    ("width", "levels"),
+    [(1, (8, 4, 2)), (128, (8, 4, 2)), (256, (16, 8, 4, 2)), (700, (32, 16, 8, 4, 2))],
+)
+def test_cells_of_kinks_halve_from_eight_or_a_sixteenth_of_the_layer(
+    width: int, levels: tuple[int, ...]
+) -> None:
+    assert piecewise.group_levels(width) == levels
 
 
 @pytest.mark.parametrize(("act", "seed"), [("relu", 0), ("relu", 1), ("leaky_relu", 2)])
@@ -299,7 +326,7 @@ def test_every_piece_examined_carries_its_own_lines_magnitudes(
     monkeypatch.setattr(piecewise._Walk, "descend", checked)
     lo, hi = np.full(x2.size, -3.0), np.full(x2.size, 3.0)
     assert piecewise.pieces(margin, w, c, cabs, lo, hi) is not None
-    assert max(seen) == len(piecewise.GROUP_LEVELS)
+    assert max(seen) == len(piecewise.group_levels(40))
 
 
 def test_block_size_does_not_change_the_pieces() -> None:
@@ -333,10 +360,10 @@ def test_a_margin_far_from_zero_keeps_no_piece_and_stops_at_the_first_layer(
     p = _pieces(net, x2, piecewise.BLOCK_ELEMENTS, window=50.0)
     assert p.lo.size == 0
     # Examined: the window, excluded at once by back-substitution; by the forward form alone
-    # only its cells of GROUP_LEVELS[0] first-layer kinks are, and nothing below them.
+    # only its cells of group_levels(30)[0] first-layer kinks are, and nothing below them.
     w1, b1, _ = layers[0]
     kinks = -(b1[None, :] + np.outer(x2, w1[:, 1])) / w1[:, 0]
-    cells = np.sum(np.abs(kinks) < 50.0, axis=1) // piecewise.GROUP_LEVELS[0] + 1
+    cells = np.sum(np.abs(kinks) < 50.0, axis=1) // piecewise.group_levels(30)[0] + 1
     assert_array_equal(p.examined, 1 if backward else 1 + cells)
     results = netbound.solve(net, x2, x1_range=(-50.0, 50.0))
     assert all(r.complete and not r.roots for r in results)
