@@ -261,10 +261,10 @@ class _Walk:
 
         A piece with more than ``levels[group]`` kinks (a whole line at the first layer;
         ``levels`` is :func:`group_levels` of layer k's width) is first cut at every
-        ``levels[group]``-th kink only: the cells, still on
-        layer k, are tested the same way (with the next level), and only the survivors are
-        cut at every kink.  Not on the last hidden layer, whose pieces are finished at the
-        cost of a test.
+        ``levels[group]``-th kink only: the cells, still on layer k, are tested the same way
+        (with the next level), and only the survivors are cut at every kink.  Not on the last
+        hidden layer, whose pieces are finished at the cost of a test.  (The descent into the
+        cells holds this call's frame: the tables it no longer needs are freed first.)
         """
         layer = self.hidden[k]
         self.examined += np.bincount(line, minlength=self.examined.size)
@@ -279,6 +279,7 @@ class _Walk:
         keep, decided, bound, final = self._relaxed(
             k, lo, hi, pa, pb, mags, plo, phi, unstable, low
         )
+        del plo, phi
         if not np.all(keep):
             lo, hi, pa, pb, unstable = (x[keep] for x in (lo, hi, pa, pb, unstable))
             line, decided, bound = line[keep], decided[keep], bound[keep]
@@ -291,11 +292,11 @@ class _Walk:
             size = self.levels[k][group]
             coarse = np.bincount(piece[kin], minlength=lo.size) > size
             if np.any(coarse):
-                self._cells(k, lo, hi, line, pa, pb, mags, coarse, piece[kin], t[kin], group)
                 fine = ~coarse
+                unstable, decided, bound = unstable[fine], decided[fine], bound[fine]
+                self._cells(k, lo, hi, line, pa, pb, mags, coarse, piece[kin], t[kin], group)
                 lo, hi, pa, pb = (x[fine] for x in (lo, hi, pa, pb))
-                line, unstable = line[fine], unstable[fine]
-                decided, bound = decided[fine], bound[fine]
+                line = line[fine]
                 mags = _take(k, mags, fine)
                 if lo.size == 0:
                     return
