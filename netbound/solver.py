@@ -796,7 +796,8 @@ def _certify_flat(lines: _Line, flat: _Flat, reach: FloatArray) -> _Flat:
     ``reach`` (parallel to ``flat.t``, NaN where unknown) is where the margin is expected to
     leave its rounding bound (:func:`_reach`).  Where it is known, the first half-width
     tried is the power of two (in those units) at or above twice it, and the growing ones
-    not above that are skipped: on a wide network they would all fail.
+    not above that are skipped: on a wide network they would all fail.  (Not where that
+    half-width reaches halfway to another root of the line.)
     """
     t = np.array(flat.t, dtype=np.float64)
     n = len(flat.counts)
@@ -810,6 +811,14 @@ def _certify_flat(lines: _Line, flat: _Flat, reach: FloatArray) -> _Flat:
     with np.errstate(divide="ignore", invalid="ignore"):
         guess = np.exp2(np.ceil(np.log2(2.0 * reach / (EPS * scale))))
     guess = np.clip(guess, CERTIFY_STEPS[0], CERTIFY_STEPS[growing])  # NaN stays NaN
+    # No guess that reaches halfway to a neighbouring root of the line: there the ladder's
+    # narrower steps keep the two enclosures apart.
+    gap = np.full(t.size, np.inf)
+    if t.size > 1:
+        apart = np.where(line[1:] == line[:-1], np.diff(t), np.inf)
+        gap[1:] = apart
+        gap[:-1] = np.minimum(gap[:-1], apart)
+    guess[guess * EPS * scale >= 0.5 * gap] = np.nan
     steps: list[tuple[int, FloatArray | float]] = [(-1, guess)]
     steps += list(enumerate(CERTIFY_STEPS))
     for s, step in steps:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ from numpy.testing import assert_allclose
 from uniform_nets import Layers, uniform_layers, uniform_net
 
 import netbound
-from netbound import Network, OptionError
+from netbound import Network, OptionError, solver
 
 N = Network.from_layers
 
@@ -290,8 +291,6 @@ def test_deep_steep_net_matches_an_independent_grid(
     # the first case, where the probe would choose the Taylor models' chords).  The
     # reference is a plain numpy forward pass (not netbound's) on a fine grid, each sign
     # change bisected to 1e-13.
-    from netbound import solver
-
     monkeypatch.setattr(solver, "WIDE_REACH", wide_reach)
     monkeypatch.setattr(solver, "_plain_pays", lambda *_: plain)
     chosen: list[bool | None] = []
@@ -505,3 +504,31 @@ def test_first_enclosures_reused_in_the_first_round_find_the_same_roots() -> Non
         again = netbound.solve(net, x2s)
         assert kept == [True, False]
     _same_answers(reused, again)
+
+
+@pytest.mark.parametrize("reach", [np.nan, 1e-12, 1.0])
+def test_close_roots_keep_apart_enclosures_whatever_the_guessed_reach(
+    reach: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three crossings 1e-9 apart (a ReLU zigzag: slopes +1, -1, +1).  The certification
+    # starts at twice the distance where the margin should leave its rounding bound
+    # (solver._reach); a guess that far would enclose all three roots in each of their
+    # enclosures (the outer signs differ), so a guess reaching halfway to a neighbour is not
+    # made.
+    x0, a = 1.0, 1e-9
+    w1 = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    b1 = np.array([10.0, -(x0 + a), -(x0 + 2.0 * a)])
+    w2 = np.array([[1.0, -2.0, 2.0], [0.0, 0.0, 0.0]])
+    b2 = np.array([-10.0 - x0 - a / 2.0, 0.0])
+    net = Network.from_layers([(w1, b1, "relu"), (w2, b2, "identity")])
+    monkeypatch.setattr(solver, "_reach", lambda err, slope: np.full(err.shape, reach))
+    (result,) = netbound.solve(net, [0.0])
+    assert result.complete
+    assert_allclose([r.x1 for r in result.roots], x0 + a * np.array([0.5, 1.5, 2.5]), rtol=1e-15)
+    ends = []
+    for root in result.roots:
+        assert root.enclosure is not None
+        assert root.enclosure[0] <= root.x1 <= root.enclosure[1]
+        ends.append(root.enclosure)
+    for left, right in itertools.pairwise(ends):
+        assert left[1] < right[0]
