@@ -47,9 +47,10 @@ INITIAL_POINTS = 34
 #: the root; float64 places a well-conditioned root far better still).
 REFINE_SCALE = 2.5e-10
 #: Half-widths (in units of eps * max(1, |t|)) tried in turn when certifying a root found by
-#: the piecewise-affine solver.  The last three serve a root that the others cannot
-#: certify: its point values unproven beyond 4096 ulps, and a neighbouring crossing within
-#: 2^20 ulps (so that both are inside the wider spans).
+#: the piecewise-affine solver, after a first guess from where the margin should leave its
+#: rounding bound (:func:`_certify_flat`).  The last three serve a root that the others
+#: cannot certify: its point values unproven beyond 4096 ulps, and a neighbouring crossing
+#: within 2^20 ulps (so that both are inside the wider spans).
 CERTIFY_STEPS = (4.0, 64.0, 4096.0, 2.0**20, 2.0**30, 2.0**14, 2.0**16, 2.0**18)
 CHUNK = 8192
 #: Cells on which both enclosures are tried before the cheaper one is chosen.
