@@ -856,7 +856,7 @@ def _certify_flat(lines: _Line, flat: _Flat, reach: FloatArray) -> _Flat:
         np.searchsorted(line_kept, np.arange(n + 1)).tolist(),
         [sorted(u) for u in flat.unresolved],
         flat.everywhere,
-        flat.counts,
+        lines.count.tolist(),
         lo[keep].tolist(),
         hi[keep].tolist(),
     )
