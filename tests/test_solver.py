@@ -532,3 +532,39 @@ def test_close_roots_keep_apart_enclosures_whatever_the_guessed_reach(
         ends.append(root.enclosure)
     for left, right in itertools.pairwise(ends):
         assert left[1] < right[0]
+
+
+def test_a_relu_slice_counts_every_point_value_among_its_evaluations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Regression: the point values that certify the roots of a ReLU-family net were made
+    # after the count was taken, and were missing from SliceResult.evaluations.
+    net = Network.from_layers(
+        [
+            (np.array([[1.0, 0.5], [-1.0, 0.25], [0.5, -1.0]]), np.array([0.1, 0.2, -0.3]), "relu"),
+            (np.array([[1.0, -2.0, 1.5], [0.0, 0.0, 0.0]]), np.array([-0.2, 0.0]), "identity"),
+        ]
+    )
+    points = 0
+    examined = 0
+    evaluate = solver._Line.points
+    pieces = solver.piecewise.pieces
+
+    def counted_points(self: Any, t: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+        nonlocal points
+        points += t.size
+        return evaluate(self, t, *args, **kwargs)
+
+    def counted_pieces(*args: Any, **kwargs: Any) -> Any:
+        nonlocal examined
+        out = pieces(*args, **kwargs)
+        examined += int(out.examined.sum())
+        return out
+
+    monkeypatch.setattr(solver._Line, "points", counted_points)
+    monkeypatch.setattr(solver.piecewise, "pieces", counted_pieces)
+    (result,) = netbound.solve(net, [0.3], workers=1)
+    assert result.complete
+    assert result.roots
+    assert points > 0
+    assert result.evaluations == examined + points
