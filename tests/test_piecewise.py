@@ -656,7 +656,7 @@ def test_roots_of_a_wide_net_are_certified_where_the_margin_leaves_its_rounding_
 ) -> None:
     # On wide layers the point values' rounding bound is many orders of magnitude above
     # their actual error, so the fixed ladder of half-widths (4, 64, 4096, 2^20, 2^30 ulps)
-    # fails up to 2^20 or 2^30.  Certification starts at twice the distance where the
+    # succeeds only at 2^20 or 2^30.  Certification starts at twice the distance where the
     # margin is expected to leave that bound: enclosures far narrower, each still proven
     # (its ends have opposite signs in 40 digits, tests/reference_mp.py).
     rng = np.random.default_rng(0)
