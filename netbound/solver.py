@@ -820,19 +820,20 @@ def _certify_flat(lines: _Line, flat: _Flat, reach: FloatArray) -> _Flat:
         gap[1:] = apart
         gap[:-1] = np.minimum(gap[:-1], apart)
     guess[guess * EPS * scale >= 0.5 * gap] = np.nan
-    steps: list[tuple[int, FloatArray | float]] = [(-1, guess)]
-    steps += list(enumerate(CERTIFY_STEPS))
-    for s, step in steps:
+    # Each pass: a half-width per root, NaN where that root skips it (the guess where there
+    # is none; the growing steps not above the guess).
+    passes = [guess]
+    for s, step in enumerate(CERTIFY_STEPS):
+        passes.append(
+            np.where(step <= guess, np.nan, step) if s <= growing else np.full_like(t, step)
+        )
+    for half_width in passes:
         if not np.any(todo):
             break
-        idx = np.flatnonzero(todo)
-        if s < 0:
-            idx = idx[~np.isnan(guess[idx])]
-        elif s <= growing:
-            idx = idx[~(step <= guess[idx])]
+        idx = np.flatnonzero(todo & ~np.isnan(half_width))
         if idx.size == 0:
             continue
-        d = (step if s >= 0 else guess[idx]) * EPS * scale[idx]
+        d = half_width[idx] * EPS * scale[idx]
         a, b = t[idx] - d, t[idx] + d
         f, e, _ = lines.points(np.concatenate([a, b]), np.tile(line[idx], 2))
         fa, fb, ea, eb = f[: idx.size], f[idx.size :], e[: idx.size], e[idx.size :]
