@@ -120,9 +120,9 @@ def solve_flat(
         return _solve_flat(margin, base, axis, window)
     if processes is not False and _forks(margin, workers) and n >= MIN_PROCESS_LINES:
         if isinstance(processes, ProcessPool):
-            return processes.solve(margin, base, axis, window, workers)
-        with ProcessPool([margin]) as one_off:
-            return one_off.solve(margin, base, axis, window, workers)
+            return processes.solve(margin, base, axis, window)
+        with ProcessPool([margin], workers) as one_off:
+            return one_off.solve(margin, base, axis, window)
     if not _pays(margin):
         return _solve_flat(margin, base, axis, window)
     parts = max(workers, -(-n // PART_LINES))
@@ -166,7 +166,7 @@ def _solve_part(
 
 
 class ProcessPool:
-    """Forked worker processes kept for a run of blocks of the same margins.
+    """``workers`` forked worker processes kept for a run of blocks of the same margins.
 
     The workers are forked at the first block they solve, after the parent has solved its
     first :data:`WARM_LINES` lines: the modules and caches the solver loads on first use are
@@ -179,10 +179,10 @@ class ProcessPool:
     workers.
     """
 
-    def __init__(self, margins: Sequence[Margin]) -> None:
+    def __init__(self, margins: Sequence[Margin], workers: int) -> None:
         self.margins = tuple(margins)
+        self.workers = workers
         self._pool: Any = None
-        self._workers = 0
 
     def __enter__(self) -> ProcessPool:
         return self
@@ -204,7 +204,6 @@ class ProcessPool:
         base: FloatArray,
         axis: int,
         window: tuple[float, float] | None,
-        workers: int,
     ) -> _Flat:
         """The lines ``base`` of ``margin`` (one of this pool's), one part per worker."""
         global _MARGINS
@@ -215,12 +214,11 @@ class ProcessPool:
             base = base[WARM_LINES:]
             _MARGINS = self.margins
             heap.release_freed_memory()
-            self._pool = _forked_pool(workers)
-            self._workers = workers
+            self._pool = _forked_pool(self.workers)
         # One part per worker: on the smaller of these networks a line costs little, and a
         # block of thousands of lines is solved several times faster per line than parts of
         # PART_LINES.  An interrupt ends the workers at once, so it need not wait for a part.
-        edges = np.linspace(0, base.shape[0], self._workers + 1).astype(int).tolist()
+        edges = np.linspace(0, base.shape[0], self.workers + 1).astype(int).tolist()
         parts = [(index, base[a:b], axis, window) for a, b in pairwise(edges)]
         return _join([*head, *self._pool.starmap(_solve_part, parts, chunksize=1)])
 

@@ -94,7 +94,7 @@ def solve_boundary(
     # grow with the number of slices.
     chunk = min(chunk, *(chunk_size(m) for m in boundary.margins))
     # Worker processes, where used, serve every block (forked at the first that needs them).
-    with ProcessPool(boundary.margins) as pool:
+    with ProcessPool(boundary.margins, threads) as pool:
         procs: bool | ProcessPool = pool if processes else False
         while True:
             block = _floats(list(islice(values, chunk)))
