@@ -35,8 +35,8 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import expit
 
+from netbound.activations import sigmoid
 from netbound.errors import MissingExtraError, NetworkFileError
 from netbound.files import read_bytes
 from netbound.network import FloatArray, Layer, Network
@@ -539,7 +539,7 @@ def _compute(
             (a - mean.reshape(bn_shape)) * factor.reshape(bn_shape) + shift.reshape(bn_shape)
         )
     if op == "Sigmoid":
-        return np.asarray(expit(a))
+        return sigmoid(a)
     if op == "Tanh":
         return np.asarray(np.tanh(a))
     if op == "Relu":

@@ -520,6 +520,25 @@ def test_smooth_derivatives_accurate(name: str, u: float) -> None:
     assert float(derivative(name, np.array(u))) == pytest.approx(d1, rel=1e-13, abs=1e-305)
 
 
+@PROPERTY
+@given(u=st.floats(min_value=-750.0, max_value=750.0))
+def test_sigmoid_within_its_rounding_bound(u: float) -> None:
+    """numpy's sigmoid (scipy's expit is no longer used) within ACT_ERR of 50-digit mpmath, on
+    both sides and into the tails, where it underflows."""
+    mpmath = pytest.importorskip("mpmath")
+    with mpmath.workdps(50):
+        exact = 1 / (1 + mpmath.exp(-mpmath.mpf(u)))
+        got = float(no_warnings(lambda: activations.sigmoid(np.array(u))))
+        assert abs(got - exact) <= ACT_ERR * abs(exact) + TINY
+
+
+def test_sigmoid_limits() -> None:
+    u = np.array([-INF, -800.0, -0.0, 0.0, 800.0, INF, np.nan])
+    got = no_warnings(lambda: activations.sigmoid(u))
+    assert got.tolist()[:6] == [0.0, 0.0, 0.5, 0.5, 1.0, 1.0]
+    assert np.isnan(got[6])
+
+
 @pytest.mark.parametrize("name", ["sigmoid", "tanh"])
 def test_bounded_derivative_symmetric_in_tails(name: str) -> None:
     u = np.array([0.5, 20.0, 37.6, 100.0, 300.0])

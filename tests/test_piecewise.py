@@ -6,6 +6,8 @@ Roots are compared with the independent mpmath reference (tests/reference_mp.py)
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import NamedTuple
 
 import mpmath
@@ -693,3 +695,26 @@ def test_roots_of_a_wide_net_are_certified_where_the_margin_leaves_its_rounding_
     # fit; mostly the guess is far narrower.
     assert max(ratios) <= 4.0
     assert np.median(ratios) <= 1.0 / 8.0
+
+
+def test_relu_networks_are_solved_without_scipy() -> None:
+    """scipy's modules cost each process about 25 MiB (scipy.special, scipy.sparse), counted
+    again in each worker the CLI forks: the ReLU path does without them."""
+    code = """
+import sys
+import numpy as np
+import netbound
+rng = np.random.default_rng(3)
+sizes = [2, 64, 64, 2]
+layers = []
+for k in range(3):
+    bound = 1.0 / np.sqrt(sizes[k])
+    w = rng.uniform(-bound, bound, (sizes[k + 1], sizes[k]))
+    b = rng.uniform(-bound, bound, sizes[k + 1])
+    layers.append((w, b, "identity" if k == 2 else "relu"))
+results = netbound.solve(netbound.Network.from_layers(layers), np.linspace(-3, 3, 40), workers=1)
+assert all(r.complete for r in results) and any(r.roots for r in results)
+print(sorted(m for m in sys.modules if m.split(".")[0] == "scipy"))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
