@@ -8,7 +8,7 @@ is on top (or at the bottom) of all outputs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import combinations, islice
 from pathlib import Path
 from typing import Any, Literal
@@ -20,8 +20,8 @@ from netbound.boundary import Boundary, decision_of
 from netbound.errors import OptionError
 from netbound.margin import Margin
 from netbound.network import FloatArray, Network
-from netbound.parallel import ProcessPool, check_workers, solve_flat
-from netbound.solver import CHUNK, Kind, Root, SliceResult, chunk_size
+from netbound.parallel import ProcessPool, check_workers, submit_flat
+from netbound.solver import CHUNK, Kind, Root, SliceResult, _Flat, chunk_size
 from netbound.sweeps import check_limit, input_limit
 
 __all__ = ["class_roots", "solve", "solve_boundary", "solve_iter"]
@@ -93,23 +93,35 @@ def solve_boundary(
     # Lines per block by a memory budget too, so that a wide network's peak memory does not
     # grow with the number of slices.
     chunk = min(chunk, *(chunk_size(m) for m in boundary.margins))
+    blocks = _blocks(boundary, values, chunk, limit)
     # Worker processes, where used, serve every block (forked at the first that needs them).
     with ProcessPool(boundary.margins, threads) as pool:
         procs: bool | ProcessPool = pool if processes else False
-        while True:
-            block = _floats(list(islice(values, chunk)))
-            if block.size == 0:
-                return
-            big = np.abs(block) > limit
-            if np.any(big):
-                at = float(block[int(np.argmax(big))])
-                check_limit(at, limit, f"{boundary.sweep_name} value")
-            base = boundary.bases(block)
-            if boundary.by_class:
+        if boundary.by_class:
+            for block, base in blocks:
                 yield from _class_results(boundary, base, block, threads, procs)
-                continue
-            margin = boundary.margins[0]
-            flat = solve_flat(margin, base, boundary.solve_for, boundary.window, threads, procs)
+            return
+        margin, axis, window = boundary.margins[0], boundary.solve_for, boundary.window
+        ahead: tuple[FloatArray, Callable[[], _Flat]] | None = None
+        deferred: Exception | None = None
+        while True:
+            if ahead is None:
+                first = next(blocks, None)
+                if first is None:
+                    return
+                ahead = first[0], submit_flat(margin, first[1], axis, window, threads, procs)
+            (block, wait), ahead = ahead, None
+            if pool.forked:
+                # The workers get the next block before this one is waited for; an error in
+                # reading or starting it is raised after this block's results, as it would
+                # be without the look-ahead.
+                try:
+                    nxt = next(blocks, None)
+                    if nxt is not None:
+                        ahead = nxt[0], submit_flat(margin, nxt[1], axis, window, threads, procs)
+                except Exception as exc:
+                    deferred = exc
+            flat = wait()
             roots = _roots(flat)
             b = flat.bounds
             for i, value in enumerate(block.tolist()):
@@ -121,6 +133,23 @@ def solve_boundary(
                     not flat.unresolved[i],
                     flat.counts[i],
                 )
+            if deferred is not None:
+                raise deferred
+
+
+def _blocks(
+    boundary: Boundary, values: Iterator[float], chunk: int, limit: float
+) -> Iterator[tuple[FloatArray, FloatArray]]:
+    """The swept values ``chunk`` at a time, checked, with their lines' base points."""
+    while True:
+        block = _floats(list(islice(values, chunk)))
+        if block.size == 0:
+            return
+        big = np.abs(block) > limit
+        if np.any(big):
+            at = float(block[int(np.argmax(big))])
+            check_limit(at, limit, f"{boundary.sweep_name} value")
+        yield block, boundary.bases(block)
 
 
 def _roots(flat: Any) -> list[Root]:
@@ -298,7 +327,9 @@ def class_roots(
     """
     net = boundary.network
     sign = 1.0 if boundary.decision == "argmax" else -1.0
-    flats = [solve_flat(m, base, axis, window, workers, processes) for m in boundary.margins]
+    # All pairs' parts are handed to the workers (if any) before the first is waited for.
+    waits = [submit_flat(m, base, axis, window, workers, processes) for m in boundary.margins]
+    flats = [wait() for wait in waits]
     roots = [_roots(flat) for flat in flats]
     pairs = list(combinations(range(net.n_outputs), 2))
     out = []

@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 import threading
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +205,48 @@ def test_the_workers_serve_every_block_and_end_with_the_run(
     assert len(multiprocessing.active_children()) == 2
     results.close()
     assert multiprocessing.active_children() == []
+
+
+@pytest.mark.skipif(not parallel._can_fork(), reason="worker processes are forked on Linux only")
+def test_the_workers_get_the_next_block_before_this_one_is_waited_for(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # So that a worker done with its part need not wait for the block's slowest; a bad value
+    # in the block read ahead is still raised after the results before it.
+    net = netbound.load(Path(__file__).resolve().parent.parent / "sample_nets" / "tanh_deep.json")
+    x2 = np.linspace(-1.0, 1.0, 600).tolist()
+    one = netbound.solve(net, x2[:450], workers=1)
+    x2[450] = float("inf")
+    _processes_used(monkeypatch, tmp_path / "pids")
+    log: list[tuple[str, int]] = []
+    submit = parallel.ProcessPool.submit
+
+    def spy(self: parallel.ProcessPool, *args: Any) -> Any:
+        k = sum(event == "submit" for event, _ in log)
+        log.append(("submit", k))
+        wait = submit(self, *args)
+
+        def logged() -> Any:
+            log.append(("wait", k))
+            return wait()
+
+        return logged
+
+    monkeypatch.setattr(parallel.ProcessPool, "submit", spy)
+    results = solve_boundary(Boundary.resolve(net), x2, chunk=150, workers=2, processes=True)
+    two = list(islice(results, 450))
+    with pytest.raises(OptionError, match=r"^x2 value inf is not finite$"):
+        next(results)
+    assert log == [
+        ("submit", 0),
+        ("submit", 1),
+        ("wait", 0),
+        ("submit", 2),
+        ("wait", 1),
+        ("wait", 2),
+    ]
+    assert multiprocessing.active_children() == []
+    _same_answers(one, two)
 
 
 @pytest.mark.skipif(not parallel._can_fork(), reason="worker processes are forked on Linux only")
