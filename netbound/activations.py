@@ -22,13 +22,17 @@ MAX_SLOPE = {"sigmoid": 0.25, "tanh": 1.0}
 
 
 def sigmoid(u: FloatArray) -> FloatArray:
-    """``1 / (1 + exp(-u))`` as ``1 / (1 + e)`` or ``e / (1 + e)`` with ``e = exp(-|u|)``: no
-    overflow, and for an exponential off by a relative ``eta`` a relative error of at most
-    ``eta + 1.5 eps`` (three roundings) for either sign.  (Computed here rather than with
-    scipy.special.expit, whose import costs about 25 MiB in each process.)"""
-    e = np.exp(-np.abs(u))
-    r = 1.0 / (1.0 + e)
-    return np.asarray(np.where(u >= 0.0, r, e * r), dtype=np.float64)
+    """``1 / (1 + exp(-u))``, as scipy.special.expit computes it (bit for bit), without
+    importing scipy.special: about 25 MiB in each process.  For ``u < 0``, an exponential
+    off by a relative ``eta`` gives a relative error of at most ``eta + eps``; where it
+    overflows (``u < -709``), 0."""
+    e = np.array(u, dtype=np.float64)  # a copy to work in, also of a 0-d array
+    np.negative(e, out=e)
+    with np.errstate(over="ignore"):
+        np.exp(e, out=e)
+    e += 1.0
+    np.divide(1.0, e, out=e)
+    return e
 
 
 def softplus(u: FloatArray) -> FloatArray:

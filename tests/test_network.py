@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.testing import assert_array_equal
 
 import netbound
 from netbound import Layer, Network, activations
@@ -523,13 +524,21 @@ def test_smooth_derivatives_accurate(name: str, u: float) -> None:
 @PROPERTY
 @given(u=st.floats(min_value=-750.0, max_value=750.0))
 def test_sigmoid_within_its_rounding_bound(u: float) -> None:
-    """numpy's sigmoid (scipy's expit is no longer used) within ACT_ERR of 50-digit mpmath, on
-    both sides and into the tails, where it underflows."""
+    """The sigmoid within ACT_ERR of 50-digit mpmath, on both sides and into the tails, where
+    it underflows."""
     mpmath = pytest.importorskip("mpmath")
     with mpmath.workdps(50):
         exact = 1 / (1 + mpmath.exp(-mpmath.mpf(u)))
         got = float(no_warnings(lambda: activations.sigmoid(np.array(u))))
         assert abs(got - exact) <= ACT_ERR * abs(exact) + TINY
+
+
+def test_sigmoid_is_scipys_expit() -> None:
+    """Computed without scipy.special (its import costs each process 25 MiB), bit for bit."""
+    expit = pytest.importorskip("scipy.special").expit
+    u = np.random.default_rng(0).normal(0.0, 30.0, (50, 40))
+    assert_array_equal(activations.sigmoid(u), expit(u))
+    assert float(activations.sigmoid(0.5)) == float(expit(0.5))
 
 
 def test_sigmoid_limits() -> None:
