@@ -18,6 +18,7 @@ from reference_mp import MpMargin, make_spec, reference_roots
 
 import netbound
 from netbound import piecewise, relaxation, solver
+from netbound.activations import apply
 from netbound.margin import Margin, margin_between
 from netbound.network import Layer
 from netbound.relaxation import Relaxation, Relaxer
@@ -185,6 +186,32 @@ def test_back_substitution_encloses_the_margin_within_the_forward_form(
         compared, slack = wide, slack + 0.03 * (fhi - flo)
     assert np.all((bhi - blo <= fhi - flo + slack)[compared])
     assert np.sum(bhi[wide] - blo[wide]) < 0.9 * np.sum(fhi[wide] - flo[wide])
+
+
+@FORMATS
+@pytest.mark.parametrize("seed", range(4))
+def test_the_activations_bound_holds_and_is_zero_on_inactive_units(seed: int, dtype: type) -> None:
+    # The bound on |act(z)| that back-substitution's rounding allowance uses, against the
+    # activations in float64 at points of each interval: below it, and 0 where the
+    # relaxation proves a unit inactive.
+    layers = _mixed_net(seed, (9, 8, 7, 6))
+    net = _network(layers)
+    margin = margin_between(net, "z1", "z2")
+    rx = Relaxer(margin, dtype)
+    box = _intervals(margin, 300 + seed, 16)
+    record: list[Relaxation] = []
+    rx.forward(0, *rx.convert(box.mid, box.slope, box.rad, box.half), record)
+    zeros = 0
+    for s in (0.0, 0.3, 0.5, 0.9, 1.0):
+        t = box.lo + s * (box.hi - box.lo)
+        h = np.stack([t, np.full(t.shape, box.x2)], axis=1)
+        for layer, rl in zip(net.layers[:-1], record, strict=True):
+            z = h @ layer.weights.T + layer.biases
+            h = apply(layer.activation, z, layer.alpha)
+            bound = rx.activation_bound(rl, np.abs(rl.mid) + rl.spread).astype(np.float64)
+            assert np.all(np.abs(h) <= bound + 1e-12 * (1.0 + np.abs(z)))
+            zeros += int(np.count_nonzero(bound == 0.0))
+    assert zeros > 100
 
 
 @pytest.mark.parametrize(
