@@ -102,6 +102,10 @@ def solve_boundary(
                 yield from _class_results(boundary, base, block, threads, procs)
             return
         margin, axis, window = boundary.margins[0], boundary.solve_for, boundary.window
+
+        def start(item: tuple[FloatArray, FloatArray]) -> tuple[FloatArray, Callable[[], _Flat]]:
+            return item[0], submit_flat(margin, item[1], axis, window, threads, procs)
+
         ahead: tuple[FloatArray, Callable[[], _Flat]] | None = None
         deferred: Exception | None = None
         while True:
@@ -109,7 +113,7 @@ def solve_boundary(
                 first = next(blocks, None)
                 if first is None:
                     return
-                ahead = first[0], submit_flat(margin, first[1], axis, window, threads, procs)
+                ahead = start(first)
             (block, wait), ahead = ahead, None
             if pool.forked:
                 # The workers get the next block before this one is waited for; an error in
@@ -118,7 +122,7 @@ def solve_boundary(
                 try:
                     nxt = next(blocks, None)
                     if nxt is not None:
-                        ahead = nxt[0], submit_flat(margin, nxt[1], axis, window, threads, procs)
+                        ahead = start(nxt)
                 except Exception as exc:
                     deferred = exc
             flat = wait()
